@@ -1,0 +1,1 @@
+"""The Kubernetes components, each an actor on the bus (DESIGN §3)."""

@@ -1,0 +1,154 @@
+"""The wire format: the only module that turns messages into bytes and back.
+
+A message travels as a multipart frame list::
+
+    peer -> broker:   [dst, header, body]
+    broker -> peer:   [dst, sender, header, body]
+
+``dst`` is the destination actor's name as raw UTF-8 bytes, so the broker
+routes without decoding anything. ``sender`` is added by the broker: the
+identity it authenticated the sending connection as (from its CURVE key when
+CURVE is on), never what the sender claims. ``header`` is a small msgpack
+map::
+
+    {"k": kind, "i": msg id, "r": reply-to id (0 = none), "q": wants a reply,
+     "s": sending actor, "t": W3C traceparent, "at": sent-at (cluster epoch s)}
+
+``body`` is a msgpack map of the message's fields. Anything that does not
+decode, names an unknown kind, or carries fields of the wrong name or type
+raises :class:`Rejected` with a reason label for
+``kubesim_bus_rejected_frames_total{reason}`` and a detail for the log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from bus.messages import MAX_HEADER_BYTES, MAX_NAME_BYTES, Message, lookup
+
+
+class Rejected(Exception):
+    """A frame that cannot be accepted. ``reason`` is a short metric label."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(slots=True)
+class Header:
+    """The decoded header frame."""
+
+    kind: str
+    """Registered message kind, e.g. ``demo.Ping``."""
+    id: int
+    """Sender-unique message id (per process); replies point back to it."""
+    reply_to: int
+    """Id of the request this answers; 0 when it is not a reply."""
+    wants_reply: bool
+    """The sender waits for an answer (so failures are answered with an error)."""
+    sender: str
+    """Name of the sending actor, as the sender states it."""
+    traceparent: str
+    """W3C trace context: ``00-<trace id>-<parent span id>-01``."""
+    sent_at: float
+    """When it was sent, in cluster epoch seconds."""
+
+    @property
+    def trace_id(self) -> str:
+        return self.traceparent[3:35]
+
+
+_packer = msgpack.Packer(use_bin_type=True)
+_pack = _packer.pack
+
+
+def pack_header(kind: str, msg_id: int, reply_to: int, wants_reply: bool, sender: str, traceparent: str,
+                sent_at: float) -> bytes:
+    return _pack({"k": kind, "i": msg_id, "r": reply_to, "q": wants_reply, "s": sender, "t": traceparent,
+                  "at": sent_at})
+
+
+def pack_body(msg: Message) -> bytes:
+    return _pack({name: getattr(msg, name) for name in msg.FIELDS})
+
+
+def pack_value(value: Any) -> bytes:
+    """Encode plain data (dicts, lists, strings, numbers) for local control sockets."""
+    return _pack(value)
+
+
+def unpack_value(data: bytes, max_bytes: int) -> Any:
+    """Decode plain data written by :func:`pack_value`; raises :class:`Rejected`."""
+    if len(data) > max_bytes:
+        raise Rejected("oversize", f"{len(data)} bytes > limit {max_bytes}")
+    try:
+        return msgpack.unpackb(data, raw=False)
+    except Exception as exc:  # msgpack raises several unrelated types
+        raise Rejected("bad_frame", f"not msgpack: {exc}") from None
+
+
+def unpack_header(frame: bytes) -> Header:
+    if len(frame) > MAX_HEADER_BYTES:
+        raise Rejected("oversize", f"header of {len(frame)} bytes > limit {MAX_HEADER_BYTES}")
+    try:
+        h = msgpack.unpackb(frame, raw=False)
+    except Exception as exc:
+        raise Rejected("bad_header", f"header is not msgpack: {exc}") from None
+    if type(h) is not dict:
+        raise Rejected("bad_header", f"header is a {type(h).__name__}, not a map")
+    try:
+        header = Header(h["k"], h["i"], h["r"], h["q"], h["s"], h["t"], h["at"])
+    except KeyError as exc:
+        raise Rejected("bad_header", f"header lacks field {exc.args[0]!r}") from None
+    if not (
+        type(header.kind) is str
+        and type(header.id) is int
+        and type(header.reply_to) is int
+        and type(header.wants_reply) is bool
+        and type(header.sender) is str
+        and type(header.traceparent) is str
+        and type(header.sent_at) in (float, int)
+    ):
+        raise Rejected("bad_header", f"header field of the wrong type: {h!r:.200}")
+    return header
+
+
+def unpack_body(header: Header, frame: bytes, max_bytes: int) -> Message:
+    """Decode a body for ``header.kind``; raises :class:`Rejected`."""
+    cls = lookup(header.kind)
+    if cls is None:
+        raise Rejected("unknown_kind", f"no message kind {header.kind!r}")
+    if len(frame) > max_bytes:
+        raise Rejected("oversize", f"{header.kind} body of {len(frame)} bytes > limit {max_bytes}")
+    try:
+        fields = msgpack.unpackb(frame, raw=False)
+    except Exception as exc:
+        raise Rejected("bad_body", f"{header.kind} body is not msgpack: {exc}") from None
+    if type(fields) is not dict:
+        raise Rejected("bad_body", f"{header.kind} body is a {type(fields).__name__}, not a map")
+    for name, accepted in zip(cls.FIELDS, cls.TYPES):
+        if accepted is not None and name in fields and not isinstance(fields[name], accepted):
+            raise Rejected(
+                "bad_body",
+                f"{header.kind}.{name} is a {type(fields[name]).__name__}, "
+                f"expected {' or '.join(t.__name__ for t in accepted)}",
+            )
+    try:
+        return cls(**fields)
+    except TypeError as exc:
+        raise Rejected("bad_body", f"{header.kind}: {exc}") from None
+
+
+def check_name(frame: bytes) -> str:
+    """Decode a ``dst`` frame; raises :class:`Rejected`."""
+    if not frame or len(frame) > MAX_NAME_BYTES:
+        raise Rejected("bad_dst", f"destination of {len(frame)} bytes (1..{MAX_NAME_BYTES} allowed)")
+    try:
+        return frame.decode()
+    except UnicodeDecodeError:
+        raise Rejected("bad_dst", f"destination is not UTF-8: {frame[:40]!r}") from None

@@ -1,0 +1,210 @@
+"""Message kinds: data, declared once, looked up by kind.
+
+Every message on the bus is a frozen, slotted dataclass registered here under
+a dotted *kind* string (``bus.Register``, ``demo.Ping``). The codec
+(:mod:`bus.codec`) is the only place that turns bytes into these objects; it
+uses :func:`lookup` and the per-kind field table that :func:`message` builds
+when a class is declared, so a body whose fields are missing, extra or of the
+wrong type is rejected before any handler sees it.
+
+Component message kinds live in the ``actors`` layer and register themselves
+with the same decorator; this module holds the kinds the bus itself speaks
+(registration, heartbeats, routing errors, fault rules) and the protocol
+constants.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, ClassVar, TypeVar, Union
+
+# --- Protocol constants -------------------------------------------------------
+
+#: The address (``dst`` frame) of the broker itself.
+BROKER = "broker"
+BROKER_B = BROKER.encode()
+
+#: Frames a peer sends: [dst, header, body].
+PEER_FRAMES = 3
+#: Frames a peer receives: [dst, sender identity stamped by the broker, header, body].
+DELIVERED_FRAMES = 4
+
+#: Identity the broker stamps on what its own actors send.
+BROKER_IDENTITY = b"system:broker"
+
+#: Largest header accepted, in bytes; a header is a handful of short fields.
+MAX_HEADER_BYTES = 4096
+#: Longest actor name accepted in a ``dst`` frame.
+MAX_NAME_BYTES = 253
+
+
+class Message:
+    """Base of every message kind; subclasses are made by :func:`message`."""
+
+    __slots__ = ()
+    KIND: ClassVar[str]
+    FIELDS: ClassVar[tuple[str, ...]]
+    TYPES: ClassVar[tuple[tuple[type, ...] | None, ...]]
+
+
+M = TypeVar("M", bound=type)
+
+_REGISTRY: dict[str, type[Message]] = {}
+
+
+def message(kind: str):
+    """Declare a message kind: ``@message("demo.Ping") class Ping: ...``.
+
+    Makes the class a frozen slotted dataclass, records its field names and
+    the Python types each field accepts, and registers it under ``kind``.
+    """
+
+    def register(cls: M) -> M:
+        if kind in _REGISTRY:
+            raise ValueError(f"message kind {kind!r} is declared twice")
+        ns = dict(cls.__dict__)
+        ns.pop("__dict__", None)
+        ns.pop("__weakref__", None)
+        new = type(cls.__name__, (Message,), ns)
+        new = dataclasses.dataclass(frozen=True, slots=True)(new)
+        hints = typing.get_type_hints(new)
+        fields = dataclasses.fields(new)
+        new.KIND = kind
+        new.FIELDS = tuple(f.name for f in fields)
+        new.TYPES = tuple(_accepted_types(hints[f.name], new, f.name) for f in fields)
+        _REGISTRY[kind] = new
+        return new  # type: ignore[return-value]
+
+    return register
+
+
+def lookup(kind: str) -> type[Message] | None:
+    """The class registered for ``kind``, or None if nobody declared it."""
+    return _REGISTRY.get(kind)
+
+
+def kinds() -> list[str]:
+    """Every registered kind, sorted (for docs and metrics)."""
+    return sorted(_REGISTRY)
+
+
+def _accepted_types(hint: Any, cls: type, name: str) -> tuple[type, ...] | None:
+    """Python types a decoded value may have for a field annotated ``hint``.
+
+    None means "anything" (``Any``). Only what msgpack can carry is allowed
+    in a message; anything else is a mistake in the declaration.
+    """
+    if hint is Any:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        out: list[type] = []
+        for arg in typing.get_args(hint):
+            accepted = _accepted_types(arg, cls, name)
+            if accepted is None:
+                return None
+            out.extend(accepted)
+        return tuple(dict.fromkeys(out))
+    base = origin or hint
+    if base is type(None):
+        return (type(None),)
+    if base is float:
+        return (float, int)
+    if base in (str, int, bool, bytes, list, dict):
+        return (base,)
+    if base is tuple:
+        return (list, tuple)
+    raise TypeError(f"{cls.__name__}.{name}: type {hint!r} cannot travel on the bus")
+
+
+# --- Bus kinds ----------------------------------------------------------------
+
+
+@message("bus.Register")
+class Register:
+    """A peer process announces itself and the actors it hosts."""
+
+    peer: str
+    """The process's name, e.g. ``node-1``."""
+    actors: list
+    """Names of the actors this process hosts; the broker routes them here."""
+    pid: int
+    """OS process id, for people reading the registry."""
+
+
+@message("bus.Registered")
+class Registered:
+    """The broker's answer to :class:`Register`."""
+
+    identity: str
+    """Who the broker believes the peer is (from its CURVE key when on)."""
+    heartbeat_interval_s: float
+    """How often the broker expects traffic, in real seconds."""
+
+
+@message("bus.Heartbeat")
+class Heartbeat:
+    """Sent when there is no other traffic, in both directions."""
+
+
+@message("bus.Reregister")
+class Reregister:
+    """The broker does not know this connection: register again."""
+
+    reason: str
+    """Why the broker asks (restarted, declared dead, ...)."""
+
+
+@message("bus.Undeliverable")
+class Undeliverable:
+    """The broker could not deliver a message; sent back to its sender."""
+
+    dst: str
+    """The destination that was asked for."""
+    reason: str
+    """``unknown_dst``, ``dead``, ``overloaded`` or ``unreachable``."""
+
+
+@message("bus.Error")
+class Error:
+    """A request failed at the receiver; the reply to it."""
+
+    code: str
+    """A short machine-readable reason, e.g. ``handler_failed``, ``bad_request``."""
+    message: str
+    """What went wrong, for a person."""
+
+
+@message("bus.SetFaults")
+class SetFaults:
+    """Replace a process's fault rules (see :mod:`bus.faults`)."""
+
+    rules: list
+    """Rule dicts as :func:`bus.faults.FaultRule.from_dict` reads them."""
+    seed: int | None = None
+    """Reseed the fault generator, so a schedule can be replayed."""
+
+
+@message("bus.ClearFaults")
+class ClearFaults:
+    """Remove every fault rule of a process."""
+
+
+@message("bus.FaultsState")
+class FaultsState:
+    """The rules in force after a SetFaults/ClearFaults."""
+
+    rules: list
+    """The rules as dicts."""
+
+
+@message("bus.Ack")
+class Ack:
+    """A request was carried out and has nothing else to say."""
+
+
+@message("bus.Unregister")
+class Unregister:
+    """A peer that is shutting down cleanly; the broker drops its routes now."""

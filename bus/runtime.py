@@ -1,0 +1,1074 @@
+"""The actor runtime: one event loop per process, hosting any number of actors.
+
+An actor is a class whose methods handle message kinds (``@handles(Ping)``).
+The runtime owns the process's one socket (a DEALER to the broker, or the
+broker's ROUTER when the process *is* the broker), a heap of timers on the
+injected :class:`~bus.clock.Clock`, the table of pending requests, the fault
+filter and the metrics. Each wake-up drains every ready message (up to
+``drain_budget``) before it looks at timers: throughput comes from batching,
+not threads.
+
+Handlers are plain methods; a handler that is ``async def`` may ``await``
+requests (``reply = await self.request(dst, msg)``) and ``self.sleep(s)``.
+Those coroutines are driven by a small trampoline (:class:`Task`) on this same
+loop, so a plain handler costs a method call, not a scheduler round trip.
+
+Requests have deadlines and retries. A request whose attempts all time out
+ends :class:`Indeterminate` — it may or may not have been carried out — and
+one the broker could not deliver at all ends :class:`Undeliverable`. An
+exception in a handler is logged, counted and answered with ``bus.Error`` if
+the sender waits; an ``AssertionError`` (a broken internal rule) stops the
+process so its supervisor restarts it.
+"""
+
+from __future__ import annotations
+
+import errno
+import heapq
+import inspect
+import os
+import signal
+import socket
+from collections import deque
+from random import Random
+from typing import Any, Callable, ClassVar
+
+import zmq
+
+from bus import logs
+from bus.broker import BrokerCore, Peer
+from bus.clock import Clock
+from bus.codec import Header, Rejected, check_name, pack_body, pack_header, unpack_body, unpack_header
+from bus.faults import FaultFilter, FaultRule, RuleError
+from bus.messages import (
+    BROKER,
+    BROKER_B,
+    DELIVERED_FRAMES,
+    PEER_FRAMES,
+    Ack,
+    ClearFaults,
+    Error,
+    FaultsState,
+    Heartbeat,
+    Message,
+    Register,
+    Registered,
+    Reregister,
+    SetFaults,
+    Undeliverable,
+    Unregister,
+)
+from bus.metrics import BusMetrics
+from bus.settings import BusSettings
+from bus.transport.sockets import Security, bind_router, connect_dealer, new_context
+
+# --- Outcomes of requests -------------------------------------------------------
+
+
+class RequestFailed(Exception):
+    """Base of the ways a request can end without a reply."""
+
+
+class Indeterminate(RequestFailed):
+    """No reply before the deadline: the request may or may not have taken effect."""
+
+
+class UndeliverableError(RequestFailed):
+    """The request reached nobody (unknown or dead destination, overloaded peer)."""
+
+
+class RemoteError(RequestFailed):
+    """The receiver answered with ``bus.Error``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+# --- Futures and coroutine tasks ------------------------------------------------
+
+
+class Future:
+    """The eventual outcome of a request (or a sleep). Await it in an async handler."""
+
+    __slots__ = ("_done", "_value", "_error", "_callbacks")
+
+    def __init__(self) -> None:
+        self._done = False
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._callbacks: list[Callable[[Future], None]] = []
+
+    def done(self) -> bool:
+        return self._done
+
+    def result(self) -> Any:
+        assert self._done, "result() of a pending future"
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def exception(self) -> BaseException | None:
+        return self._error
+
+    def add_done_callback(self, fn: Callable[[Future], None]) -> None:
+        if self._done:
+            fn(self)
+        else:
+            self._callbacks.append(fn)
+
+    def set_result(self, value: Any) -> None:
+        self._finish(value, None)
+
+    def set_exception(self, error: BaseException) -> None:
+        self._finish(None, error)
+
+    def _finish(self, value: Any, error: BaseException | None) -> None:
+        assert not self._done, "a future ends once"
+        self._done, self._value, self._error = True, value, error
+        callbacks, self._callbacks = self._callbacks, []
+        for fn in callbacks:
+            fn(self)
+
+    def __await__(self):
+        if not self._done:
+            yield self
+        return self.result()
+
+
+class Task:
+    """Drives one ``async`` handler on the runtime's loop."""
+
+    __slots__ = ("runtime", "coro", "trace_id", "future", "name")
+
+    def __init__(self, runtime: Runtime, coro, trace_id: str | None, name: str) -> None:
+        self.runtime = runtime
+        self.coro = coro
+        self.trace_id = trace_id
+        self.name = name
+        self.future = Future()
+        runtime.call_soon(self._step, None)
+
+    def _step(self, fut: Future | None) -> None:
+        rt = self.runtime
+        saved = logs.trace.trace_id
+        logs.trace.trace_id = self.trace_id
+        try:
+            if fut is None:
+                awaited = self.coro.send(None)
+            elif fut._error is not None:
+                awaited = self.coro.throw(fut._error)
+            else:
+                awaited = self.coro.send(fut._value)
+        except StopIteration as stop:
+            self.future.set_result(stop.value)
+        except AssertionError:
+            raise
+        except Exception as exc:
+            rt._task_failed(self, exc)
+            self.future.set_exception(exc)
+        else:
+            if not isinstance(awaited, Future):
+                self.coro.close()
+                raise TypeError(f"{self.name}: a handler may await only bus futures, got {awaited!r}")
+            awaited.add_done_callback(lambda f: rt.call_soon(self._step, f))
+        finally:
+            logs.trace.trace_id = saved
+
+
+class Timer:
+    """A scheduled call; :meth:`cancel` stops it (and its repeats)."""
+
+    __slots__ = ("deadline", "fn", "args", "interval", "cancelled")
+
+    def __init__(self, deadline: float, fn: Callable, args: tuple, interval: float | None) -> None:
+        self.deadline = deadline
+        self.fn = fn
+        self.args = args
+        self.interval = interval
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+# --- Actors ---------------------------------------------------------------------
+
+
+def handles(*kinds: type[Message]):
+    """Mark a method as the handler of one or more message kinds."""
+
+    def mark(fn):
+        fn._kubesim_handles = kinds
+        return fn
+
+    return mark
+
+
+class Envelope:
+    """What a handler knows about the message besides its body."""
+
+    __slots__ = ("dst", "identity", "header")
+
+    def __init__(self, dst: str, identity: str, header: Header) -> None:
+        self.dst = dst
+        self.identity = identity
+        """Who the broker authenticated the sending process as."""
+        self.header = header
+
+    @property
+    def sender(self) -> str:
+        return self.header.sender
+
+    @property
+    def trace_id(self) -> str:
+        return self.header.trace_id
+
+
+class Actor:
+    """Base class of every actor. Subclasses declare handlers with :func:`handles`."""
+
+    _handlers: ClassVar[dict[type, Callable]] = {}
+
+    def __init_subclass__(cls, **kw) -> None:
+        super().__init_subclass__(**kw)
+        table: dict[type, Callable] = {}
+        for klass in reversed(cls.__mro__):
+            for attr in vars(klass).values():
+                for kind in getattr(attr, "_kubesim_handles", ()):
+                    table[kind] = attr
+        cls._handlers = table
+
+    def __init__(self, name: str) -> None:
+        check_name(name.encode())
+        self.name = name
+        self.runtime: Runtime | None = None
+        self.log = logs.get(name)
+
+    # Life cycle hooks ------------------------------------------------------
+    def on_start(self) -> None:
+        """Called once the runtime starts, before any message is handled."""
+
+    def on_stop(self) -> None:
+        """Called when the runtime stops."""
+
+    # What an actor can do --------------------------------------------------
+    @property
+    def clock(self) -> Clock:
+        return self.runtime.clock
+
+    def send(self, dst: str, msg: Message) -> int:
+        return self.runtime._send(self.name, dst, msg)
+
+    def request(self, dst: str, msg: Message, timeout_s: float | None = None, retries: int | None = None) -> Future:
+        return self.runtime._request(self, dst, msg, timeout_s, retries)
+
+    def reply(self, env: Envelope, msg: Message) -> int:
+        return self.runtime._send(self.name, env.sender, msg, reply_to=env.header.id,
+                                  traceparent=env.header.traceparent)
+
+    def call_later(self, delay_s: float, fn: Callable, *args) -> Timer:
+        return self.runtime.call_later(delay_s, fn, *args)
+
+    def call_every(self, interval_s: float, fn: Callable, *args) -> Timer:
+        return self.runtime.call_every(interval_s, fn, *args)
+
+    def sleep(self, delay_s: float) -> Future:
+        fut = Future()
+        self.runtime.call_later(delay_s, fut.set_result, None)
+        return fut
+
+    def spawn(self, coro) -> Task:
+        return Task(self.runtime, coro, logs.trace.trace_id, f"{self.name}:{coro.__qualname__}")
+
+
+class BusControl(Actor):
+    """Every process hosts one, named ``<process>.bus``: fault rules at run time."""
+
+    @handles(SetFaults)
+    def on_set_faults(self, msg: SetFaults, env: Envelope) -> None:
+        try:
+            rules = [FaultRule.from_dict(r) for r in msg.rules]
+        except (RuleError, TypeError) as exc:
+            self.reply(env, Error("bad_request", f"SetFaults.rules: {exc}"))
+            return
+        self.runtime.set_faults(rules, msg.seed)
+        self.log.warning("fault rules set", rules=[r.to_dict() for r in rules], by=env.identity)
+        self.reply(env, FaultsState([r.to_dict() for r in rules]))
+
+    @handles(ClearFaults)
+    def on_clear_faults(self, msg: ClearFaults, env: Envelope) -> None:
+        self.runtime.set_faults([], None)
+        self.log.warning("fault rules cleared", by=env.identity)
+        self.reply(env, FaultsState([]))
+
+
+class _Request:
+    __slots__ = ("future", "actor", "dst", "msg", "id", "traceparent", "retries", "timeout_s",
+                 "attempts", "timer", "maybe_delivered")
+
+    def __init__(self, actor: Actor, dst: str, msg: Message, msg_id: int, traceparent: str,
+                 retries: int, timeout_s: float) -> None:
+        self.future = Future()
+        self.actor = actor
+        self.dst = dst
+        self.msg = msg
+        self.id = msg_id
+        self.traceparent = traceparent
+        self.retries = retries
+        self.timeout_s = timeout_s
+        self.attempts = 0
+        self.timer: Timer | None = None
+        self.maybe_delivered = False
+
+
+# --- The runtime ----------------------------------------------------------------
+
+
+class Runtime:
+    """One process's event loop. ``broker=True`` makes it the broker."""
+
+    def __init__(
+        self,
+        process: str,
+        settings: BusSettings,
+        clock: Clock,
+        *,
+        broker: bool = False,
+        security: Security = Security(),
+        identity: str | None = None,
+        seed: int | None = None,
+        metrics: BusMetrics | None = None,
+    ) -> None:
+        self.process = process
+        self.settings = settings
+        self.clock = clock
+        self.security = security
+        self.identity = (identity or process).encode()
+        self.metrics = metrics or BusMetrics(process)
+        self.log = logs.get(f"{process}.runtime")
+        self._rng = Random(seed if seed is not None else int.from_bytes(os.urandom(8), "big"))
+        self.faults: FaultFilter[tuple] = FaultFilter(self._rng.getrandbits(64))
+        self._actors: dict[bytes, Actor] = {}
+        self._pending: dict[int, _Request] = {}
+        self._timers: list[tuple[float, int, Timer]] = []
+        self._timer_seq = 0
+        self._ready: deque[tuple[Callable, tuple]] = deque()
+        self._local: deque[tuple[bytes, bytes, bytes, bytes]] = deque()
+        self._next_msg_id = 0
+        self._running = False
+        self._stopping = False
+        self._log_limits: dict[tuple[str, str], float] = {}
+        self._ctx = new_context()
+        self._poller = zmq.Poller()
+        self._fd_handlers: dict[int, Callable[[], None]] = {}
+        self._wakeup_r: socket.socket | None = None
+        self._wakeup_w: socket.socket | None = None
+        # Heartbeats are a transport matter: real seconds, turned into cluster seconds.
+        self._heartbeat_s = settings.heartbeat_interval_s * clock.scale
+        self.link: PeerLink | BrokerLink = BrokerLink(self) if broker else PeerLink(self)
+        self.add(BusControl(f"{process}.bus"))
+
+    # Set-up ------------------------------------------------------------------
+    def add(self, actor: Actor) -> Actor:
+        key = actor.name.encode()
+        assert key not in self._actors, f"actor {actor.name} added twice"
+        assert key != BROKER_B, f"{BROKER!r} is the broker's own address"
+        actor.runtime = self
+        self._actors[key] = actor
+        if self._running and isinstance(self.link, PeerLink):
+            self.link.register()
+        return actor
+
+    def actor_names(self) -> list[str]:
+        return [k.decode() for k in self._actors]
+
+    def watch_fd(self, fd: int, on_readable: Callable[[], None]) -> None:
+        """Wake the loop when ``fd`` is readable (e.g. a child process's pipe)."""
+        self._fd_handlers[fd] = on_readable
+        self._poller.register(fd, zmq.POLLIN)
+
+    # Time --------------------------------------------------------------------
+    def call_later(self, delay_s: float, fn: Callable, *args) -> Timer:
+        timer = Timer(self.clock.monotonic() + max(0.0, delay_s), fn, args, None)
+        self._push_timer(timer)
+        return timer
+
+    def call_every(self, interval_s: float, fn: Callable, *args) -> Timer:
+        assert interval_s > 0, "a repeating timer needs a positive interval"
+        timer = Timer(self.clock.monotonic() + interval_s, fn, args, interval_s)
+        self._push_timer(timer)
+        return timer
+
+    def call_soon(self, fn: Callable, *args) -> None:
+        self._ready.append((fn, args))
+
+    def _push_timer(self, timer: Timer) -> None:
+        self._timer_seq += 1
+        heapq.heappush(self._timers, (timer.deadline, self._timer_seq, timer))
+
+    def _run_timers(self) -> None:
+        now = self.clock.monotonic()
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _, _, timer = heapq.heappop(timers)
+            if timer.cancelled:
+                continue
+            if timer.interval is not None:
+                timer.deadline = max(timer.deadline + timer.interval, now)
+                self._push_timer(timer)
+            self._guarded(timer.fn, timer.args)
+
+    def _guarded(self, fn: Callable, args: tuple) -> None:
+        try:
+            fn(*args)
+        except AssertionError:
+            raise
+        except Exception:
+            self.metrics.handler_errors["timer"] += 1
+            self.log.exception("timer callback failed", callback=getattr(fn, "__qualname__", repr(fn)))
+
+    # Sending -------------------------------------------------------------------
+    def _new_id(self) -> int:
+        self._next_msg_id += 1
+        return self._next_msg_id
+
+    def _traceparent(self) -> str:
+        trace_id = logs.trace.trace_id or f"{self._rng.getrandbits(128):032x}"
+        return f"00-{trace_id}-{self._rng.getrandbits(64):016x}-01"
+
+    def _send(self, sender: str, dst: str, msg: Message, *, reply_to: int = 0, wants_reply: bool = False,
+              msg_id: int = 0, traceparent: str | None = None) -> int:
+        msg_id = msg_id or self._new_id()
+        kind = msg.KIND
+        header = pack_header(kind, msg_id, reply_to, wants_reply, sender,
+                             traceparent or self._traceparent(), self.clock.wall())
+        body = pack_body(msg)
+        m = self.metrics
+        m.sent[kind] += 1
+        m.sent_bytes[kind] += len(header) + len(body)
+        dst_b = dst.encode()
+        if self.faults.active:
+            for delay, item in self.faults.apply("send", sender, dst, kind, (dst_b, header, body),
+                                                 self.clock.monotonic()):
+                if delay:
+                    self.call_later(delay, self._emit, *item)
+                else:
+                    self._emit(*item)
+            return msg_id
+        self._emit(dst_b, header, body)
+        return msg_id
+
+    def _emit(self, dst_b: bytes, header: bytes, body: bytes) -> None:
+        if dst_b in self._actors:
+            self._local.append((dst_b, self.identity, header, body))
+        else:
+            self.link.send(dst_b, header, body)
+
+    # Requests ------------------------------------------------------------------
+    def _request(self, actor: Actor, dst: str, msg: Message, timeout_s: float | None,
+                 retries: int | None) -> Future:
+        req = _Request(actor, dst, msg, self._new_id(), self._traceparent(),
+                       self.settings.request_retries if retries is None else retries,
+                       self.settings.request_timeout_s if timeout_s is None else timeout_s)
+        self._pending[req.id] = req
+        self._attempt(req)
+        return req.future
+
+    def _attempt(self, req: _Request) -> None:
+        if self._pending.get(req.id) is not req:
+            return
+        req.attempts += 1
+        req.timer = self.call_later(req.timeout_s, self._attempt_timed_out, req)
+        self._send(req.actor.name, req.dst, req.msg, wants_reply=True, msg_id=req.id,
+                   traceparent=req.traceparent)
+
+    def _attempt_timed_out(self, req: _Request) -> None:
+        if self._pending.get(req.id) is not req:
+            return
+        req.maybe_delivered = True
+        if req.attempts <= req.retries:
+            self._attempt(req)
+            return
+        del self._pending[req.id]
+        self.metrics.requests_timed_out += 1
+        req.future.set_exception(Indeterminate(
+            f"{req.msg.KIND} to {req.dst}: no reply after {req.attempts} attempt(s) of {req.timeout_s:g} s"))
+
+    def _on_reply(self, req: _Request, msg: Message) -> None:
+        req.timer.cancel()
+        if isinstance(msg, Undeliverable):
+            if req.attempts <= req.retries:
+                # The destination may be restarting: try again after a short pause.
+                req.timer = self.call_later(min(req.timeout_s, 0.05 * 2 ** req.attempts), self._attempt, req)
+                return
+            del self._pending[req.id]
+            self.metrics.requests_undeliverable += 1
+            text = f"{req.msg.KIND} to {req.dst}: {msg.reason}"
+            req.future.set_exception(Indeterminate(text) if req.maybe_delivered else UndeliverableError(text))
+            return
+        del self._pending[req.id]
+        if isinstance(msg, Error):
+            req.future.set_exception(RemoteError(msg.code, msg.message))
+        else:
+            req.future.set_result(msg)
+
+    def _task_failed(self, task: Task, exc: Exception) -> None:
+        self.metrics.handler_errors["task"] += 1
+        self.log.error("async handler failed", task=task.name, error=repr(exc))
+
+    # Receiving ---------------------------------------------------------------------
+    def _deliver(self, dst_b: bytes, identity_b: bytes, header_b: bytes, body_b: bytes) -> None:
+        """Entry point of every frame addressed to an actor of this process."""
+        try:
+            header = unpack_header(header_b)
+        except Rejected as exc:
+            self.reject(exc, identity_b)
+            return
+        if self.faults.active:
+            for delay, item in self.faults.apply("recv", header.sender, dst_b.decode("utf-8", "replace"),
+                                                 header.kind, (dst_b, identity_b, header, body_b),
+                                                 self.clock.monotonic()):
+                if delay:
+                    self.call_later(delay, self._dispatch, *item)
+                else:
+                    self._dispatch(*item)
+            return
+        self._dispatch(dst_b, identity_b, header, body_b)
+
+    def _dispatch(self, dst_b: bytes, identity_b: bytes, header: Header, body_b: bytes) -> None:
+        actor = self._actors.get(dst_b)
+        if actor is None:
+            self.reject(Rejected("unknown_dst", f"no actor {dst_b[:64]!r} in {self.process}"), identity_b)
+            return
+        try:
+            msg = unpack_body(header, body_b, self.settings.max_frame_bytes)
+        except Rejected as exc:
+            self.reject(exc, identity_b, header)
+            if header.wants_reply:
+                self._send(actor.name, header.sender, Error("bad_request", exc.detail), reply_to=header.id,
+                           traceparent=header.traceparent)
+            return
+        kind = header.kind
+        m = self.metrics
+        m.received[kind] += 1
+        m.received_bytes[kind] += len(body_b)
+        if header.reply_to:
+            req = self._pending.get(header.reply_to)
+            if req is None or req.actor is not actor:
+                m.late_replies += 1
+            else:
+                self._on_reply(req, msg)
+            return
+        method = actor._handlers.get(type(msg))
+        if method is None:
+            self.reject(Rejected("no_handler", f"{actor.name} does not handle {kind}"), identity_b, header)
+            if header.wants_reply:
+                self._send(actor.name, header.sender, Error("no_handler", f"{actor.name} does not handle {kind}"),
+                           reply_to=header.id, traceparent=header.traceparent)
+            return
+        perf = self.clock.perf
+        logs.trace.trace_id = header.trace_id
+        started = perf()
+        try:
+            result = method(actor, msg, Envelope(dst_b.decode(), identity_b.decode("utf-8", "replace"), header))
+            if result is not None and inspect.iscoroutine(result):
+                Task(self, result, header.trace_id, f"{actor.name}:{kind}")
+        except AssertionError:
+            raise
+        except Exception as exc:
+            m.handler_errors[kind] += 1
+            actor.log.exception("handler failed", kind=kind, sender=header.sender)
+            if header.wants_reply:
+                self._send(actor.name, header.sender, Error("handler_failed", f"{type(exc).__name__}: {exc}"),
+                           reply_to=header.id, traceparent=header.traceparent)
+        finally:
+            m.handler_histogram(kind).observe(perf() - started)
+            logs.trace.trace_id = None
+
+    def reject(self, exc: Rejected, sender: bytes | str, header: Header | None = None) -> None:
+        """Count a rejected frame and log it, at most once per sender and reason every 10 s."""
+        self.metrics.rejected[exc.reason] += 1
+        who = sender.decode("utf-8", "replace") if isinstance(sender, bytes) else sender
+        key = (who, exc.reason)
+        now = self.clock.monotonic()
+        if now - self._log_limits.get(key, -1e18) >= 10.0 * self.clock.scale:
+            if len(self._log_limits) > 10_000:
+                self._log_limits.clear()
+            self._log_limits[key] = now
+            self.log.warning("frame rejected", reason=exc.reason, detail=exc.detail, sender=who,
+                             claimed_sender=header.sender if header else None,
+                             total=self.metrics.rejected[exc.reason])
+
+    # Faults ----------------------------------------------------------------------
+    def set_faults(self, rules: list[FaultRule], seed: int | None) -> None:
+        for _, item in self.faults.set_rules(rules, seed):
+            self._release_held(item)
+        self.metrics.faults_applied = self.faults.applied
+
+    def _release_held(self, item: tuple) -> None:
+        if len(item) == 3:
+            self._emit(*item)
+        else:
+            self._dispatch(*item)
+
+    # The loop --------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the socket, register, start the actors (``run`` does this for you)."""
+        self.link.open()
+        self._poller.register(self.link.sock, zmq.POLLIN)
+        self._running = True
+        self.call_every(self._heartbeat_s, self.link.tick)
+        for actor in list(self._actors.values()):
+            actor.on_start()
+
+    def run(self, install_signals: bool = True) -> None:
+        """Run until :meth:`stop`, SIGTERM or SIGINT; then shut down cleanly."""
+        if install_signals:
+            self._install_signals()
+        self.start()
+        try:
+            while self._running:
+                self.run_once(1.0)
+        finally:
+            self.shutdown()
+
+    def run_once(self, max_wait_s: float) -> None:
+        """One wake-up: wait for I/O or the next timer, then do everything that is ready."""
+        if self._ready or self._local:
+            timeout_ms = 0
+        else:
+            wait = max_wait_s
+            if self._timers:
+                wait = min(wait, self.clock.real_delay(self._timers[0][0] - self.clock.monotonic()))
+            timeout_ms = max(0, int(wait * 1000 + 0.999))
+        link = self.link
+        for sock, event in self._poller.poll(timeout_ms):
+            if sock is link.sock:
+                if event & zmq.POLLIN:
+                    link.drain(self.settings.drain_budget)
+                if event & zmq.POLLOUT:
+                    link.flush()
+            elif sock in self._fd_handlers:
+                self._guarded(self._fd_handlers[sock], ())
+        budget = self.settings.drain_budget
+        local = self._local
+        while local and budget:
+            budget -= 1
+            self._deliver(*local.popleft())
+        for _ in range(len(self._ready)):
+            fn, args = self._ready.popleft()
+            self._guarded(fn, args)
+        if self.faults.active:
+            for _, item in self.faults.due(self.clock.monotonic()):
+                self._release_held(item)
+        self._run_timers()
+        link.want_write()
+
+    def stop(self) -> None:
+        self._running = False
+
+    def shutdown(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        self._running = False
+        for actor in list(self._actors.values()):
+            try:
+                actor.on_stop()
+            except Exception:
+                self.log.exception("on_stop failed", actor=actor.name)
+        self.link.close()
+        for sock in (self._wakeup_r, self._wakeup_w):
+            if sock is not None:
+                sock.close()
+        self._ctx.term()
+
+    def _install_signals(self) -> None:
+        self._wakeup_r, self._wakeup_w = socket.socketpair()
+        self._wakeup_r.setblocking(False)
+        self._wakeup_w.setblocking(False)
+        signal.set_wakeup_fd(self._wakeup_w.fileno())
+
+        def on_signal(signum, _frame):
+            self.log.info("stopping", signal=signal.Signals(signum).name)
+            self._running = False
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+
+        def drain_wakeup() -> None:
+            try:
+                while self._wakeup_r.recv(512):
+                    pass
+            except BlockingIOError:
+                pass
+
+        self.watch_fd(self._wakeup_r.fileno(), drain_wakeup)
+
+    # For the links -------------------------------------------------------------
+    def _control_frames(self, msg: Message) -> tuple[bytes, bytes]:
+        """Header and body of a link-level message from this process."""
+        header = pack_header(msg.KIND, self._new_id(), 0, False, self.process, self._traceparent(),
+                             self.clock.wall())
+        return header, pack_body(msg)
+
+    def _decode(self, header_b: bytes, body_b: bytes, sender: bytes) -> tuple[Header, Message] | None:
+        try:
+            header = unpack_header(header_b)
+            return header, unpack_body(header, body_b, self.settings.max_frame_bytes)
+        except Rejected as exc:
+            self.reject(exc, sender)
+            return None
+
+
+class PeerLink:
+    """A peer process's side: a DEALER to the broker, registration and liveness."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.sock: zmq.Socket | None = None
+        self.registered = False
+        self.outbox: deque[tuple[bytes, bytes, bytes]] = deque()
+        self.broker_seen = 0.0
+        self._sent_since_tick = False
+        self._writing = False
+        self._register_timer: Timer | None = None
+
+    def open(self) -> None:
+        rt, s = self.rt, self.rt.settings
+        self.sock = connect_dealer(rt._ctx, s.broker_host, s.broker_port, rt.security, s.max_frame_bytes)
+        self.broker_seen = rt.clock.monotonic()
+        self.register()
+
+    def register(self) -> None:
+        """Announce this process and its actors; repeated until the broker answers."""
+        if self._register_timer is not None:
+            self._register_timer.cancel()
+        self._send_register()
+        self._register_timer = self.rt.call_every(min(0.05, self.rt._heartbeat_s), self._send_register)
+
+    def _send_register(self) -> None:
+        rt = self.rt
+        names = [k.decode() for k in rt._actors]
+        self._direct(Register(rt.process, names, os.getpid()))
+
+    def _direct(self, msg: Message) -> None:
+        header, body = self.rt._control_frames(msg)
+        try:
+            self.sock.send_multipart((BROKER_B, header, body), zmq.NOBLOCK)
+        except zmq.Again:
+            pass  # not connected yet: the register timer or the next tick tries again
+
+    def send(self, dst_b: bytes, header: bytes, body: bytes) -> None:
+        self._sent_since_tick = True
+        if self.registered and not self.outbox:
+            try:
+                self.sock.send_multipart((dst_b, header, body), zmq.NOBLOCK)
+                return
+            except zmq.Again:
+                pass
+        if len(self.outbox) >= self.rt.settings.outbox_limit:
+            self.rt.metrics.dropped_outbound["outbox_full"] += 1
+            return
+        self.outbox.append((dst_b, header, body))
+
+    def want_write(self) -> None:
+        """Ask the poller for writability only while there is something to write."""
+        want = bool(self.outbox) and self.registered
+        if want != self._writing:
+            self._writing = want
+            self.rt._poller.modify(self.sock, zmq.POLLIN | (zmq.POLLOUT if want else 0))
+        self.rt.metrics.outbox_depth = len(self.outbox)
+
+    def flush(self) -> None:
+        outbox, send = self.outbox, self.sock.send_multipart
+        while outbox and self.registered:
+            try:
+                send(outbox[0], zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            outbox.popleft()
+
+    def drain(self, budget: int) -> None:
+        recv = self.sock.recv_multipart
+        deliver = self.rt._deliver
+        n = 0
+        while n < budget:
+            try:
+                frames = recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            n += 1
+            if len(frames) != DELIVERED_FRAMES:
+                self.rt.reject(Rejected("frame_count", f"{len(frames)} frames, expected {DELIVERED_FRAMES}"),
+                               "broker")
+                continue
+            if frames[0] == BROKER_B:
+                self._from_broker(frames)
+            else:
+                deliver(*frames)
+        if n:
+            self.broker_seen = self.rt.clock.monotonic()
+
+    def _from_broker(self, frames: list[bytes]) -> None:
+        decoded = self.rt._decode(frames[2], frames[3], frames[1])
+        if decoded is None:
+            return
+        _, msg = decoded
+        if isinstance(msg, Registered):
+            if not self.registered:
+                self.rt.log.info("registered with broker", identity=msg.identity,
+                                 actors=len(self.rt._actors))
+            self.registered = True
+            if self._register_timer is not None:
+                self._register_timer.cancel()
+                self._register_timer = None
+            self.flush()
+        elif isinstance(msg, Reregister):
+            self.rt.log.info("broker asks to register again", reason=msg.reason)
+            self.registered = False
+            self.register()
+
+    def tick(self) -> None:
+        """Every heartbeat interval: keep the broker aware of us, and watch it."""
+        rt = self.rt
+        now = rt.clock.monotonic()
+        if now - self.broker_seen > rt._heartbeat_s * rt.settings.heartbeat_liveness:
+            self._reconnect(now)
+            return
+        if self.registered and not self._sent_since_tick:
+            self._direct(Heartbeat())
+        self._sent_since_tick = False
+
+    def _reconnect(self, now: float) -> None:
+        """The broker went silent: start a fresh connection and register again."""
+        rt = self.rt
+        rt.metrics.broker_reconnects += 1
+        rt.log.warning("broker silent; reconnecting", silent_s=round(now - self.broker_seen, 3))
+        rt._poller.unregister(self.sock)
+        self.sock.close(0)
+        self.registered = False
+        self._writing = False
+        s = rt.settings
+        self.sock = connect_dealer(rt._ctx, s.broker_host, s.broker_port, rt.security, s.max_frame_bytes)
+        rt._poller.register(self.sock, zmq.POLLIN)
+        self.broker_seen = now
+        self.register()
+
+    def close(self) -> None:
+        if self.sock is None:
+            return
+        if self.registered:
+            self._direct(Unregister())
+        self.sock.close(linger=200)
+        self.sock = None
+
+
+class BrokerLink:
+    """The broker's side: a ROUTER, the registry of peers, routing by ``dst``."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        s = rt.settings
+        self.core = BrokerCore(s.heartbeat_interval_s * rt.clock.scale, s.heartbeat_liveness)
+        self.sock: zmq.Socket | None = None
+        self.port = 0
+        self._auth = None
+
+    def open(self) -> None:
+        rt, s = self.rt, self.rt.settings
+        self.sock, self.port, self._auth = bind_router(rt._ctx, s.broker_host, s.broker_port, rt.security,
+                                                       s.max_frame_bytes)
+        rt.log.info("broker listening", endpoint=f"tcp://{s.broker_host}:{self.port}",
+                    curve=rt.security.curve)
+
+    def send(self, dst_b: bytes, header: bytes, body: bytes) -> None:
+        """A message from one of the broker's own actors to a peer."""
+        peer = self.core.routes.get(dst_b)
+        if peer is not None and self._forward(peer, dst_b, self.rt.identity, header, body):
+            return
+        self._bounce(None, dst_b, header, "unknown_dst" if peer is None else "unreachable")
+
+    def _forward(self, peer: Peer, dst_b: bytes, identity: bytes, header: bytes, body: bytes) -> bool:
+        try:
+            self.sock.send_multipart((peer.rid, dst_b, identity, header, body), zmq.NOBLOCK)
+            return True
+        except zmq.Again:
+            self.rt.metrics.undeliverable["overloaded"] += 1
+            return False
+        except zmq.ZMQError as exc:
+            if exc.errno != errno.EHOSTUNREACH:
+                raise
+            self._peer_gone(peer, "connection closed")
+            return False
+
+    def want_write(self) -> None:
+        self.rt.metrics.peers_alive = len(self.core.peers)
+
+    def flush(self) -> None:
+        pass
+
+    def drain(self, budget: int) -> None:
+        rt = self.rt
+        curve = rt.security.curve
+        recv = self.sock.recv_multipart
+        send = self.sock.send_multipart
+        peers = self.core.peers
+        routes = self.core.routes
+        actors = rt._actors
+        m = rt.metrics
+        now = rt.clock.monotonic()
+        n = 0
+        while n < budget:
+            try:
+                if curve:
+                    raw = recv(zmq.NOBLOCK, copy=False)
+                    frames = [f.bytes for f in raw]
+                else:
+                    raw = None
+                    frames = recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            n += 1
+            rid = frames[0]
+            peer = peers.get(rid)
+            if peer is None:
+                self._from_unknown(frames, raw)
+                continue
+            peer.last_seen = now
+            if len(frames) != PEER_FRAMES + 1:
+                rt.reject(Rejected("frame_count", f"{len(frames) - 1} frames, expected {PEER_FRAMES}"),
+                          peer.identity)
+                continue
+            dst = frames[1]
+            target = routes.get(dst)
+            if target is not None:
+                try:
+                    send((target.rid, dst, peer.identity, frames[2], frames[3]), zmq.NOBLOCK)
+                    m.relayed += 1
+                    m.relayed_bytes += len(frames[2]) + len(frames[3])
+                except zmq.Again:
+                    m.undeliverable["overloaded"] += 1
+                    self._bounce(peer, dst, frames[2], "overloaded")
+                except zmq.ZMQError as exc:
+                    if exc.errno != errno.EHOSTUNREACH:
+                        raise
+                    self._peer_gone(target, "connection closed")
+                    self._bounce(peer, dst, frames[2], "unreachable")
+            elif dst == BROKER_B:
+                self._control(peer, frames)
+            elif dst in actors:
+                rt._deliver(dst, peer.identity, frames[2], frames[3])
+            else:
+                self._bounce(peer, dst, frames[2], "unknown_dst")
+
+    def _bounce(self, peer: Peer | None, dst_b: bytes, header_b: bytes, reason: str) -> None:
+        """Tell a waiting sender its message reached nobody."""
+        rt = self.rt
+        rt.metrics.undeliverable[reason] += 1
+        sender = peer.identity if peer else rt.identity
+        try:
+            header = unpack_header(header_b)
+        except Rejected as exc:
+            rt.reject(exc, sender)
+            return
+        if not header.wants_reply:
+            return
+        dst = dst_b.decode("utf-8", "replace")
+        reply_h = pack_header(Undeliverable.KIND, rt._new_id(), header.id, False, BROKER, header.traceparent,
+                              rt.clock.wall())
+        reply_b = pack_body(Undeliverable(dst, reason))
+        back = header.sender.encode()
+        if peer is None:
+            if back in rt._actors:
+                rt._local.append((back, rt.identity, reply_h, reply_b))
+            return
+        try:
+            self.sock.send_multipart((peer.rid, back, rt.identity, reply_h, reply_b), zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass  # the sender is gone too; its request will time out
+
+    def _control(self, peer: Peer, frames: list[bytes]) -> None:
+        decoded = self.rt._decode(frames[2], frames[3], peer.identity)
+        if decoded is None:
+            return
+        _, msg = decoded
+        if isinstance(msg, Register):
+            self._register(peer.rid, msg, peer.identity)
+        elif isinstance(msg, Unregister):
+            self.core.remove(peer.rid)
+            self.rt.log.info("peer left", peer=peer.name)
+        elif not isinstance(msg, Heartbeat):
+            self.rt.reject(Rejected("no_handler", f"the broker does not handle {msg.KIND}"), peer.identity)
+
+    def _from_unknown(self, frames: list[bytes], raw) -> None:
+        rt = self.rt
+        rid = frames[0]
+        if len(frames) == PEER_FRAMES + 1 and frames[1] == BROKER_B:
+            decoded = rt._decode(frames[2], frames[3], b"unregistered")
+            if decoded is not None and isinstance(decoded[1], Register):
+                msg = decoded[1]
+                if rt.security.curve:
+                    identity = raw[-1].get("User-Id").encode()
+                else:
+                    identity = msg.peer.encode()
+                self._register(rid, msg, identity)
+                return
+            if decoded is not None and isinstance(decoded[1], Unregister):
+                return
+        rt.reject(Rejected("unregistered", "traffic from a connection that has not registered"),
+                  b"unregistered")
+        header, body = rt._control_frames(Reregister("unknown connection"))
+        try:
+            self.sock.send_multipart((rid, BROKER_B, rt.identity, header, body), zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass
+
+    def _register(self, rid: bytes, msg: Register, identity: bytes) -> None:
+        rt = self.rt
+        if not isinstance(msg.peer, str) or not all(isinstance(a, str) for a in msg.actors):
+            rt.reject(Rejected("bad_body", "Register.actors must be a list of names"), identity)
+            return
+        reg = self.core.register(rid, msg.peer, identity, msg.actors, msg.pid, rt.clock.monotonic())
+        rt.metrics.registrations += 1
+        rt.metrics.peers_alive = len(self.core.peers)
+        if reg.refused:
+            rt.log.warning("actor names refused: held by another identity", peer=msg.peer,
+                           identity=identity.decode(), refused=reg.refused)
+        rt.log.info("peer registered", peer=msg.peer, identity=identity.decode(), pid=msg.pid,
+                    actors=len(msg.actors), replaced=len(reg.replaced))
+        header, body = rt._control_frames(Registered(identity.decode(), rt.settings.heartbeat_interval_s))
+        try:
+            self.sock.send_multipart((rid, BROKER_B, rt.identity, header, body), zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass
+
+    def _peer_gone(self, peer: Peer, why: str) -> None:
+        if self.core.remove(peer.rid) is not None:
+            self.rt.metrics.peer_deaths += 1
+            self.rt.log.warning("peer dropped", peer=peer.name, why=why)
+
+    def tick(self) -> None:
+        """Every heartbeat interval: bury the silent, and let the living hear from us."""
+        rt = self.rt
+        for peer in self.core.expire(rt.clock.monotonic()):
+            rt.metrics.peer_deaths += 1
+            rt.log.warning("peer dead: missed heartbeats", peer=peer.name, identity=peer.identity.decode(),
+                           silent_s=round(rt.clock.monotonic() - peer.last_seen, 3))
+        header, body = rt._control_frames(Heartbeat())
+        for peer in list(self.core.peers.values()):
+            try:
+                self.sock.send_multipart((peer.rid, BROKER_B, rt.identity, header, body), zmq.NOBLOCK)
+            except zmq.ZMQError:
+                pass
+        rt.metrics.peers_alive = len(self.core.peers)
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close(linger=200)
+            self.sock = None
+        if self._auth is not None:
+            self._auth.stop()
+            self._auth = None
+

@@ -1,0 +1,25 @@
+"""The bus's own settings, filled from the cluster config by the ``kubesim`` layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BusSettings:
+    broker_host: str = "127.0.0.1"
+    broker_port: int = 5555
+    heartbeat_interval_s: float = 1.0
+    """Real seconds between heartbeats; transport liveness is not scaled with time_scale."""
+    heartbeat_liveness: int = 3
+    """A peer (or the broker) silent for this many intervals is dead."""
+    max_frame_bytes: int = 1024 * 1024
+    """Largest body accepted; larger frames are rejected (and ZeroMQ disconnects the sender)."""
+    request_timeout_s: float = 5.0
+    """Default deadline of one request attempt, in cluster seconds."""
+    request_retries: int = 2
+    """Default extra attempts after a timed-out or undeliverable attempt."""
+    outbox_limit: int = 100_000
+    """Messages held while the socket or the broker cannot take them; beyond it sends are dropped."""
+    drain_budget: int = 10_000
+    """Most messages handled per wake-up before timers get their turn."""

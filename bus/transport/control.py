@@ -1,0 +1,75 @@
+"""A local request/reply socket: how a supervisor takes orders.
+
+The chaos runner and ``kubesim ctl`` must reach a supervisor even when the
+broker is dead (killing the broker is one of the things they do), so this is
+a socket of its own on a Unix domain path in the cluster's state directory,
+not a bus actor. Requests and replies are small msgpack maps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from bus.codec import Rejected, pack_value, unpack_value
+
+MAX_CONTROL_BYTES = 64 * 1024
+
+
+class ControlUnreachable(RuntimeError):
+    """Nobody answered on a control socket in time."""
+
+
+class ControlServer:
+    """The supervisor's side: poll :attr:`socket`, then :meth:`serve_one`."""
+
+    def __init__(self, ctx: zmq.Context, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        self.path = path
+        self.socket = ctx.socket(zmq.REP)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.setsockopt(zmq.MAXMSGSIZE, MAX_CONTROL_BYTES)
+        self.socket.bind(f"ipc://{path}")
+
+    def serve_one(self, handle) -> bool:
+        """Answer one pending request with ``handle(request_dict) -> reply_dict``."""
+        try:
+            data = self.socket.recv(zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        try:
+            request = unpack_value(data, MAX_CONTROL_BYTES)
+            if not isinstance(request, dict):
+                raise Rejected("bad_frame", "a control request is a map")
+            reply = handle(request)
+        except Rejected as exc:
+            reply = {"ok": False, "error": str(exc)}
+        self.socket.send(pack_value(reply))
+        return True
+
+    def close(self) -> None:
+        self.socket.close(0)
+        self.path.unlink(missing_ok=True)
+
+
+def request(path: Path, command: dict[str, Any], timeout_s: float = 5.0) -> dict[str, Any]:
+    """Send one control command and wait for the answer."""
+    if not path.exists():
+        raise ControlUnreachable(f"no control socket at {path} (is the supervisor running?)")
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.connect(f"ipc://{path}")
+        sock.send(pack_value(command))
+        if not sock.poll(int(timeout_s * 1000)):
+            raise ControlUnreachable(f"no answer from {path} within {timeout_s} s")
+        reply = unpack_value(sock.recv(), MAX_CONTROL_BYTES)
+    finally:
+        sock.close(0)
+    if not isinstance(reply, dict):
+        raise ControlUnreachable(f"malformed answer from {path}")
+    return reply

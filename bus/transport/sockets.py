@@ -1,0 +1,114 @@
+"""Sockets for the bus, made with the options the rest of the bus relies on.
+
+- Every socket binds 127.0.0.1 unless CURVE is on: a bus without encryption
+  and authentication is never reachable from another host.
+- The broker's ROUTER has ``ROUTER_MANDATORY`` (an unroutable message is an
+  error the broker sees, not a silent drop) and lets ZeroMQ pick connection
+  ids, so a peer cannot claim another peer's id: the broker binds each id to
+  an identity when the peer registers.
+- Peers' DEALERs set ``IMMEDIATE``: while the broker is away, sends fail at
+  once and wait in the runtime's bounded outbox instead of piling up inside
+  ZeroMQ towards a broker that may never come back.
+- ``MAXMSGSIZE`` caps every inbound frame; a peer that exceeds it is
+  disconnected by ZeroMQ before Python sees a byte.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import zmq
+
+from bus.transport.curve import ZAP_DOMAIN, KeyPair, start_authenticator
+
+#: Messages queued per connection before sends fail (bounded memory, room for bursts).
+DEFAULT_HWM = 100_000
+
+
+class BindRefused(ValueError):
+    """Binding a non-loopback address without CURVE."""
+
+
+@dataclass(frozen=True)
+class Security:
+    """How a process secures its bus sockets."""
+
+    curve: bool = False
+    keypair: KeyPair | None = None
+    """This process's own keys (required when ``curve``)."""
+    broker_public: bytes | None = None
+    """The broker's public key, for peers (required when ``curve``)."""
+    allowed: dict[bytes, str] | None = None
+    """Broker only: public key (z85) -> identity name of every admitted peer."""
+
+
+def check_bind_host(host: str, curve: bool) -> None:
+    """Refuse to expose an unencrypted bus beyond this machine."""
+    if curve:
+        return
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise BindRefused(
+            f"refusing to bind {host!r}: the bus binds 127.0.0.1 unless security.curve is true"
+        )
+
+
+def endpoint(host: str, port: int) -> str:
+    return f"tcp://{host}:{port}"
+
+
+def new_context() -> zmq.Context:
+    return zmq.Context()
+
+
+def bind_router(ctx: zmq.Context, host: str, port: int, sec: Security, max_frame_bytes: int,
+                hwm: int = DEFAULT_HWM) -> tuple[zmq.Socket, int, object | None]:
+    """The broker's ROUTER; returns (socket, bound port, authenticator or None)."""
+    check_bind_host(host, sec.curve)
+    auth = None
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+    _common(sock, max_frame_bytes, hwm)
+    if sec.curve:
+        if sec.keypair is None or sec.allowed is None:
+            raise ValueError("security.curve is on but the broker has no keys or allow-list")
+        auth = start_authenticator(ctx, sec.allowed)
+        sock.curve_server = True
+        sock.curve_secretkey = sec.keypair.secret
+        sock.curve_publickey = sec.keypair.public
+        sock.zap_domain = ZAP_DOMAIN.encode()
+    if port == 0:
+        port = sock.bind_to_random_port(f"tcp://{host}")
+    else:
+        sock.bind(endpoint(host, port))
+    return sock, port, auth
+
+
+def connect_dealer(ctx: zmq.Context, host: str, port: int, sec: Security, max_frame_bytes: int,
+                   hwm: int = DEFAULT_HWM) -> zmq.Socket:
+    """A peer's DEALER towards the broker."""
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.IMMEDIATE, 1)
+    _common(sock, max_frame_bytes, hwm)
+    if sec.curve:
+        if sec.keypair is None or sec.broker_public is None:
+            raise ValueError("security.curve is on but this process has no keys or broker key")
+        sock.curve_secretkey = sec.keypair.secret
+        sock.curve_publickey = sec.keypair.public
+        sock.curve_serverkey = sec.broker_public
+    sock.connect(endpoint(host, port))
+    return sock
+
+
+def _common(sock: zmq.Socket, max_frame_bytes: int, hwm: int) -> None:
+    sock.setsockopt(zmq.LINGER, 200)
+    sock.setsockopt(zmq.SNDHWM, hwm)
+    sock.setsockopt(zmq.RCVHWM, hwm)
+    # Header and dst frames are small; the body is the largest frame.
+    sock.setsockopt(zmq.MAXMSGSIZE, max_frame_bytes + 8192)
+    sock.setsockopt(zmq.RECONNECT_IVL, 100)
+    sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
