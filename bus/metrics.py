@@ -168,20 +168,19 @@ class MetricsServer:
 
 
 def serve(
-    metrics: BusMetrics,
+    process: str,
     host: str,
     port: int,
     targets_dir: Path | None,
     labels: dict[str, str],
     registry: CollectorRegistry = REGISTRY,
 ) -> MetricsServer:
-    """Serve /metrics on ``host:port`` (0 = any free port) and write a file_sd target."""
-    registry.register(BusCollector(metrics))
+    """Serve ``registry`` on ``host:port``/metrics (0 = any free port) and write a file_sd target."""
     httpd, _thread = start_http_server(port, addr=host, registry=registry)
     bound = httpd.server_address[1]
     target_file = None
     if targets_dir is not None:
-        target_file = write_target(targets_dir, metrics.process, host, bound, labels)
+        target_file = write_target(targets_dir, process, host, bound, labels)
     return MetricsServer(bound, target_file, httpd)
 
 

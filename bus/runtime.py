@@ -679,6 +679,8 @@ class Runtime:
             except Exception:
                 self.log.exception("on_stop failed", actor=actor.name)
         self.link.close()
+        if self._wakeup_w is not None:
+            signal.set_wakeup_fd(-1)
         for sock in (self._wakeup_r, self._wakeup_w):
             if sock is not None:
                 sock.close()

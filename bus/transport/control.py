@@ -34,6 +34,10 @@ class ControlServer:
         self.socket.setsockopt(zmq.MAXMSGSIZE, MAX_CONTROL_BYTES)
         self.socket.bind(f"ipc://{path}")
 
+    def wait(self, timeout_s: float) -> bool:
+        """Block up to ``timeout_s`` for a request; True if one is waiting."""
+        return bool(self.socket.poll(int(timeout_s * 1000)))
+
     def serve_one(self, handle) -> bool:
         """Answer one pending request with ``handle(request_dict) -> reply_dict``."""
         try:

@@ -1,0 +1,1 @@
+"""The program a person runs: CLI, cluster config, process supervisor (DESIGN §1, §4)."""

@@ -1,0 +1,115 @@
+"""The ``kubesim`` command.
+
+    kubesim run NAME        supervise process NAME of the cluster (a Procfile line)
+    kubesim child NAME      run process NAME itself (what the supervisor starts)
+    kubesim ctl NAME CMD    tell NAME's supervisor: status|kill|pause|resume|stop|start|restart
+    kubesim keys            generate the CURVE keys the cluster config needs
+    kubesim procfile        write a Procfile for the cluster config
+    kubesim check           validate the cluster config and say what it describes
+
+Every command takes ``--config`` (default ``config/cluster.yaml``). A bad
+config stops the command with exit status 2 and a message naming the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from kubesim.config import DEFAULT_CONFIG, ClusterConfig, ConfigError, load
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kubesim", description="A Kubernetes cluster you can run, watch and break.")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="cluster file (default: %(default)s)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="supervise one process of the cluster (restarts it; obeys `kubesim ctl`)")
+    p.add_argument("name")
+    p = sub.add_parser("child", help="run one process of the cluster in the foreground, unsupervised")
+    p.add_argument("name")
+    p = sub.add_parser("ctl", help="send a command to a process's supervisor")
+    p.add_argument("name")
+    p.add_argument("cmd", choices=("status", "kill", "pause", "resume", "stop", "start", "restart"))
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the answer")
+    p = sub.add_parser("keys", help="generate CURVE keys for every process (and 'admin')")
+    p.add_argument("--force", action="store_true", help="replace existing keys")
+    p = sub.add_parser("procfile", help="write a Procfile with one line per process")
+    p.add_argument("-o", "--output", type=Path, default=Path("Procfile"))
+    sub.add_parser("check", help="validate the cluster config")
+
+    # Options after the subcommand are accepted too (`kubesim run broker --config x.yaml`).
+    for action in sub.choices.values():
+        action.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    args = parser.parse_args(argv)
+    try:
+        cfg = load(args.config)
+    except ConfigError as exc:
+        print(f"kubesim: invalid cluster config:\n{exc}", file=sys.stderr)
+        return 2
+    return COMMANDS[args.command](cfg, args)
+
+
+def _run(cfg: ClusterConfig, args) -> int:
+    from kubesim.supervisor import supervise
+
+    cfg.process(args.name)
+    return supervise(cfg, args.name, args.config)
+
+
+def _child(cfg: ClusterConfig, args) -> int:
+    from kubesim.process import run_child
+
+    run_child(cfg, args.name)
+    return 0
+
+
+def _ctl(cfg: ClusterConfig, args) -> int:
+    from bus.transport.control import ControlUnreachable, request
+
+    cfg.process(args.name)
+    try:
+        reply = request(cfg.control_socket(args.name), {"command": args.cmd}, args.timeout)
+    except ControlUnreachable as exc:
+        print(f"kubesim ctl: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(reply))
+    return 0 if reply.get("ok") else 1
+
+
+def _keys(cfg: ClusterConfig, args) -> int:
+    from bus.transport.curve import generate
+
+    names = sorted(cfg.processes) + ["admin"]
+    made = generate(cfg.security.keys_dir, names, overwrite=args.force)
+    print(f"keys in {cfg.security.keys_dir}: created {len(made)} ({', '.join(made) or 'none'}), "
+          f"{len(names) - len(made)} already there")
+    return 0
+
+
+def _procfile(cfg: ClusterConfig, args) -> int:
+    args.output.write_text(procfile_text(cfg, args.config))
+    print(f"wrote {args.output} ({len(cfg.processes)} processes)")
+    return 0
+
+
+def procfile_text(cfg: ClusterConfig, config_path: Path) -> str:
+    """One line per process, broker first (the others retry until it is up anyway)."""
+    order = [cfg.broker_process] + [n for n in cfg.processes if n != cfg.broker_process]
+    extra = "" if config_path == DEFAULT_CONFIG else f" --config {config_path}"
+    width = max(len(n) for n in order)
+    return "".join(f"{n}:{' ' * (width - len(n))} kubesim run {n}{extra}\n" for n in order)
+
+
+def _check(cfg: ClusterConfig, args) -> int:
+    print(f"{args.config}: ok — cluster {cfg.cluster.name!r}, {len(cfg.processes)} processes "
+          f"({', '.join(f'{n}={p.component}' for n, p in cfg.processes.items())}), "
+          f"broker tcp://{cfg.bus.host}:{cfg.bus.port}, curve {'on' if cfg.security.curve else 'off'}, "
+          f"time_scale {cfg.cluster.time_scale:g}")
+    return 0
+
+
+COMMANDS = {"run": _run, "child": _child, "ctl": _ctl, "keys": _keys, "procfile": _procfile, "check": _check}

@@ -1,0 +1,187 @@
+"""The cluster file (``config/cluster.yaml``): loaded once, validated at start.
+
+A wrong value stops the program with a message that names the file, the key
+and what was expected — ``config/cluster.yaml: bus.port: Input should be less
+than or equal to 65535 (got 70000)`` — rather than failing later somewhere
+less obvious. Relative paths are taken from the directory the command runs in
+(the project root under ``honcho start``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bus.settings import BusSettings
+
+DEFAULT_CONFIG = Path("config/cluster.yaml")
+
+
+class ConfigError(Exception):
+    """The cluster file cannot be used; the message says where and why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClusterSection(_Strict):
+    name: str = Field("kubesim", min_length=1, max_length=63)
+    state_dir: Path = Path(".kubesim")
+    """Where processes keep sockets, metrics targets, keys and data."""
+    time_scale: float = Field(1.0, gt=0, le=1000)
+    """Cluster seconds per real second: 10 runs every Kubernetes timer ten times faster."""
+
+
+class BusSection(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(5555, ge=1, le=65535)
+    heartbeat_interval_s: float = Field(1.0, gt=0, le=60)
+    heartbeat_liveness: int = Field(3, ge=1, le=100)
+    max_frame_bytes: int = Field(1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    request_timeout_s: float = Field(5.0, gt=0)
+    request_retries: int = Field(2, ge=0, le=100)
+    outbox_limit: int = Field(100_000, ge=1)
+
+
+class SecuritySection(_Strict):
+    curve: bool = False
+    """Encrypt and authenticate every bus socket with CURVE (keys from `kubesim keys`)."""
+    keys_dir: Path = Path(".kubesim/keys")
+
+
+class LoggingSection(_Strict):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["console", "json"] = "console"
+
+
+class MetricsSection(_Strict):
+    host: str = "127.0.0.1"
+
+    @field_validator("host")
+    @classmethod
+    def loopback_only(cls, host: str) -> str:
+        try:
+            ok = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError("metrics are served on a loopback address only, e.g. 127.0.0.1")
+        return host
+
+
+class SupervisorSection(_Strict):
+    restart_backoff_initial_s: float = Field(0.5, gt=0)
+    restart_backoff_max_s: float = Field(30.0, gt=0)
+    restart_backoff_reset_s: float = Field(30.0, gt=0)
+    """A child that ran this long without dying starts again from the initial backoff."""
+    stop_grace_s: float = Field(5.0, gt=0)
+    """How long a stopping child gets after SIGTERM before SIGKILL."""
+
+
+class ProcessSection(_Strict):
+    component: str
+    """What the process runs: a name from ``kubesim.components``."""
+    metrics_port: int = Field(0, ge=0, le=65535)
+    """0 lets the system pick a free port; file_sd targets tell Prometheus which."""
+    args: dict[str, Any] = Field(default_factory=dict)
+    """Component-specific options."""
+
+
+class ClusterConfig(_Strict):
+    cluster: ClusterSection = ClusterSection()
+    bus: BusSection = BusSection()
+    security: SecuritySection = SecuritySection()
+    logging: LoggingSection = LoggingSection()
+    metrics: MetricsSection = MetricsSection()
+    supervisor: SupervisorSection = SupervisorSection()
+    processes: dict[str, ProcessSection]
+
+    @model_validator(mode="after")
+    def check_processes(self) -> ClusterConfig:
+        from kubesim.components import COMPONENTS  # the registry names what is valid
+
+        brokers = [n for n, p in self.processes.items() if p.component == "broker"]
+        if len(brokers) != 1:
+            raise ValueError(f"exactly one process must run component 'broker', found {len(brokers)}")
+        for name, proc in self.processes.items():
+            if proc.component not in COMPONENTS:
+                raise ValueError(
+                    f"processes.{name}.component: {proc.component!r} is not one of {', '.join(sorted(COMPONENTS))}"
+                )
+            if not name.replace("-", "").isalnum() or len(name) > 63:
+                raise ValueError(f"processes.{name}: a process name is letters, digits and '-' (at most 63)")
+        ports = [p.metrics_port for p in self.processes.values() if p.metrics_port]
+        if len(ports) != len(set(ports)):
+            raise ValueError("processes: two processes share a metrics_port")
+        if not self.security.curve:
+            from bus.transport.sockets import BindRefused, check_bind_host
+
+            try:
+                check_bind_host(self.bus.host, curve=False)
+            except BindRefused as exc:
+                raise ValueError(f"bus.host: {exc}") from None
+        return self
+
+    # Derived values the rest of the program uses -------------------------------
+    @property
+    def broker_process(self) -> str:
+        return next(n for n, p in self.processes.items() if p.component == "broker")
+
+    def bus_settings(self) -> BusSettings:
+        b = self.bus
+        return BusSettings(
+            broker_host=b.host,
+            broker_port=b.port,
+            heartbeat_interval_s=b.heartbeat_interval_s,
+            heartbeat_liveness=b.heartbeat_liveness,
+            max_frame_bytes=b.max_frame_bytes,
+            request_timeout_s=b.request_timeout_s,
+            request_retries=b.request_retries,
+            outbox_limit=b.outbox_limit,
+        )
+
+    def process(self, name: str) -> ProcessSection:
+        try:
+            return self.processes[name]
+        except KeyError:
+            raise ConfigError(f"no process {name!r} in the cluster config (have: {', '.join(self.processes)})") from None
+
+    @property
+    def targets_dir(self) -> Path:
+        return self.cluster.state_dir / "prometheus" / "targets"
+
+    def control_socket(self, name: str) -> Path:
+        return self.cluster.state_dir / "run" / f"{name}.sock"
+
+
+def load(path: Path = DEFAULT_CONFIG) -> ClusterConfig:
+    """Read and validate a cluster file; raises :class:`ConfigError` naming what is wrong."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the cluster config: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the cluster config is a mapping of sections, got {type(data).__name__}")
+    return parse(data, str(path))
+
+
+def parse(data: dict, source: str = "<config>") -> ClusterConfig:
+    try:
+        return ClusterConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            got = f" (got {err['input']!r})" if err["type"] not in ("missing", "value_error") else ""
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{source}: {where}: {msg}{got}")
+        raise ConfigError("\n".join(problems)) from None

@@ -1,0 +1,53 @@
+"""One component process: its runtime, security, metrics endpoint and logs.
+
+``kubesim child NAME`` runs this; the supervisor (``kubesim run NAME``)
+starts it as a child and restarts it when it dies.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY
+
+from bus import logs
+from bus.clock import make_clock
+from bus.metrics import BusCollector, serve
+from bus.runtime import Runtime
+from bus.transport.curve import load_allowed, load_keypair, load_public
+from bus.transport.sockets import Security
+from kubesim.config import ClusterConfig
+
+
+def security_for(cfg: ClusterConfig, process: str, broker: bool) -> Security:
+    """CURVE keys for ``process`` when the cluster turns CURVE on; the key's name is its identity."""
+    if not cfg.security.curve:
+        return Security()
+    keys = cfg.security.keys_dir
+    if broker:
+        return Security(curve=True, keypair=load_keypair(keys, process), allowed=load_allowed(keys))
+    return Security(curve=True, keypair=load_keypair(keys, process),
+                    broker_public=load_public(keys, cfg.broker_process))
+
+
+def runtime_for(cfg: ClusterConfig, process: str, *, broker: bool, **kw) -> Runtime:
+    return Runtime(process, cfg.bus_settings(), kw.pop("clock", None) or make_clock(cfg.cluster.time_scale),
+                   broker=broker, security=security_for(cfg, process, broker), **kw)
+
+
+def run_child(cfg: ClusterConfig, process: str) -> None:
+    """Build the process's runtime, serve its metrics, and run until signalled."""
+    from kubesim.components import build
+
+    logs.configure(process, cfg.logging.level, cfg.logging.format)
+    log = logs.get(f"{process}.process")
+    rt = build(cfg, process)
+    proc = cfg.process(process)
+    REGISTRY.register(BusCollector(rt.metrics))
+    server = serve(process, cfg.metrics.host, proc.metrics_port, cfg.targets_dir,
+                   {"component": proc.component, "cluster": cfg.cluster.name})
+    log.info("started", component=proc.component, metrics=f"http://{cfg.metrics.host}:{server.port}/metrics",
+             actors=rt.actor_names(), time_scale=cfg.cluster.time_scale)
+    try:
+        rt.run()
+    finally:
+        server.close()
+        log.info("stopped")

@@ -1,0 +1,155 @@
+"""Shared helpers for integration tests: cluster files, real processes, waiting.
+
+Integration tests start real ``kubesim`` processes on 127.0.0.1 and wait on
+conditions with deadlines — never on fixed sleeps. A test talks to the bus
+through :class:`BusClient`, a runtime driven from the test's own thread.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from actors.messages import Ping, Pong
+from bus import logs
+from bus.clock import RealClock
+from bus.runtime import Actor, Envelope, Future, Runtime, handles
+from bus.settings import BusSettings
+from bus.transport.sockets import Security
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], Any], timeout_s: float = 15.0, what: str = "condition",
+               step: Callable[[], None] | None = None) -> Any:
+    """Poll ``condition`` until it is truthy; fail after ``timeout_s``.
+
+    ``step`` runs between polls (e.g. a client's event loop); without one the
+    wait yields the CPU briefly between polls.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        if step is not None:
+            step()
+        else:
+            time.sleep(0.02)
+
+
+def write_cluster(tmp: Path, processes: dict[str, dict] | None = None, **sections: dict) -> Path:
+    """A cluster file in ``tmp`` with free ports and its state under ``tmp``."""
+    doc: dict[str, Any] = {
+        "cluster": {"name": "test", "state_dir": str(tmp / "state")},
+        "bus": {"port": free_port(), "heartbeat_interval_s": 0.2, "heartbeat_liveness": 3,
+                "request_timeout_s": 2},
+        "supervisor": {"restart_backoff_initial_s": 0.1, "restart_backoff_max_s": 1, "stop_grace_s": 3},
+        "security": {"curve": False, "keys_dir": str(tmp / "keys")},
+        "processes": processes or {
+            "broker": {"component": "broker"},
+            "pong": {"component": "demo-pong"},
+        },
+    }
+    for name, values in sections.items():
+        doc.setdefault(name, {}).update(values)
+    path = tmp / "cluster.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def kubesim(*args: str, cwd: Path | None = None, **kw) -> subprocess.Popen:
+    """Start ``python -m kubesim ARGS`` as a real process."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, "-m", "kubesim", *args], cwd=cwd or ROOT, env=env, **kw)
+
+
+def kubesim_out(*args: str, timeout_s: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kubesim", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout_s)
+
+
+def stop(proc: subprocess.Popen, timeout_s: float = 10) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        return r.read().decode()
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus text format (0 if absent)."""
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        if key == name or (want and key.startswith(name + "{") and all(
+                f'{k}="{v}"' in key for k, v in labels.items())):
+            return float(value)
+    return 0.0
+
+
+class Probe(Actor):
+    """A test actor: answers Pings and remembers everything it was sent."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.seen: list[tuple[Any, Envelope]] = []
+
+    @handles(Ping)
+    def on_ping(self, msg: Ping, env: Envelope) -> None:
+        self.seen.append((msg, env))
+        self.reply(env, Pong(msg.seq, self.name, len(self.seen)))
+
+
+class BusClient:
+    """A runtime in the test process, stepped from the test's thread."""
+
+    def __init__(self, process: str, port: int, *, security: Security = Security(), seed: int = 7,
+                 **settings: Any) -> None:
+        logs.configure(process, "warning")
+        kw = {"heartbeat_interval_s": 0.2, "request_timeout_s": 2.0, **settings}
+        self.rt = Runtime(process, BusSettings(broker_port=port, **kw), RealClock(), security=security,
+                          seed=seed)
+        self.probe = self.rt.add(Probe(f"{process}-probe"))
+        self.rt.start()
+
+    def step(self) -> None:
+        self.rt.run_once(0.01)
+
+    def registered(self, timeout_s: float = 15) -> None:
+        wait_until(lambda: self.rt.link.registered, timeout_s, "registration", self.step)
+
+    def call(self, dst: str, msg, timeout_s: float = 2.0, retries: int = 0) -> Any:
+        """Send a request and run the loop until it ends; returns the reply or raises."""
+        fut: Future = self.rt._request(self.probe, dst, msg, timeout_s, retries)
+        wait_until(fut.done, timeout_s * (retries + 1) + 10, f"reply from {dst}", self.step)
+        return fut.result()
+
+    def close(self) -> None:
+        self.rt.shutdown()
