@@ -59,7 +59,7 @@ def write_cluster(tmp: Path, processes: dict[str, dict] | None = None, **section
     """A cluster file in ``tmp`` with free ports and its state under ``tmp``."""
     doc: dict[str, Any] = {
         "cluster": {"name": "test", "state_dir": str(tmp / "state")},
-        "bus": {"port": free_port(), "heartbeat_interval_s": 0.2, "heartbeat_liveness": 3,
+        "bus": {"port": free_port(), "heartbeat_interval_s": 0.2, "heartbeat_liveness": 5,
                 "request_timeout_s": 2},
         "supervisor": {"restart_backoff_initial_s": 0.1, "restart_backoff_max_s": 1, "stop_grace_s": 3},
         "security": {"curve": False, "keys_dir": str(tmp / "keys")},

@@ -1,0 +1,94 @@
+"""Heartbeats, death and re-registration, with time driven by a manual clock.
+
+A broker runtime and a peer runtime live in the test process, each stepped
+by hand; only the manual clock decides when a peer or the broker has been
+silent for too long, so these tests do not depend on the machine's speed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from actors.demo import Ponger
+from bus import logs
+from bus.clock import ManualClock
+from bus.runtime import Runtime
+from bus.settings import BusSettings
+from tests.helpers import wait_until
+
+INTERVAL_S = 1.0
+LIVENESS = 3
+
+
+@pytest.fixture
+def pair():
+    logs.configure("heartbeat-test", "warning")
+    clock = ManualClock()
+    broker = Runtime("broker", BusSettings(broker_port=0, heartbeat_interval_s=INTERVAL_S,
+                                           heartbeat_liveness=LIVENESS), clock, broker=True, seed=1)
+    broker.start()
+    peer = Runtime("peer", BusSettings(broker_port=broker.link.port, heartbeat_interval_s=INTERVAL_S,
+                                       heartbeat_liveness=LIVENESS), clock, seed=2)
+    peer.add(Ponger())
+    peer.start()
+    yield clock, broker, peer
+    peer.shutdown()
+    broker.shutdown()
+
+
+def step(clock: ManualClock, *runtimes: Runtime, advance_s: float = 0.01) -> None:
+    """Move time, then let every message already in flight arrive before time moves again.
+
+    Sockets deliver in real time while the manual clock jumps, so a step ends
+    only when no socket of a stepped runtime has had input for 10 ms.
+    """
+    clock.advance(advance_s)
+    for rt in runtimes:
+        rt.run_once(0)
+    while any(rt.link.sock.poll(10) for rt in runtimes):
+        for rt in runtimes:
+            rt.run_once(0)
+
+
+def registered(clock, broker, peer) -> None:
+    wait_until(lambda: peer.link.registered and b"ponger" in broker.link.core.routes, 10,
+               "registration", lambda: step(clock, broker, peer))
+
+
+def test_silent_peer_is_declared_dead_then_reregisters(pair):
+    clock, broker, peer = pair
+    registered(clock, broker, peer)
+    # The peer falls silent (its loop does not run) while the broker's time passes.
+    for _ in range(int(INTERVAL_S * (LIVENESS - 0.5) / 0.25)):
+        step(clock, broker, advance_s=0.25)
+    assert b"ponger" in broker.link.core.routes, "declared dead before liveness intervals passed"
+    for _ in range(int(INTERVAL_S * 1.5 / 0.25)):
+        step(clock, broker, advance_s=0.25)
+    assert broker.link.core.peers == {} and b"ponger" not in broker.link.core.routes
+    assert broker.metrics.peer_deaths == 1
+    # It wakes up: its next heartbeat comes from a connection the broker has forgotten,
+    # the broker asks it to register again, and it does.
+    before = broker.metrics.registrations
+    registered(clock, broker, peer)
+    assert broker.metrics.registrations > before
+    assert len(broker.link.core.peers) == 1
+
+
+def test_traffic_counts_as_heartbeat(pair):
+    clock, broker, peer = pair
+    registered(clock, broker, peer)
+    for _ in range(int(INTERVAL_S * LIVENESS * 4 / 0.25)):
+        step(clock, broker, peer, advance_s=0.25)
+    assert broker.metrics.peer_deaths == 0 and peer.metrics.broker_reconnects == 0
+
+
+def test_silent_broker_makes_the_peer_reconnect_and_reregister(pair):
+    clock, broker, peer = pair
+    registered(clock, broker, peer)
+    old = set(broker.link.core.peers)
+    for _ in range(int(INTERVAL_S * (LIVENESS + 1) / 0.25)):
+        step(clock, peer, advance_s=0.25)
+    assert peer.metrics.broker_reconnects == 1 and not peer.link.registered
+    registered(clock, broker, peer)
+    # The new connection replaced the old one: one peer, a new connection id.
+    assert len(broker.link.core.peers) == 1 and set(broker.link.core.peers) != old
