@@ -23,6 +23,7 @@ class Ponger(Actor):
     @handles(Ping)
     def on_ping(self, msg: Ping, env: Envelope) -> None:
         self.served += 1
+        self.log.debug("ping served", seq=msg.seq, sender=env.sender, identity=env.identity)
         self.reply(env, Pong(msg.seq, self.name, self.served))
 
 

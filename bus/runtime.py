@@ -279,7 +279,9 @@ class Actor:
         return fut
 
     def spawn(self, coro) -> Task:
-        return Task(self.runtime, coro, logs.trace.trace_id, f"{self.name}:{coro.__qualname__}")
+        """Run a coroutine on the loop; outside a handler it starts a trace of its own."""
+        rt = self.runtime
+        return Task(rt, coro, logs.trace.trace_id or rt._new_trace_id(), f"{self.name}:{coro.__qualname__}")
 
 
 class BusControl(Actor):
@@ -433,8 +435,11 @@ class Runtime:
         self._next_msg_id += 1
         return self._next_msg_id
 
+    def _new_trace_id(self) -> str:
+        return f"{self._rng.getrandbits(128):032x}"
+
     def _traceparent(self) -> str:
-        trace_id = logs.trace.trace_id or f"{self._rng.getrandbits(128):032x}"
+        trace_id = logs.trace.trace_id or self._new_trace_id()
         return f"00-{trace_id}-{self._rng.getrandbits(64):016x}-01"
 
     def _send(self, sender: str, dst: str, msg: Message, *, reply_to: int = 0, wants_reply: bool = False,
