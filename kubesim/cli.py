@@ -3,6 +3,7 @@
     kubesim run NAME        supervise process NAME of the cluster (a Procfile line)
     kubesim child NAME      run process NAME itself (what the supervisor starts)
     kubesim ctl NAME CMD    tell NAME's supervisor: status|kill|pause|resume|stop|start|restart
+    kubesim faults NAME ... set or clear NAME's bus fault rules (drop, delay, ...)
     kubesim keys            generate the CURVE keys the cluster config needs
     kubesim procfile        write a Procfile for the cluster config
     kubesim check           validate the cluster config and say what it describes
@@ -34,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("name")
     p.add_argument("cmd", choices=("status", "kill", "pause", "resume", "stop", "start", "restart"))
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the answer")
+    p = sub.add_parser("faults", help="set or clear a process's bus fault rules, over the bus")
+    p.add_argument("name")
+    p.add_argument("action", choices=("set", "clear"))
+    p.add_argument("rules", nargs="*", help='rules as JSON maps, e.g. \'{"action": "drop", "probability": 0.3}\'')
+    p.add_argument("--seed", type=int, default=None, help="reseed the fault generator (replays a schedule)")
     p = sub.add_parser("keys", help="generate CURVE keys for every process (and 'admin')")
     p.add_argument("--force", action="store_true", help="replace existing keys")
     p = sub.add_parser("procfile", help="write a Procfile with one line per process")
@@ -80,6 +86,27 @@ def _ctl(cfg: ClusterConfig, args) -> int:
     return 0 if reply.get("ok") else 1
 
 
+def _faults(cfg: ClusterConfig, args) -> int:
+    from kubesim.client import FaultsFailed, set_faults
+
+    cfg.process(args.name)
+    try:
+        rules = [json.loads(r) for r in args.rules] if args.action == "set" else []
+    except json.JSONDecodeError as exc:
+        print(f"kubesim faults: a rule is not JSON: {exc}", file=sys.stderr)
+        return 2
+    if args.action == "set" and not rules:
+        print("kubesim faults: `set` needs at least one rule (use `clear` to remove them)", file=sys.stderr)
+        return 2
+    try:
+        in_force = set_faults(cfg, args.name, rules, args.seed)
+    except FaultsFailed as exc:
+        print(f"kubesim faults: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"process": args.name, "rules": in_force}))
+    return 0
+
+
 def _keys(cfg: ClusterConfig, args) -> int:
     from bus.transport.curve import generate
 
@@ -112,4 +139,4 @@ def _check(cfg: ClusterConfig, args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "child": _child, "ctl": _ctl, "keys": _keys, "procfile": _procfile, "check": _check}
+COMMANDS = {"run": _run, "child": _child, "ctl": _ctl, "faults": _faults, "keys": _keys, "procfile": _procfile, "check": _check}

@@ -38,12 +38,12 @@ COMPONENTS: dict[str, tuple[bool, Callable[[Runtime, dict[str, Any]], None]]] = 
 }
 
 
-def build(cfg: ClusterConfig, process: str, **runtime_kw) -> Runtime:
+def build(cfg: ClusterConfig, process: str) -> Runtime:
     """The runtime of ``process`` with its actors added, not yet started."""
     from kubesim.process import runtime_for  # keeps security wiring in one place
 
     proc = cfg.process(process)
     is_broker, add_actors = COMPONENTS[proc.component]
-    rt = runtime_for(cfg, process, broker=is_broker, **runtime_kw)
+    rt = runtime_for(cfg, process, broker=is_broker)
     add_actors(rt, proc.args)
     return rt

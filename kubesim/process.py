@@ -9,7 +9,7 @@ from __future__ import annotations
 from prometheus_client import REGISTRY
 
 from bus import logs
-from bus.clock import make_clock
+from bus.clock import Clock, make_clock
 from bus.metrics import BusCollector, serve
 from bus.runtime import Runtime
 from bus.transport.curve import load_allowed, load_keypair, load_public
@@ -17,20 +17,24 @@ from bus.transport.sockets import Security
 from kubesim.config import ClusterConfig
 
 
-def security_for(cfg: ClusterConfig, process: str, broker: bool) -> Security:
-    """CURVE keys for ``process`` when the cluster turns CURVE on; the key's name is its identity."""
+def security_for(cfg: ClusterConfig, key_name: str, broker: bool) -> Security:
+    """CURVE keys named ``key_name`` when the cluster turns CURVE on; the key's name is the identity."""
     if not cfg.security.curve:
         return Security()
     keys = cfg.security.keys_dir
     if broker:
-        return Security(curve=True, keypair=load_keypair(keys, process), allowed=load_allowed(keys))
-    return Security(curve=True, keypair=load_keypair(keys, process),
+        return Security(curve=True, keypair=load_keypair(keys, key_name), allowed=load_allowed(keys))
+    return Security(curve=True, keypair=load_keypair(keys, key_name),
                     broker_public=load_public(keys, cfg.broker_process))
 
 
-def runtime_for(cfg: ClusterConfig, process: str, *, broker: bool, **kw) -> Runtime:
-    return Runtime(process, cfg.bus_settings(), kw.pop("clock", None) or make_clock(cfg.cluster.time_scale),
-                   broker=broker, security=security_for(cfg, process, broker), **kw)
+def runtime_for(cfg: ClusterConfig, process: str, *, broker: bool, key_name: str | None = None,
+                clock: Clock | None = None) -> Runtime:
+    """A runtime for ``process``, holding the key ``key_name`` (default: the process's own)."""
+    key_name = key_name or process
+    return Runtime(process, cfg.bus_settings(), clock or make_clock(cfg.cluster.time_scale), broker=broker,
+                   security=security_for(cfg, key_name, broker),
+                   identity=key_name if cfg.security.curve else process)
 
 
 def run_child(cfg: ClusterConfig, process: str) -> None:

@@ -153,11 +153,12 @@ def test_fuzzed_frames_never_stop_good_traffic(cluster):
 
 
 def test_fault_rules_set_and_cleared_at_run_time(cluster):
-    _, _, _, client, _ = cluster
+    _, _, _, client, ports = cluster
     state = client.call("pong.bus", SetFaults([{"action": "drop", "kind": "demo.Ping", "direction": "recv"}], 1))
     assert isinstance(state, FaultsState) and state.rules[0]["action"] == "drop"
     with pytest.raises(Indeterminate):
         client.call("ponger", Ping(1), timeout_s=0.3, retries=1)
+    assert metric(scrape(ports["pong"]), "kubesim_bus_fault_actions_total", action="drop") == 2
     with pytest.raises(RemoteError, match="rule.action"):
         client.call("pong.bus", SetFaults([{"action": "explode"}]))
     assert client.call("pong.bus", ClearFaults()).rules == []
@@ -217,3 +218,21 @@ def test_broker_kill_and_restart_peers_reregister(tmp_path):
         client.close()
         stop(pong)
         stop(sup)
+
+
+def test_kubesim_faults_sets_and_clears_rules_from_the_command_line(cluster):
+    _, path, _, client, ports = cluster
+    done = kubesim_out("faults", "pong", "set", '{"action": "drop", "kind": "demo.Ping"}', "--seed", "3",
+                       "--config", str(path))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rules"][0]["kind"] == "demo.Ping"
+    with pytest.raises(Indeterminate):
+        client.call("ponger", Ping(1), timeout_s=0.5, retries=2)
+    assert metric(scrape(ports["pong"]), "kubesim_bus_fault_actions_total", action="drop") >= 1
+    bad = kubesim_out("faults", "pong", "set", '{"action": "melt"}', "--config", str(path))
+    assert bad.returncode == 1 and "rule.action: 'melt' is not one of" in bad.stderr
+    cleared = kubesim_out("faults", "pong", "clear", "--config", str(path))
+    assert cleared.returncode == 0 and json.loads(cleared.stdout)["rules"] == []
+    # The client sat idle while the CLI ran, long enough to be declared dead and
+    # re-register; a retry covers the request that arrived before it did.
+    assert client.call("ponger", Ping(2), timeout_s=1, retries=3).seq == 2
