@@ -14,7 +14,8 @@ The rules, in the Paranoid Pirate style of the zguide:
 - Actor names route to the peer that registered them. A newer registration
   by the *same identity* takes the names over (a restarted process reconnects
   before its old connection is declared dead); a *different* identity cannot
-  take a name that a live peer holds.
+  take a name that a live peer holds (one silent past the expiry is not live,
+  even before :meth:`BrokerCore.expire` has buried it).
 """
 
 from __future__ import annotations
@@ -69,11 +70,17 @@ class BrokerCore:
             peer = self.peers[rid] = Peer(rid, name, identity, pid, now)
         else:
             peer.name, peer.identity, peer.pid, peer.last_seen = name, identity, pid, now
+        wanted = {actor.encode() for actor in actors}
+        for stale in peer.actors - wanted:  # names this connection no longer hosts
+            if self.routes.get(stale) is peer:
+                del self.routes[stale]
+        peer.actors &= wanted
         refused = []
         for actor in actors:
             key = actor.encode()
             holder = self.routes.get(key)
-            if holder is not None and holder is not peer and holder.identity != identity:
+            if (holder is not None and holder is not peer and holder.identity != identity
+                    and now - holder.last_seen <= self.expiry_s):
                 refused.append(actor)
                 continue
             if holder is not None and holder is not peer:

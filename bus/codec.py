@@ -63,6 +63,12 @@ class Header:
         return self.traceparent[3:35]
 
 
+#: (wire key, Header attribute, accepted types) for every header field.
+_HEADER_TYPES = (
+    ("k", "kind", (str,)), ("i", "id", (int,)), ("r", "reply_to", (int,)), ("q", "wants_reply", (bool,)),
+    ("s", "sender", (str,)), ("t", "traceparent", (str,)), ("at", "sent_at", (float, int)),
+)
+
 _packer = msgpack.Packer(use_bin_type=True)
 _pack = _packer.pack
 
@@ -105,16 +111,11 @@ def unpack_header(frame: bytes) -> Header:
         header = Header(h["k"], h["i"], h["r"], h["q"], h["s"], h["t"], h["at"])
     except KeyError as exc:
         raise Rejected("bad_header", f"header lacks field {exc.args[0]!r}") from None
-    if not (
-        type(header.kind) is str
-        and type(header.id) is int
-        and type(header.reply_to) is int
-        and type(header.wants_reply) is bool
-        and type(header.sender) is str
-        and type(header.traceparent) is str
-        and type(header.sent_at) in (float, int)
-    ):
-        raise Rejected("bad_header", f"header field of the wrong type: {h!r:.200}")
+    for key, name, accepted in _HEADER_TYPES:
+        value = getattr(header, name)
+        if type(value) not in accepted:
+            raise Rejected("bad_header", f"header field {key!r} ({name}) has the wrong type: {value!r:.60} is a "
+                                         f"{type(value).__name__}, expected {' or '.join(t.__name__ for t in accepted)}")
     return header
 
 
@@ -132,7 +133,8 @@ def unpack_body(header: Header, frame: bytes, max_bytes: int) -> Message:
     if type(fields) is not dict:
         raise Rejected("bad_body", f"{header.kind} body is a {type(fields).__name__}, not a map")
     for name, accepted in zip(cls.FIELDS, cls.TYPES):
-        if accepted is not None and name in fields and not isinstance(fields[name], accepted):
+        # Exact types: msgpack gives exactly these, and a bool must not pass for an int.
+        if accepted is not None and name in fields and type(fields[name]) not in accepted:
             raise Rejected(
                 "bad_body",
                 f"{header.kind}.{name} is a {type(fields[name]).__name__}, "

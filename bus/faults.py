@@ -60,7 +60,7 @@ class FaultRule:
         """Read a rule from plain data, naming the field that is wrong."""
         if not isinstance(d, dict):
             raise RuleError(f"a rule is a map, got {type(d).__name__}")
-        unknown = set(d) - set(cls.__dataclass_fields__)
+        unknown = [str(k) for k in d if k not in cls.__dataclass_fields__]
         if unknown:
             raise RuleError(f"unknown rule field(s): {', '.join(sorted(unknown))}")
         if "action" not in d:
@@ -77,15 +77,16 @@ class FaultRule:
         for name in ("src", "dst", "kind"):
             if not isinstance(getattr(self, name), str):
                 raise RuleError(f"rule.{name}: expected a glob string")
-        if not 0.0 <= float(self.probability) <= 1.0:
+        for name in ("probability", "delay_s", "jitter_s", "max_hold_s"):
+            value = getattr(self, name)
+            if type(value) not in (int, float) or not value >= 0:
+                raise RuleError(f"rule.{name}: expected a number >= 0, got {value!r}")
+        if self.probability > 1:
             raise RuleError(f"rule.probability: {self.probability!r} is not within 0..1")
-        for name in ("delay_s", "jitter_s", "max_hold_s"):
-            if not float(getattr(self, name)) >= 0:
-                raise RuleError(f"rule.{name}: must be >= 0")
-        if not (isinstance(self.copies, int) and 1 <= self.copies <= 100):
-            raise RuleError("rule.copies: an integer within 1..100")
-        if not (isinstance(self.window, int) and 2 <= self.window <= 1000):
-            raise RuleError("rule.window: an integer within 2..1000")
+        if not (type(self.copies) is int and 1 <= self.copies <= 100):
+            raise RuleError(f"rule.copies: expected an integer within 1..100, got {self.copies!r}")
+        if not (type(self.window) is int and 2 <= self.window <= 1000):
+            raise RuleError(f"rule.window: expected an integer within 2..1000, got {self.window!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -142,6 +142,8 @@ class Registered:
     """Who the broker believes the peer is (from its CURVE key when on)."""
     heartbeat_interval_s: float
     """How often the broker expects traffic, in real seconds."""
+    refused: list
+    """Actor names not routed here: a live peer of another identity holds them."""
 
 
 @message("bus.Heartbeat")
@@ -198,11 +200,6 @@ class FaultsState:
 
     rules: list
     """The rules as dicts."""
-
-
-@message("bus.Ack")
-class Ack:
-    """A request was carried out and has nothing else to say."""
 
 
 @message("bus.Unregister")

@@ -45,7 +45,6 @@ from bus.messages import (
     BROKER_B,
     DELIVERED_FRAMES,
     PEER_FRAMES,
-    Ack,
     ClearFaults,
     Error,
     FaultsState,
@@ -291,7 +290,7 @@ class BusControl(Actor):
     def on_set_faults(self, msg: SetFaults, env: Envelope) -> None:
         try:
             rules = [FaultRule.from_dict(r) for r in msg.rules]
-        except (RuleError, TypeError) as exc:
+        except RuleError as exc:
             self.reply(env, Error("bad_request", f"SetFaults.rules: {exc}"))
             return
         self.runtime.set_faults(rules, msg.seed)
@@ -417,7 +416,10 @@ class Runtime:
             if timer.cancelled:
                 continue
             if timer.interval is not None:
-                timer.deadline = max(timer.deadline + timer.interval, now)
+                # After a stall, skip the missed ticks rather than firing them all at once.
+                timer.deadline += timer.interval
+                if timer.deadline <= now:
+                    timer.deadline = now + timer.interval
                 self._push_timer(timer)
             self._guarded(timer.fn, timer.args)
 
@@ -827,6 +829,8 @@ class PeerLink:
             if not self.registered:
                 self.rt.log.info("registered with broker", identity=msg.identity,
                                  actors=len(self.rt._actors))
+            if msg.refused:
+                self.rt.log.error("broker refused actor names held by another identity", refused=msg.refused)
             self.registered = True
             if self._register_timer is not None:
                 self._register_timer.cancel()
@@ -1045,7 +1049,8 @@ class BrokerLink:
                            identity=identity.decode(), refused=reg.refused)
         rt.log.info("peer registered", peer=msg.peer, identity=identity.decode(), pid=msg.pid,
                     actors=len(msg.actors), replaced=len(reg.replaced))
-        header, body = rt._control_frames(Registered(identity.decode(), rt.settings.heartbeat_interval_s))
+        header, body = rt._control_frames(Registered(identity.decode(), rt.settings.heartbeat_interval_s,
+                                                     reg.refused))
         try:
             self.sock.send_multipart((rid, BROKER_B, rt.identity, header, body), zmq.NOBLOCK)
         except zmq.ZMQError:
