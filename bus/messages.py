@@ -34,6 +34,13 @@ DELIVERED_FRAMES = 4
 #: Identity the broker stamps on what its own actors send.
 BROKER_IDENTITY = b"system:broker"
 
+#: Kind of a frame that carries several messages for one destination (see bus.codec).
+BATCH_KIND = "bus.Batch"
+#: Most messages one batch may carry; a receiver rejects a larger one.
+MAX_BATCH = 1024
+#: Bytes a batch may add to ``max_frame_bytes`` for its own framing.
+BATCH_SLACK_BYTES = 64 * 1024
+
 #: Largest header accepted, in bytes; a header is a handful of short fields.
 MAX_HEADER_BYTES = 4096
 #: Longest actor name accepted in a ``dst`` frame.

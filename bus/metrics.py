@@ -70,6 +70,8 @@ class BusMetrics:
         self.dropped_outbound: defaultdict[str, int] = defaultdict(int)
         self.outbox_depth = 0
         self.relayed = 0
+        self.batches_sent = 0
+        self.batched_messages = 0
         self.relayed_bytes = 0
         self.undeliverable: defaultdict[str, int] = defaultdict(int)
         self.peers_alive = 0
@@ -131,7 +133,9 @@ class BusCollector:
             ("kubesim_bus_requests_timed_out", "Requests that ended indeterminate after their deadline and retries.", m.requests_timed_out),
             ("kubesim_bus_requests_undeliverable", "Requests that ended undeliverable.", m.requests_undeliverable),
             ("kubesim_bus_late_replies", "Replies that arrived after their request had ended.", m.late_replies),
-            ("kubesim_bus_relayed_messages", "Messages the broker relayed between peers.", m.relayed),
+            ("kubesim_bus_batches_sent", "Batches sent: runs of messages to one destination in one frame.", m.batches_sent),
+            ("kubesim_bus_batched_messages", "Messages that travelled inside a batch.", m.batched_messages),
+            ("kubesim_bus_relayed_messages", "Frames (single messages or batches) the broker relayed between peers.", m.relayed),
             ("kubesim_bus_relayed_bytes", "Bytes the broker relayed between peers.", m.relayed_bytes),
             ("kubesim_bus_peer_deaths", "Peers the broker declared dead after missed heartbeats.", m.peer_deaths),
             ("kubesim_bus_registrations", "Peer registrations the broker accepted.", m.registrations),

@@ -38,12 +38,25 @@ import zmq
 from bus import logs
 from bus.broker import BrokerCore, Peer
 from bus.clock import Clock
-from bus.codec import Header, Rejected, check_name, pack_body, pack_header, unpack_body, unpack_header
+from bus.codec import (
+    Header,
+    Rejected,
+    check_name,
+    pack_batch,
+    pack_batch_header,
+    pack_body,
+    pack_header,
+    unpack_batch,
+    unpack_body,
+    unpack_header,
+)
 from bus.faults import FaultFilter, FaultRule, RuleError
 from bus.messages import (
+    BATCH_KIND,
     BROKER,
     BROKER_B,
     DELIVERED_FRAMES,
+    BATCH_SLACK_BYTES,
     PEER_FRAMES,
     ClearFaults,
     Error,
@@ -74,6 +87,10 @@ class Indeterminate(RequestFailed):
 
 class UndeliverableError(RequestFailed):
     """The request reached nobody (unknown or dead destination, overloaded peer)."""
+
+
+class MessageTooLarge(ValueError):
+    """An actor tried to send a body larger than ``max_frame_bytes``; nothing was sent."""
 
 
 class RemoteError(RequestFailed):
@@ -356,6 +373,9 @@ class Runtime:
         self._timer_seq = 0
         self._ready: deque[tuple[Callable, tuple]] = deque()
         self._local: deque[tuple[bytes, bytes, bytes, bytes]] = deque()
+        # Remote sends of this turn of the loop, coalesced per destination at its end.
+        self._out: list[tuple[bytes, bytes, bytes]] = []
+        self._batch_traceparent = f"00-{self._rng.getrandbits(128):032x}-{self._rng.getrandbits(64):016x}-00"
         self._next_msg_id = 0
         self._running = False
         self._stopping = False
@@ -451,6 +471,10 @@ class Runtime:
         header = pack_header(kind, msg_id, reply_to, wants_reply, sender,
                              traceparent or self._traceparent(), self.clock.wall())
         body = pack_body(msg)
+        if len(body) > self.settings.max_frame_bytes:
+            self.metrics.dropped_outbound["too_large"] += 1
+            raise MessageTooLarge(f"{kind} to {dst}: body of {len(body)} bytes > max_frame_bytes "
+                                  f"{self.settings.max_frame_bytes}")
         m = self.metrics
         m.sent[kind] += 1
         m.sent_bytes[kind] += len(header) + len(body)
@@ -470,7 +494,44 @@ class Runtime:
         if dst_b in self._actors:
             self._local.append((dst_b, self.identity, header, body))
         else:
-            self.link.send(dst_b, header, body)
+            self._out.append((dst_b, header, body))
+            if len(self._out) >= self.settings.max_batch:
+                self._flush_out()
+
+    def _flush_out(self) -> None:
+        """Hand this turn's remote sends to the link, each run of one destination as one batch.
+
+        Only consecutive messages to the same destination are coalesced, so
+        the order of everything this process sends is kept.
+        """
+        out = self._out
+        if not out:
+            return
+        self._out = []
+        send = self.link.send
+        limit = self.settings.max_frame_bytes
+        most = self.settings.max_batch
+        i, n = 0, len(out)
+        while i < n:
+            dst_b, header, body = out[i]
+            j, size = i + 1, len(header) + len(body)
+            while j < n and out[j][0] == dst_b and j - i < most:
+                size += len(out[j][1]) + len(out[j][2]) + 10
+                if size > limit:
+                    break
+                j += 1
+            if j - i == 1:
+                send(dst_b, header, body)
+            else:
+                frames = []
+                for _, h, b in out[i:j]:
+                    frames.append(h)
+                    frames.append(b)
+                send(dst_b, pack_batch_header(self._new_id(), self.process, self._batch_traceparent,
+                                              self.clock.wall()), pack_batch(frames))
+                self.metrics.batches_sent += 1
+                self.metrics.batched_messages += j - i
+            i = j
 
     # Requests ------------------------------------------------------------------
     def _request(self, actor: Actor, dst: str, msg: Message, timeout_s: float | None,
@@ -525,10 +586,18 @@ class Runtime:
         self.log.error("async handler failed", task=task.name, error=repr(exc))
 
     # Receiving ---------------------------------------------------------------------
-    def _deliver(self, dst_b: bytes, identity_b: bytes, header_b: bytes, body_b: bytes) -> None:
+    def _deliver(self, dst_b: bytes, identity_b: bytes, header_b: bytes, body_b: bytes,
+                 in_batch: bool = False) -> None:
         """Entry point of every frame addressed to an actor of this process."""
         try:
             header = unpack_header(header_b)
+            if header.kind == BATCH_KIND:
+                if in_batch:
+                    raise Rejected("bad_batch", "a batch inside a batch")
+                frames = unpack_batch(body_b, self.settings.max_frame_bytes + BATCH_SLACK_BYTES)
+                for i in range(0, len(frames), 2):
+                    self._deliver(dst_b, identity_b, frames[i], frames[i + 1], True)
+                return
         except Rejected as exc:
             self.reject(exc, identity_b)
             return
@@ -670,6 +739,7 @@ class Runtime:
             for _, item in self.faults.due(self.clock.monotonic()):
                 self._release_held(item)
         self._run_timers()
+        self._flush_out()
         link.want_write()
 
     def stop(self) -> None:
@@ -685,6 +755,7 @@ class Runtime:
                 actor.on_stop()
             except Exception:
                 self.log.exception("on_stop failed", actor=actor.name)
+        self._flush_out()
         self.link.close()
         if self._wakeup_w is not None:
             signal.set_wakeup_fd(-1)
@@ -897,16 +968,17 @@ class BrokerLink:
     def send(self, dst_b: bytes, header: bytes, body: bytes) -> None:
         """A message from one of the broker's own actors to a peer."""
         peer = self.core.routes.get(dst_b)
-        if peer is not None and self._forward(peer, dst_b, self.rt.identity, header, body):
-            return
-        self._bounce(None, dst_b, header, "unknown_dst" if peer is None else "unreachable")
+        if peer is None:
+            self._bounce(None, dst_b, header, body, "unknown_dst")
+        elif not self._forward(peer, dst_b, self.rt.identity, header, body):
+            self._bounce(None, dst_b, header, body, "overloaded")
 
     def _forward(self, peer: Peer, dst_b: bytes, identity: bytes, header: bytes, body: bytes) -> bool:
+        """Send to a peer; False if its pipe is full or its connection is gone."""
         try:
             self.sock.send_multipart((peer.rid, dst_b, identity, header, body), zmq.NOBLOCK)
             return True
         except zmq.Again:
-            self.rt.metrics.undeliverable["overloaded"] += 1
             return False
         except zmq.ZMQError as exc:
             if exc.errno != errno.EHOSTUNREACH:
@@ -960,30 +1032,36 @@ class BrokerLink:
                     m.relayed += 1
                     m.relayed_bytes += len(frames[2]) + len(frames[3])
                 except zmq.Again:
-                    m.undeliverable["overloaded"] += 1
-                    self._bounce(peer, dst, frames[2], "overloaded")
+                    self._bounce(peer, dst, frames[2], frames[3], "overloaded")
                 except zmq.ZMQError as exc:
                     if exc.errno != errno.EHOSTUNREACH:
                         raise
                     self._peer_gone(target, "connection closed")
-                    self._bounce(peer, dst, frames[2], "unreachable")
+                    self._bounce(peer, dst, frames[2], frames[3], "unreachable")
             elif dst == BROKER_B:
                 self._control(peer, frames)
             elif dst in actors:
                 rt._deliver(dst, peer.identity, frames[2], frames[3])
             else:
-                self._bounce(peer, dst, frames[2], "unknown_dst")
+                self._bounce(peer, dst, frames[2], frames[3], "unknown_dst")
 
-    def _bounce(self, peer: Peer | None, dst_b: bytes, header_b: bytes, reason: str) -> None:
-        """Tell a waiting sender its message reached nobody."""
+    def _bounce(self, peer: Peer | None, dst_b: bytes, header_b: bytes, body_b: bytes | None,
+                reason: str) -> None:
+        """Tell each waiting sender of a message (or of a batch's messages) that it reached nobody."""
         rt = self.rt
-        rt.metrics.undeliverable[reason] += 1
         sender = peer.identity if peer else rt.identity
         try:
             header = unpack_header(header_b)
+            if header.kind == BATCH_KIND and body_b is not None:
+                frames = unpack_batch(body_b, rt.settings.max_frame_bytes + BATCH_SLACK_BYTES)
+                for i in range(0, len(frames), 2):
+                    self._bounce(peer, dst_b, frames[i], None, reason)
+                return
         except Rejected as exc:
+            rt.metrics.undeliverable[reason] += 1
             rt.reject(exc, sender)
             return
+        rt.metrics.undeliverable[reason] += 1
         if not header.wants_reply:
             return
         dst = dst_b.decode("utf-8", "replace")

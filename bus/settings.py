@@ -21,5 +21,7 @@ class BusSettings:
     """Default extra attempts after a timed-out or undeliverable attempt."""
     outbox_limit: int = 100_000
     """Messages held while the socket or the broker cannot take them; beyond it sends are dropped."""
+    max_batch: int = 1024
+    """Most messages to one destination coalesced into one frame; 1 sends every message alone."""
     drain_budget: int = 10_000
     """Most messages handled per wake-up before timers get their turn."""

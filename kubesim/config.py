@@ -46,6 +46,7 @@ class BusSection(_Strict):
     request_timeout_s: float = Field(5.0, gt=0)
     request_retries: int = Field(2, ge=0, le=100)
     outbox_limit: int = Field(100_000, ge=1)
+    max_batch: int = Field(1024, ge=1, le=1024)
 
 
 class SecuritySection(_Strict):
@@ -143,6 +144,7 @@ class ClusterConfig(_Strict):
             request_timeout_s=b.request_timeout_s,
             request_retries=b.request_retries,
             outbox_limit=b.outbox_limit,
+            max_batch=b.max_batch,
         )
 
     def process(self, name: str) -> ProcessSection:

@@ -17,7 +17,7 @@ import zmq
 from actors.messages import Ping, Pong
 from bus.codec import pack_body, pack_header
 from bus.messages import BROKER_B, ClearFaults, FaultsState, Register, SetFaults
-from bus.runtime import Indeterminate, RemoteError, UndeliverableError, _Request
+from bus.runtime import Indeterminate, MessageTooLarge, RemoteError, UndeliverableError, _Request
 from kubesim.config import load
 from tests.helpers import BusClient, free_port, kubesim, kubesim_out, metric, scrape, stop, wait_until, write_cluster
 
@@ -236,3 +236,32 @@ def test_kubesim_faults_sets_and_clears_rules_from_the_command_line(cluster):
     # The client sat idle while the CLI ran, long enough to be declared dead and
     # re-register; a retry covers the request that arrived before it did.
     assert client.call("ponger", Ping(2), timeout_s=1, retries=3).seq == 2
+
+
+def test_many_requests_in_one_turn_travel_as_batches_and_all_are_answered(cluster):
+    _, _, _, client, ports = cluster
+    rt = client.rt
+    futures = [rt._request(client.probe, "ponger", Ping(i), 10.0, 0) for i in range(600)]
+    lost = [rt._request(client.probe, "nobody", Ping(i), 10.0, 0) for i in range(5)]
+    wait_until(lambda: all(f.done() for f in futures + lost), 30, "600 answers and 5 bounces", client.step)
+    assert [f.result().seq for f in futures] == list(range(600))
+    for f in lost:  # a batch to an unknown destination bounces message by message
+        assert isinstance(f.exception(), UndeliverableError)
+    assert rt.metrics.batches_sent >= 1 and rt.metrics.batched_messages >= 600
+    text = scrape(ports["pong"])
+    assert metric(text, "kubesim_bus_batches_sent_total") >= 1  # the replies were batched too
+    assert metric(text, "kubesim_bus_messages_received_total", kind="demo.Ping") >= 600
+
+
+def test_oversized_bodies_are_refused_at_both_ends(cluster):
+    cfg, _, procs, client, ports = cluster
+    limit = cfg.bus.max_frame_bytes
+    with pytest.raises(MessageTooLarge, match=f"> max_frame_bytes {limit}"):
+        client.call("ponger", Ping(1, b"x" * limit))
+    # A peer that does not check its own sends gets its frame rejected by the receiver.
+    header = pack_header("demo.Ping", 77, 0, False, client.probe.name, client.rt._traceparent(), 0.0)
+    client.rt.link.send(b"ponger", header, msgpack.packb({"seq": 1, "payload": b"x" * limit}))
+    wait_until(lambda: metric(scrape(ports["pong"]), "kubesim_bus_rejected_frames_total", reason="oversize") >= 1,
+               20, "the ponger to reject the oversized body", client.step)
+    assert procs["pong"].poll() is None
+    assert client.call("ponger", Ping(2)).seq == 2

@@ -62,6 +62,7 @@ def tick(rt: Runtime, clock: ManualClock, seconds: float) -> None:
     clock.advance(seconds)
     rt._run_timers()
     run_ready(rt)
+    rt._flush_out()  # as the end of every loop turn does
 
 
 class Echo(Actor):
@@ -415,6 +416,7 @@ def test_a_failing_handler_answers_with_an_error(rt):
 def test_a_request_that_gets_no_reply_is_retried_then_indeterminate(rt, clock):
     client = rt.add(Client("client"))
     fut = client.request("elsewhere", Ping(1), timeout_s=1.0, retries=1)
+    rt._flush_out()  # what the end of a loop turn does
     outbox = rt.link.outbox  # not registered with a broker: sends wait here
     assert len(outbox) == 1
     dst, header_b, body_b = outbox[0]
@@ -437,6 +439,7 @@ def test_a_request_that_gets_no_reply_is_retried_then_indeterminate(rt, clock):
 def test_a_late_reply_is_counted_not_delivered(rt, clock):
     client = rt.add(Client("client"))
     fut = client.request("elsewhere", Ping(1), timeout_s=1.0, retries=0)
+    rt._flush_out()
     req_id = unpack_header(rt.link.outbox[0][1]).id
     tick(rt, clock, 1.0)
     assert isinstance(fut.exception(), Indeterminate)
@@ -450,6 +453,7 @@ def test_fault_delay_is_applied_by_the_runtime_on_the_manual_clock(rt, clock):
     rt.set_faults([FaultRule(action="delay", kind="demo.Ping", delay_s=2.0)], seed=1)
     client.send("elsewhere", Ping(1))
     client.send("elsewhere", Pong(1, "x", 1))
+    rt._flush_out()
     assert [unpack_header(h).kind for _, h, _ in rt.link.outbox] == ["demo.Pong"]
     tick(rt, clock, 1.875)
     assert len(rt.link.outbox) == 1
@@ -462,6 +466,7 @@ def _set_faults_via_bus(rt: Runtime, rules: list) -> object:
     """Deliver a SetFaults to this process's bus actor from a remote 'chaos'; return its reply."""
     header = pack_header("bus.SetFaults", 5, 0, True, "chaos", "00-" + "1" * 32 + "-" + "2" * 16 + "-01", 0.0)
     rt._deliver(b"proc.bus", b"chaos", header, pack_body(SetFaults(rules, 3)))
+    rt._flush_out()
     dst, reply_h, reply_b = rt.link.outbox.pop()
     assert dst == b"chaos"
     h = unpack_header(reply_h)
@@ -475,6 +480,7 @@ def test_set_faults_over_the_bus_installs_rules_and_answers_with_them(rt):
     assert reply.rules == [FaultRule(action="drop", kind="demo.*").to_dict()]
     assert rt.faults.active
     rt.add(Client("client")).send("elsewhere", Ping(1))
+    rt._flush_out()
     assert len(rt.link.outbox) == 0
 
 
@@ -551,6 +557,8 @@ def test_bus_collector_exposes_every_metric_under_its_name():
         "kubesim_bus_requests_timed_out_total",
         "kubesim_bus_requests_undeliverable_total",
         "kubesim_bus_late_replies_total",
+        "kubesim_bus_batches_sent_total",
+        "kubesim_bus_batched_messages_total",
         "kubesim_bus_relayed_messages_total",
         "kubesim_bus_relayed_bytes_total",
         "kubesim_bus_peer_deaths_total",

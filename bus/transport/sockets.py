@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import zmq
 
+from bus.messages import BATCH_SLACK_BYTES
 from bus.transport.curve import ZAP_DOMAIN, KeyPair, start_authenticator
 
 #: Messages queued per connection before sends fail (bounded memory, room for bursts).
@@ -109,6 +110,6 @@ def _common(sock: zmq.Socket, max_frame_bytes: int, hwm: int) -> None:
     sock.setsockopt(zmq.SNDHWM, hwm)
     sock.setsockopt(zmq.RCVHWM, hwm)
     # Header and dst frames are small; the body is the largest frame.
-    sock.setsockopt(zmq.MAXMSGSIZE, max_frame_bytes + 8192)
+    sock.setsockopt(zmq.MAXMSGSIZE, max_frame_bytes + BATCH_SLACK_BYTES)
     sock.setsockopt(zmq.RECONNECT_IVL, 100)
     sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
