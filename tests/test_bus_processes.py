@@ -17,9 +17,20 @@ import zmq
 from actors.messages import Ping, Pong
 from bus.codec import pack_body, pack_header
 from bus.messages import BROKER_B, ClearFaults, FaultsState, Register, SetFaults
-from bus.runtime import Indeterminate, MessageTooLarge, RemoteError, UndeliverableError, _Request
+from bus.runtime import Indeterminate, MessageTooLarge, RemoteError, UndeliverableError
+from bus.runtime.loop import _Request
 from kubesim.config import load
-from tests.helpers import BusClient, free_port, kubesim, kubesim_out, metric, scrape, stop, wait_until, write_cluster
+from tests.helpers import (
+    BusClient,
+    free_port,
+    kubesim,
+    kubesim_out,
+    metric,
+    scrape,
+    stop,
+    wait_until,
+    write_cluster,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -25,12 +25,12 @@ from bus.runtime import (
     Actor,
     Future,
     Indeterminate,
-    PeerLink,
     RemoteError,
     Runtime,
     Task,
     handles,
 )
+from bus.runtime.peer_link import PeerLink
 from bus.settings import BusSettings
 
 # --- Fixtures and helpers -------------------------------------------------------

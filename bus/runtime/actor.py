@@ -1,0 +1,143 @@
+"""Actors: classes whose methods handle message kinds.
+
+``@handles(Ping)`` marks a method as the handler of a kind; the class
+collects its handlers when it is defined, so dispatch is one dict lookup.
+An actor sends, requests, replies and sets timers through the runtime it
+was added to. :class:`BusControl` is the actor every process hosts as
+``<process>.bus``, through which fault rules are set at run time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, ClassVar
+
+from bus import logs
+from bus.clock import Clock
+from bus.codec import (
+    Header,
+    check_name,
+)
+from bus.faults import FaultRule, RuleError
+from bus.messages import (
+    ClearFaults,
+    Error,
+    FaultsState,
+    Message,
+    SetFaults,
+)
+from bus.runtime.futures import Future, Task, Timer
+
+if TYPE_CHECKING:
+    from bus.runtime.loop import Runtime
+
+# --- Actors ---------------------------------------------------------------------
+
+
+def handles(*kinds: type[Message]):
+    """Mark a method as the handler of one or more message kinds."""
+
+    def mark(fn):
+        fn._kubesim_handles = kinds
+        return fn
+
+    return mark
+
+
+class Envelope:
+    """What a handler knows about the message besides its body."""
+
+    __slots__ = ("dst", "identity", "header")
+
+    def __init__(self, dst: str, identity: str, header: Header) -> None:
+        self.dst = dst
+        self.identity = identity
+        """Who the broker authenticated the sending process as."""
+        self.header = header
+
+    @property
+    def sender(self) -> str:
+        return self.header.sender
+
+    @property
+    def trace_id(self) -> str:
+        return self.header.trace_id
+
+
+class Actor:
+    """Base class of every actor. Subclasses declare handlers with :func:`handles`."""
+
+    _handlers: ClassVar[dict[type, Callable]] = {}
+
+    def __init_subclass__(cls, **kw) -> None:
+        super().__init_subclass__(**kw)
+        table: dict[type, Callable] = {}
+        for klass in reversed(cls.__mro__):
+            for attr in vars(klass).values():
+                for kind in getattr(attr, "_kubesim_handles", ()):
+                    table[kind] = attr
+        cls._handlers = table
+
+    def __init__(self, name: str) -> None:
+        check_name(name.encode())
+        self.name = name
+        self.runtime: Runtime | None = None
+        self.log = logs.get(name)
+
+    # Life cycle hooks ------------------------------------------------------
+    def on_start(self) -> None:
+        """Called once the runtime starts, before any message is handled."""
+
+    def on_stop(self) -> None:
+        """Called when the runtime stops."""
+
+    # What an actor can do --------------------------------------------------
+    @property
+    def clock(self) -> Clock:
+        return self.runtime.clock
+
+    def send(self, dst: str, msg: Message) -> int:
+        return self.runtime._send(self.name, dst, msg)
+
+    def request(self, dst: str, msg: Message, timeout_s: float | None = None, retries: int | None = None) -> Future:
+        return self.runtime._request(self, dst, msg, timeout_s, retries)
+
+    def reply(self, env: Envelope, msg: Message) -> int:
+        return self.runtime._send(self.name, env.sender, msg, reply_to=env.header.id,
+                                  traceparent=env.header.traceparent)
+
+    def call_later(self, delay_s: float, fn: Callable, *args) -> Timer:
+        return self.runtime.call_later(delay_s, fn, *args)
+
+    def call_every(self, interval_s: float, fn: Callable, *args) -> Timer:
+        return self.runtime.call_every(interval_s, fn, *args)
+
+    def sleep(self, delay_s: float) -> Future:
+        fut = Future()
+        self.runtime.call_later(delay_s, fut.set_result, None)
+        return fut
+
+    def spawn(self, coro) -> Task:
+        """Run a coroutine on the loop; outside a handler it starts a trace of its own."""
+        rt = self.runtime
+        return Task(rt, coro, logs.trace.trace_id or rt._new_trace_id(), f"{self.name}:{coro.__qualname__}")
+
+
+class BusControl(Actor):
+    """Every process hosts one, named ``<process>.bus``: fault rules at run time."""
+
+    @handles(SetFaults)
+    def on_set_faults(self, msg: SetFaults, env: Envelope) -> None:
+        try:
+            rules = [FaultRule.from_dict(r) for r in msg.rules]
+        except RuleError as exc:
+            self.reply(env, Error("bad_request", f"SetFaults.rules: {exc}"))
+            return
+        self.runtime.set_faults(rules, msg.seed)
+        self.log.warning("fault rules set", rules=[r.to_dict() for r in rules], by=env.identity)
+        self.reply(env, FaultsState([r.to_dict() for r in rules]))
+
+    @handles(ClearFaults)
+    def on_clear_faults(self, msg: ClearFaults, env: Envelope) -> None:
+        self.runtime.set_faults([], None)
+        self.log.warning("fault rules cleared", by=env.identity)
+        self.reply(env, FaultsState([]))

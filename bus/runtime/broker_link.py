@@ -1,0 +1,257 @@
+"""The broker's side of the bus: a ROUTER, the registry of peers, routing by ``dst``.
+
+Frames from a registered peer are relayed untouched (the broker stamps the
+sender's authenticated identity and never decodes the message); frames for
+the broker's own actors are delivered in-process; everything else is
+bounced with ``bus.Undeliverable`` to a sender that waits for a reply.
+Unregistered connections are told to register; silent peers are buried on
+the heartbeat tick. The decisions live in :class:`bus.broker.BrokerCore`.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+import zmq
+
+from bus.broker import BrokerCore, Peer
+from bus.codec import (
+    Rejected,
+    pack_body,
+    pack_header,
+    unpack_batch,
+    unpack_header,
+)
+from bus.messages import (
+    BATCH_KIND,
+    BATCH_SLACK_BYTES,
+    BROKER,
+    BROKER_B,
+    PEER_FRAMES,
+    Heartbeat,
+    Register,
+    Registered,
+    Reregister,
+    Undeliverable,
+    Unregister,
+)
+from bus.transport.sockets import bind_router
+
+if TYPE_CHECKING:
+    from bus.runtime.loop import Runtime
+
+class BrokerLink:
+    """The broker's side: a ROUTER, the registry of peers, routing by ``dst``."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        s = rt.settings
+        self.core = BrokerCore(s.heartbeat_interval_s * rt.clock.scale, s.heartbeat_liveness)
+        self.sock: zmq.Socket | None = None
+        self.port = 0
+        self._auth = None
+
+    def open(self) -> None:
+        rt, s = self.rt, self.rt.settings
+        self.sock, self.port, self._auth = bind_router(rt._ctx, s.broker_host, s.broker_port, rt.security,
+                                                       s.max_frame_bytes)
+        rt.log.info("broker listening", endpoint=f"tcp://{s.broker_host}:{self.port}",
+                    curve=rt.security.curve)
+
+    def send(self, dst_b: bytes, header: bytes, body: bytes) -> None:
+        """A message from one of the broker's own actors to a peer."""
+        peer = self.core.routes.get(dst_b)
+        if peer is None:
+            self._bounce(None, dst_b, header, body, "unknown_dst")
+        elif not self._forward(peer, dst_b, self.rt.identity, header, body):
+            self._bounce(None, dst_b, header, body, "overloaded")
+
+    def _forward(self, peer: Peer, dst_b: bytes, identity: bytes, header: bytes, body: bytes) -> bool:
+        """Send to a peer; False if its pipe is full or its connection is gone."""
+        try:
+            self.sock.send_multipart((peer.rid, dst_b, identity, header, body), zmq.NOBLOCK)
+            return True
+        except zmq.Again:
+            return False
+        except zmq.ZMQError as exc:
+            if exc.errno != errno.EHOSTUNREACH:
+                raise
+            self._peer_gone(peer, "connection closed")
+            return False
+
+    def want_write(self) -> None:
+        self.rt.metrics.peers_alive = len(self.core.peers)
+
+    def flush(self) -> None:
+        pass
+
+    def drain(self, budget: int) -> None:
+        rt = self.rt
+        curve = rt.security.curve
+        recv = self.sock.recv_multipart
+        send = self.sock.send_multipart
+        peers = self.core.peers
+        routes = self.core.routes
+        actors = rt._actors
+        m = rt.metrics
+        now = rt.clock.monotonic()
+        n = 0
+        while n < budget:
+            try:
+                if curve:
+                    raw = recv(zmq.NOBLOCK, copy=False)
+                    frames = [f.bytes for f in raw]
+                else:
+                    raw = None
+                    frames = recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            n += 1
+            rid = frames[0]
+            peer = peers.get(rid)
+            if peer is None:
+                self._from_unknown(frames, raw)
+                continue
+            peer.last_seen = now
+            if len(frames) != PEER_FRAMES + 1:
+                rt.reject(Rejected("frame_count", f"{len(frames) - 1} frames, expected {PEER_FRAMES}"),
+                          peer.identity)
+                continue
+            dst = frames[1]
+            target = routes.get(dst)
+            if target is not None:
+                try:
+                    send((target.rid, dst, peer.identity, frames[2], frames[3]), zmq.NOBLOCK)
+                    m.relayed += 1
+                    m.relayed_bytes += len(frames[2]) + len(frames[3])
+                except zmq.Again:
+                    self._bounce(peer, dst, frames[2], frames[3], "overloaded")
+                except zmq.ZMQError as exc:
+                    if exc.errno != errno.EHOSTUNREACH:
+                        raise
+                    self._peer_gone(target, "connection closed")
+                    self._bounce(peer, dst, frames[2], frames[3], "unreachable")
+            elif dst == BROKER_B:
+                self._control(peer, frames)
+            elif dst in actors:
+                rt._deliver(dst, peer.identity, frames[2], frames[3])
+            else:
+                self._bounce(peer, dst, frames[2], frames[3], "unknown_dst")
+
+    def _bounce(self, peer: Peer | None, dst_b: bytes, header_b: bytes, body_b: bytes | None,
+                reason: str) -> None:
+        """Tell each waiting sender of a message (or of a batch's messages) that it reached nobody."""
+        rt = self.rt
+        sender = peer.identity if peer else rt.identity
+        try:
+            header = unpack_header(header_b)
+            if header.kind == BATCH_KIND and body_b is not None:
+                frames = unpack_batch(body_b, rt.settings.max_frame_bytes + BATCH_SLACK_BYTES)
+                for i in range(0, len(frames), 2):
+                    self._bounce(peer, dst_b, frames[i], None, reason)
+                return
+        except Rejected as exc:
+            rt.metrics.undeliverable[reason] += 1
+            rt.reject(exc, sender)
+            return
+        rt.metrics.undeliverable[reason] += 1
+        if not header.wants_reply:
+            return
+        dst = dst_b.decode("utf-8", "replace")
+        reply_h = pack_header(Undeliverable.KIND, rt._new_id(), header.id, False, BROKER, header.traceparent,
+                              rt.clock.wall())
+        reply_b = pack_body(Undeliverable(dst, reason))
+        back = header.sender.encode()
+        if peer is None:
+            if back in rt._actors:
+                rt._local.append((back, rt.identity, reply_h, reply_b))
+            return
+        try:
+            self.sock.send_multipart((peer.rid, back, rt.identity, reply_h, reply_b), zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass  # the sender is gone too; its request will time out
+
+    def _control(self, peer: Peer, frames: list[bytes]) -> None:
+        decoded = self.rt._decode(frames[2], frames[3], peer.identity)
+        if decoded is None:
+            return
+        _, msg = decoded
+        if isinstance(msg, Register):
+            self._register(peer.rid, msg, peer.identity)
+        elif isinstance(msg, Unregister):
+            self.core.remove(peer.rid)
+            self.rt.log.info("peer left", peer=peer.name)
+        elif not isinstance(msg, Heartbeat):
+            self.rt.reject(Rejected("no_handler", f"the broker does not handle {msg.KIND}"), peer.identity)
+
+    def _from_unknown(self, frames: list[bytes], raw) -> None:
+        rt = self.rt
+        rid = frames[0]
+        if len(frames) == PEER_FRAMES + 1 and frames[1] == BROKER_B:
+            decoded = rt._decode(frames[2], frames[3], b"unregistered")
+            if decoded is not None and isinstance(decoded[1], Register):
+                msg = decoded[1]
+                if rt.security.curve:
+                    identity = raw[-1].get("User-Id").encode()
+                else:
+                    identity = msg.peer.encode()
+                self._register(rid, msg, identity)
+                return
+            if decoded is not None and isinstance(decoded[1], Unregister):
+                return
+        rt.reject(Rejected("unregistered", "traffic from a connection that has not registered"),
+                  b"unregistered")
+        header, body = rt._control_frames(Reregister("unknown connection"))
+        try:
+            self.sock.send_multipart((rid, BROKER_B, rt.identity, header, body), zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass
+
+    def _register(self, rid: bytes, msg: Register, identity: bytes) -> None:
+        rt = self.rt
+        if not isinstance(msg.peer, str) or not all(isinstance(a, str) for a in msg.actors):
+            rt.reject(Rejected("bad_body", "Register.actors must be a list of names"), identity)
+            return
+        reg = self.core.register(rid, msg.peer, identity, msg.actors, msg.pid, rt.clock.monotonic())
+        rt.metrics.registrations += 1
+        rt.metrics.peers_alive = len(self.core.peers)
+        if reg.refused:
+            rt.log.warning("actor names refused: held by another identity", peer=msg.peer,
+                           identity=identity.decode(), refused=reg.refused)
+        rt.log.info("peer registered", peer=msg.peer, identity=identity.decode(), pid=msg.pid,
+                    actors=len(msg.actors), replaced=len(reg.replaced))
+        header, body = rt._control_frames(Registered(identity.decode(), rt.settings.heartbeat_interval_s,
+                                                     reg.refused))
+        try:
+            self.sock.send_multipart((rid, BROKER_B, rt.identity, header, body), zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass
+
+    def _peer_gone(self, peer: Peer, why: str) -> None:
+        if self.core.remove(peer.rid) is not None:
+            self.rt.metrics.peer_deaths += 1
+            self.rt.log.warning("peer dropped", peer=peer.name, why=why)
+
+    def tick(self) -> None:
+        """Every heartbeat interval: bury the silent, and let the living hear from us."""
+        rt = self.rt
+        for peer in self.core.expire(rt.clock.monotonic()):
+            rt.metrics.peer_deaths += 1
+            rt.log.warning("peer dead: missed heartbeats", peer=peer.name, identity=peer.identity.decode(),
+                           silent_s=round(rt.clock.monotonic() - peer.last_seen, 3))
+        header, body = rt._control_frames(Heartbeat())
+        for peer in list(self.core.peers.values()):
+            try:
+                self.sock.send_multipart((peer.rid, BROKER_B, rt.identity, header, body), zmq.NOBLOCK)
+            except zmq.ZMQError:
+                pass
+        rt.metrics.peers_alive = len(self.core.peers)
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close(linger=200)
+            self.sock = None
+        if self._auth is not None:
+            self._auth.stop()
+            self._auth = None

@@ -1,0 +1,153 @@
+"""How requests end, and the futures, tasks and timers of the runtime's loop.
+
+A request ends with a reply or with one of :class:`RequestFailed`'s kinds:
+:class:`Indeterminate` when no reply came before the deadline and the
+retries (the request may or may not have taken effect), :class:`UndeliverableError`
+when the broker could reach nobody, :class:`RemoteError` when the receiver
+answered ``bus.Error``. :class:`Task` drives an ``async`` handler on the
+runtime's own loop: awaiting a :class:`Future` parks the coroutine until the
+future ends, with no scheduler besides the loop itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from bus import logs
+
+if TYPE_CHECKING:
+    from bus.runtime.loop import Runtime
+
+# --- Outcomes of requests -------------------------------------------------------
+
+
+class RequestFailed(Exception):
+    """Base of the ways a request can end without a reply."""
+
+
+class Indeterminate(RequestFailed):
+    """No reply before the deadline: the request may or may not have taken effect."""
+
+
+class UndeliverableError(RequestFailed):
+    """The request reached nobody (unknown or dead destination, overloaded peer)."""
+
+
+class MessageTooLarge(ValueError):
+    """An actor tried to send a body larger than ``max_frame_bytes``; nothing was sent."""
+
+
+class RemoteError(RequestFailed):
+    """The receiver answered with ``bus.Error``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+
+# --- Futures and coroutine tasks ------------------------------------------------
+
+
+class Future:
+    """The eventual outcome of a request (or a sleep). Await it in an async handler."""
+
+    __slots__ = ("_done", "_value", "_error", "_callbacks")
+
+    def __init__(self) -> None:
+        self._done = False
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._callbacks: list[Callable[[Future], None]] = []
+
+    def done(self) -> bool:
+        return self._done
+
+    def result(self) -> Any:
+        assert self._done, "result() of a pending future"
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def exception(self) -> BaseException | None:
+        return self._error
+
+    def add_done_callback(self, fn: Callable[[Future], None]) -> None:
+        if self._done:
+            fn(self)
+        else:
+            self._callbacks.append(fn)
+
+    def set_result(self, value: Any) -> None:
+        self._finish(value, None)
+
+    def set_exception(self, error: BaseException) -> None:
+        self._finish(None, error)
+
+    def _finish(self, value: Any, error: BaseException | None) -> None:
+        assert not self._done, "a future ends once"
+        self._done, self._value, self._error = True, value, error
+        callbacks, self._callbacks = self._callbacks, []
+        for fn in callbacks:
+            fn(self)
+
+    def __await__(self):
+        if not self._done:
+            yield self
+        return self.result()
+
+
+class Task:
+    """Drives one ``async`` handler on the runtime's loop."""
+
+    __slots__ = ("runtime", "coro", "trace_id", "future", "name")
+
+    def __init__(self, runtime: Runtime, coro, trace_id: str | None, name: str) -> None:
+        self.runtime = runtime
+        self.coro = coro
+        self.trace_id = trace_id
+        self.name = name
+        self.future = Future()
+        runtime.call_soon(self._step, None)
+
+    def _step(self, fut: Future | None) -> None:
+        rt = self.runtime
+        saved = logs.trace.trace_id
+        logs.trace.trace_id = self.trace_id
+        try:
+            if fut is None:
+                awaited = self.coro.send(None)
+            elif fut._error is not None:
+                awaited = self.coro.throw(fut._error)
+            else:
+                awaited = self.coro.send(fut._value)
+        except StopIteration as stop:
+            self.future.set_result(stop.value)
+        except AssertionError:
+            raise
+        except Exception as exc:
+            rt._task_failed(self, exc)
+            self.future.set_exception(exc)
+        else:
+            if not isinstance(awaited, Future):
+                self.coro.close()
+                raise TypeError(f"{self.name}: a handler may await only bus futures, got {awaited!r}")
+            awaited.add_done_callback(lambda f: rt.call_soon(self._step, f))
+        finally:
+            logs.trace.trace_id = saved
+
+
+class Timer:
+    """A scheduled call; :meth:`cancel` stops it (and its repeats)."""
+
+    __slots__ = ("deadline", "fn", "args", "interval", "cancelled")
+
+    def __init__(self, deadline: float, fn: Callable, args: tuple, interval: float | None) -> None:
+        self.deadline = deadline
+        self.fn = fn
+        self.args = args
+        self.interval = interval
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True

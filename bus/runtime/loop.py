@@ -1,0 +1,557 @@
+"""The actor runtime: one event loop per process, hosting any number of actors.
+
+An actor is a class whose methods handle message kinds (``@handles(Ping)``).
+The runtime owns the process's one socket (a DEALER to the broker, or the
+broker's ROUTER when the process *is* the broker), a heap of timers on the
+injected :class:`~bus.clock.Clock`, the table of pending requests, the fault
+filter and the metrics. Each wake-up drains every ready message (up to
+``drain_budget``) before it looks at timers, and what the handlers sent is
+written at the end of the turn, each run of messages to one destination as
+one frame: throughput comes from batching, not threads.
+
+Handlers are plain methods; a handler that is ``async def`` may ``await``
+requests (``reply = await self.request(dst, msg)``) and ``self.sleep(s)``.
+Those coroutines are driven by a small trampoline (:class:`Task`) on this same
+loop, so a plain handler costs a method call, not a scheduler round trip.
+
+Requests have deadlines and retries. A request whose attempts all time out
+ends :class:`Indeterminate` — it may or may not have been carried out — and
+one the broker could not deliver at all ends :class:`UndeliverableError`. An
+exception in a handler is logged, counted and answered with ``bus.Error`` if
+the sender waits; an ``AssertionError`` (a broken internal rule) stops the
+process so its supervisor restarts it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import inspect
+import os
+import signal
+import socket
+from collections import deque
+from random import Random
+from typing import Callable
+
+import zmq
+
+from bus import logs
+from bus.clock import Clock
+from bus.codec import (
+    Header,
+    Rejected,
+    pack_batch,
+    pack_batch_header,
+    pack_body,
+    pack_header,
+    unpack_batch,
+    unpack_body,
+    unpack_header,
+)
+from bus.faults import FaultFilter, FaultRule
+from bus.messages import (
+    BATCH_KIND,
+    BATCH_SLACK_BYTES,
+    BROKER,
+    BROKER_B,
+    Error,
+    Message,
+    Undeliverable,
+)
+from bus.metrics import BusMetrics
+from bus.runtime.actor import Actor, BusControl, Envelope
+from bus.runtime.broker_link import BrokerLink
+from bus.runtime.futures import (
+    Future,
+    Indeterminate,
+    MessageTooLarge,
+    RemoteError,
+    Task,
+    Timer,
+    UndeliverableError,
+)
+from bus.runtime.peer_link import PeerLink
+from bus.settings import BusSettings
+from bus.transport.sockets import Security, new_context
+
+
+class _Request:
+    __slots__ = ("future", "actor", "dst", "msg", "id", "traceparent", "retries", "timeout_s",
+                 "attempts", "timer", "maybe_delivered")
+
+    def __init__(self, actor: Actor, dst: str, msg: Message, msg_id: int, traceparent: str,
+                 retries: int, timeout_s: float) -> None:
+        self.future = Future()
+        self.actor = actor
+        self.dst = dst
+        self.msg = msg
+        self.id = msg_id
+        self.traceparent = traceparent
+        self.retries = retries
+        self.timeout_s = timeout_s
+        self.attempts = 0
+        self.timer: Timer | None = None
+        self.maybe_delivered = False
+
+
+
+# --- The runtime ----------------------------------------------------------------
+
+
+class Runtime:
+    """One process's event loop. ``broker=True`` makes it the broker."""
+
+    def __init__(
+        self,
+        process: str,
+        settings: BusSettings,
+        clock: Clock,
+        *,
+        broker: bool = False,
+        security: Security = Security(),
+        identity: str | None = None,
+        seed: int | None = None,
+        metrics: BusMetrics | None = None,
+    ) -> None:
+        self.process = process
+        self.settings = settings
+        self.clock = clock
+        self.security = security
+        self.identity = (identity or process).encode()
+        self.metrics = metrics or BusMetrics(process)
+        self.log = logs.get(f"{process}.runtime")
+        self._rng = Random(seed if seed is not None else int.from_bytes(os.urandom(8), "big"))
+        self.faults: FaultFilter[tuple] = FaultFilter(self._rng.getrandbits(64))
+        self._actors: dict[bytes, Actor] = {}
+        self._pending: dict[int, _Request] = {}
+        self._timers: list[tuple[float, int, Timer]] = []
+        self._timer_seq = 0
+        self._ready: deque[tuple[Callable, tuple]] = deque()
+        self._local: deque[tuple[bytes, bytes, bytes, bytes]] = deque()
+        # Remote sends of this turn of the loop, coalesced per destination at its end.
+        self._out: list[tuple[bytes, bytes, bytes]] = []
+        self._batch_traceparent = f"00-{self._rng.getrandbits(128):032x}-{self._rng.getrandbits(64):016x}-00"
+        self._next_msg_id = 0
+        self._running = False
+        self._stopping = False
+        self._log_limits: dict[tuple[str, str], float] = {}
+        self._ctx = new_context()
+        self._poller = zmq.Poller()
+        self._fd_handlers: dict[int, Callable[[], None]] = {}
+        self._wakeup_r: socket.socket | None = None
+        self._wakeup_w: socket.socket | None = None
+        # Heartbeats are a transport matter: real seconds, turned into cluster seconds.
+        self._heartbeat_s = settings.heartbeat_interval_s * clock.scale
+        self.link: PeerLink | BrokerLink = BrokerLink(self) if broker else PeerLink(self)
+        self.add(BusControl(f"{process}.bus"))
+
+    # Set-up ------------------------------------------------------------------
+    def add(self, actor: Actor) -> Actor:
+        key = actor.name.encode()
+        assert key not in self._actors, f"actor {actor.name} added twice"
+        assert key != BROKER_B, f"{BROKER!r} is the broker's own address"
+        actor.runtime = self
+        self._actors[key] = actor
+        if self._running and isinstance(self.link, PeerLink):
+            self.link.register()
+        return actor
+
+    def actor_names(self) -> list[str]:
+        return [k.decode() for k in self._actors]
+
+    def watch_fd(self, fd: int, on_readable: Callable[[], None]) -> None:
+        """Wake the loop when ``fd`` is readable (e.g. a child process's pipe)."""
+        self._fd_handlers[fd] = on_readable
+        self._poller.register(fd, zmq.POLLIN)
+
+    # Time --------------------------------------------------------------------
+    def call_later(self, delay_s: float, fn: Callable, *args) -> Timer:
+        timer = Timer(self.clock.monotonic() + max(0.0, delay_s), fn, args, None)
+        self._push_timer(timer)
+        return timer
+
+    def call_every(self, interval_s: float, fn: Callable, *args) -> Timer:
+        assert interval_s > 0, "a repeating timer needs a positive interval"
+        timer = Timer(self.clock.monotonic() + interval_s, fn, args, interval_s)
+        self._push_timer(timer)
+        return timer
+
+    def call_soon(self, fn: Callable, *args) -> None:
+        self._ready.append((fn, args))
+
+    def _push_timer(self, timer: Timer) -> None:
+        self._timer_seq += 1
+        heapq.heappush(self._timers, (timer.deadline, self._timer_seq, timer))
+
+    def _run_timers(self) -> None:
+        now = self.clock.monotonic()
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _, _, timer = heapq.heappop(timers)
+            if timer.cancelled:
+                continue
+            if timer.interval is not None:
+                # After a stall, skip the missed ticks rather than firing them all at once.
+                timer.deadline += timer.interval
+                if timer.deadline <= now:
+                    timer.deadline = now + timer.interval
+                self._push_timer(timer)
+            self._guarded(timer.fn, timer.args)
+
+    def _guarded(self, fn: Callable, args: tuple) -> None:
+        try:
+            fn(*args)
+        except AssertionError:
+            raise
+        except Exception:
+            self.metrics.handler_errors["timer"] += 1
+            self.log.exception("timer callback failed", callback=getattr(fn, "__qualname__", repr(fn)))
+
+    # Sending -------------------------------------------------------------------
+    def _new_id(self) -> int:
+        self._next_msg_id += 1
+        return self._next_msg_id
+
+    def _new_trace_id(self) -> str:
+        return f"{self._rng.getrandbits(128):032x}"
+
+    def _traceparent(self) -> str:
+        trace_id = logs.trace.trace_id or self._new_trace_id()
+        return f"00-{trace_id}-{self._rng.getrandbits(64):016x}-01"
+
+    def _send(self, sender: str, dst: str, msg: Message, *, reply_to: int = 0, wants_reply: bool = False,
+              msg_id: int = 0, traceparent: str | None = None) -> int:
+        msg_id = msg_id or self._new_id()
+        kind = msg.KIND
+        header = pack_header(kind, msg_id, reply_to, wants_reply, sender,
+                             traceparent or self._traceparent(), self.clock.wall())
+        body = pack_body(msg)
+        if len(body) > self.settings.max_frame_bytes:
+            self.metrics.dropped_outbound["too_large"] += 1
+            raise MessageTooLarge(f"{kind} to {dst}: body of {len(body)} bytes > max_frame_bytes "
+                                  f"{self.settings.max_frame_bytes}")
+        m = self.metrics
+        m.sent[kind] += 1
+        m.sent_bytes[kind] += len(header) + len(body)
+        dst_b = dst.encode()
+        if self.faults.active:
+            for delay, item in self.faults.apply("send", sender, dst, kind, (dst_b, header, body),
+                                                 self.clock.monotonic()):
+                if delay:
+                    self.call_later(delay, self._emit, *item)
+                else:
+                    self._emit(*item)
+            return msg_id
+        self._emit(dst_b, header, body)
+        return msg_id
+
+    def _emit(self, dst_b: bytes, header: bytes, body: bytes) -> None:
+        if dst_b in self._actors:
+            self._local.append((dst_b, self.identity, header, body))
+        else:
+            self._out.append((dst_b, header, body))
+            if len(self._out) >= self.settings.max_batch:
+                self._flush_out()
+
+    def _flush_out(self) -> None:
+        """Hand this turn's remote sends to the link, each run of one destination as one batch.
+
+        Only consecutive messages to the same destination are coalesced, so
+        the order of everything this process sends is kept.
+        """
+        out = self._out
+        if not out:
+            return
+        self._out = []
+        send = self.link.send
+        limit = self.settings.max_frame_bytes
+        most = self.settings.max_batch
+        i, n = 0, len(out)
+        while i < n:
+            dst_b, header, body = out[i]
+            j, size = i + 1, len(header) + len(body)
+            while j < n and out[j][0] == dst_b and j - i < most:
+                size += len(out[j][1]) + len(out[j][2]) + 10
+                if size > limit:
+                    break
+                j += 1
+            if j - i == 1:
+                send(dst_b, header, body)
+            else:
+                frames = []
+                for _, h, b in out[i:j]:
+                    frames.append(h)
+                    frames.append(b)
+                send(dst_b, pack_batch_header(self._new_id(), self.process, self._batch_traceparent,
+                                              self.clock.wall()), pack_batch(frames))
+                self.metrics.batches_sent += 1
+                self.metrics.batched_messages += j - i
+            i = j
+
+    # Requests ------------------------------------------------------------------
+    def _request(self, actor: Actor, dst: str, msg: Message, timeout_s: float | None,
+                 retries: int | None) -> Future:
+        req = _Request(actor, dst, msg, self._new_id(), self._traceparent(),
+                       self.settings.request_retries if retries is None else retries,
+                       self.settings.request_timeout_s if timeout_s is None else timeout_s)
+        self._pending[req.id] = req
+        self._attempt(req)
+        return req.future
+
+    def _attempt(self, req: _Request) -> None:
+        if self._pending.get(req.id) is not req:
+            return
+        req.attempts += 1
+        req.timer = self.call_later(req.timeout_s, self._attempt_timed_out, req)
+        self._send(req.actor.name, req.dst, req.msg, wants_reply=True, msg_id=req.id,
+                   traceparent=req.traceparent)
+
+    def _attempt_timed_out(self, req: _Request) -> None:
+        if self._pending.get(req.id) is not req:
+            return
+        req.maybe_delivered = True
+        if req.attempts <= req.retries:
+            self._attempt(req)
+            return
+        del self._pending[req.id]
+        self.metrics.requests_timed_out += 1
+        req.future.set_exception(Indeterminate(
+            f"{req.msg.KIND} to {req.dst}: no reply after {req.attempts} attempt(s) of {req.timeout_s:g} s"))
+
+    def _on_reply(self, req: _Request, msg: Message) -> None:
+        req.timer.cancel()
+        if isinstance(msg, Undeliverable):
+            if req.attempts <= req.retries:
+                # The destination may be restarting: try again after a short pause.
+                req.timer = self.call_later(min(req.timeout_s, 0.05 * 2 ** req.attempts), self._attempt, req)
+                return
+            del self._pending[req.id]
+            self.metrics.requests_undeliverable += 1
+            text = f"{req.msg.KIND} to {req.dst}: {msg.reason}"
+            req.future.set_exception(Indeterminate(text) if req.maybe_delivered else UndeliverableError(text))
+            return
+        del self._pending[req.id]
+        if isinstance(msg, Error):
+            req.future.set_exception(RemoteError(msg.code, msg.message))
+        else:
+            req.future.set_result(msg)
+
+    def _task_failed(self, task: Task, exc: Exception) -> None:
+        self.metrics.handler_errors["task"] += 1
+        self.log.error("async handler failed", task=task.name, error=repr(exc))
+
+    # Receiving ---------------------------------------------------------------------
+    def _deliver(self, dst_b: bytes, identity_b: bytes, header_b: bytes, body_b: bytes,
+                 in_batch: bool = False) -> None:
+        """Entry point of every frame addressed to an actor of this process."""
+        try:
+            header = unpack_header(header_b)
+            if header.kind == BATCH_KIND:
+                if in_batch:
+                    raise Rejected("bad_batch", "a batch inside a batch")
+                frames = unpack_batch(body_b, self.settings.max_frame_bytes + BATCH_SLACK_BYTES)
+                for i in range(0, len(frames), 2):
+                    self._deliver(dst_b, identity_b, frames[i], frames[i + 1], True)
+                return
+        except Rejected as exc:
+            self.reject(exc, identity_b)
+            return
+        if self.faults.active:
+            for delay, item in self.faults.apply("recv", header.sender, dst_b.decode("utf-8", "replace"),
+                                                 header.kind, (dst_b, identity_b, header, body_b),
+                                                 self.clock.monotonic()):
+                if delay:
+                    self.call_later(delay, self._dispatch, *item)
+                else:
+                    self._dispatch(*item)
+            return
+        self._dispatch(dst_b, identity_b, header, body_b)
+
+    def _dispatch(self, dst_b: bytes, identity_b: bytes, header: Header, body_b: bytes) -> None:
+        actor = self._actors.get(dst_b)
+        if actor is None:
+            self.reject(Rejected("unknown_dst", f"no actor {dst_b[:64]!r} in {self.process}"), identity_b)
+            return
+        try:
+            msg = unpack_body(header, body_b, self.settings.max_frame_bytes)
+        except Rejected as exc:
+            self.reject(exc, identity_b, header)
+            if header.wants_reply:
+                self._send(actor.name, header.sender, Error("bad_request", exc.detail), reply_to=header.id,
+                           traceparent=header.traceparent)
+            return
+        kind = header.kind
+        m = self.metrics
+        m.received[kind] += 1
+        m.received_bytes[kind] += len(body_b)
+        if header.reply_to:
+            req = self._pending.get(header.reply_to)
+            if req is None or req.actor is not actor:
+                m.late_replies += 1
+            else:
+                self._on_reply(req, msg)
+            return
+        method = actor._handlers.get(type(msg))
+        if method is None:
+            self.reject(Rejected("no_handler", f"{actor.name} does not handle {kind}"), identity_b, header)
+            if header.wants_reply:
+                self._send(actor.name, header.sender, Error("no_handler", f"{actor.name} does not handle {kind}"),
+                           reply_to=header.id, traceparent=header.traceparent)
+            return
+        perf = self.clock.perf
+        logs.trace.trace_id = header.trace_id
+        started = perf()
+        try:
+            result = method(actor, msg, Envelope(dst_b.decode(), identity_b.decode("utf-8", "replace"), header))
+            if result is not None and inspect.iscoroutine(result):
+                Task(self, result, header.trace_id, f"{actor.name}:{kind}")
+        except AssertionError:
+            raise
+        except Exception as exc:
+            m.handler_errors[kind] += 1
+            actor.log.exception("handler failed", kind=kind, sender=header.sender)
+            if header.wants_reply:
+                self._send(actor.name, header.sender, Error("handler_failed", f"{type(exc).__name__}: {exc}"),
+                           reply_to=header.id, traceparent=header.traceparent)
+        finally:
+            m.handler_histogram(kind).observe(perf() - started)
+            logs.trace.trace_id = None
+
+    def reject(self, exc: Rejected, sender: bytes | str, header: Header | None = None) -> None:
+        """Count a rejected frame and log it, at most once per sender and reason every 10 s."""
+        self.metrics.rejected[exc.reason] += 1
+        who = sender.decode("utf-8", "replace") if isinstance(sender, bytes) else sender
+        key = (who, exc.reason)
+        now = self.clock.monotonic()
+        if now - self._log_limits.get(key, -1e18) >= 10.0 * self.clock.scale:
+            if len(self._log_limits) > 10_000:
+                self._log_limits.clear()
+            self._log_limits[key] = now
+            self.log.warning("frame rejected", reason=exc.reason, detail=exc.detail, sender=who,
+                             claimed_sender=header.sender if header else None,
+                             total=self.metrics.rejected[exc.reason])
+
+    # Faults ----------------------------------------------------------------------
+    def set_faults(self, rules: list[FaultRule], seed: int | None) -> None:
+        for _, item in self.faults.set_rules(rules, seed):
+            self._release_held(item)
+        self.metrics.faults_applied = self.faults.applied
+
+    def _release_held(self, item: tuple) -> None:
+        if len(item) == 3:
+            self._emit(*item)
+        else:
+            self._dispatch(*item)
+
+    # The loop --------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the socket, register, start the actors (``run`` does this for you)."""
+        self.link.open()
+        self._poller.register(self.link.sock, zmq.POLLIN)
+        self._running = True
+        self.call_every(self._heartbeat_s, self.link.tick)
+        for actor in list(self._actors.values()):
+            actor.on_start()
+
+    def run(self, install_signals: bool = True) -> None:
+        """Run until :meth:`stop`, SIGTERM or SIGINT; then shut down cleanly."""
+        if install_signals:
+            self._install_signals()
+        self.start()
+        try:
+            while self._running:
+                self.run_once(1.0)
+        finally:
+            self.shutdown()
+
+    def run_once(self, max_wait_s: float) -> None:
+        """One wake-up: wait for I/O or the next timer, then do everything that is ready."""
+        if self._ready or self._local:
+            timeout_ms = 0
+        else:
+            wait = max_wait_s
+            if self._timers:
+                wait = min(wait, self.clock.real_delay(self._timers[0][0] - self.clock.monotonic()))
+            timeout_ms = max(0, int(wait * 1000 + 0.999))
+        link = self.link
+        for sock, event in self._poller.poll(timeout_ms):
+            if sock is link.sock:
+                if event & zmq.POLLIN:
+                    link.drain(self.settings.drain_budget)
+                if event & zmq.POLLOUT:
+                    link.flush()
+            elif sock in self._fd_handlers:
+                self._guarded(self._fd_handlers[sock], ())
+        budget = self.settings.drain_budget
+        local = self._local
+        while local and budget:
+            budget -= 1
+            self._deliver(*local.popleft())
+        for _ in range(len(self._ready)):
+            fn, args = self._ready.popleft()
+            self._guarded(fn, args)
+        if self.faults.active:
+            for _, item in self.faults.due(self.clock.monotonic()):
+                self._release_held(item)
+        self._run_timers()
+        self._flush_out()
+        link.want_write()
+
+    def stop(self) -> None:
+        self._running = False
+
+    def shutdown(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        self._running = False
+        for actor in list(self._actors.values()):
+            try:
+                actor.on_stop()
+            except Exception:
+                self.log.exception("on_stop failed", actor=actor.name)
+        self._flush_out()
+        self.link.close()
+        if self._wakeup_w is not None:
+            signal.set_wakeup_fd(-1)
+        for sock in (self._wakeup_r, self._wakeup_w):
+            if sock is not None:
+                sock.close()
+        self._ctx.term()
+
+    def _install_signals(self) -> None:
+        self._wakeup_r, self._wakeup_w = socket.socketpair()
+        self._wakeup_r.setblocking(False)
+        self._wakeup_w.setblocking(False)
+        signal.set_wakeup_fd(self._wakeup_w.fileno())
+
+        def on_signal(signum, _frame):
+            self.log.info("stopping", signal=signal.Signals(signum).name)
+            self._running = False
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+
+        def drain_wakeup() -> None:
+            try:
+                while self._wakeup_r.recv(512):
+                    pass
+            except BlockingIOError:
+                pass
+
+        self.watch_fd(self._wakeup_r.fileno(), drain_wakeup)
+
+    # For the links -------------------------------------------------------------
+    def _control_frames(self, msg: Message) -> tuple[bytes, bytes]:
+        """Header and body of a link-level message from this process."""
+        header = pack_header(msg.KIND, self._new_id(), 0, False, self.process, self._traceparent(),
+                             self.clock.wall())
+        return header, pack_body(msg)
+
+    def _decode(self, header_b: bytes, body_b: bytes, sender: bytes) -> tuple[Header, Message] | None:
+        try:
+            header = unpack_header(header_b)
+            return header, unpack_body(header, body_b, self.settings.max_frame_bytes)
+        except Rejected as exc:
+            self.reject(exc, sender)
+            return None

@@ -1,0 +1,179 @@
+"""A peer process's link to the broker: a DEALER, registration, liveness, the outbox.
+
+The peer registers its actors and repeats ``Register`` until the broker
+answers; it sends a heartbeat in any interval in which it sent nothing else,
+and treats a broker silent for ``heartbeat_liveness`` intervals as gone: it
+opens a fresh connection and registers again. While it is not registered (or
+the socket cannot take more) sends wait in a bounded outbox.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from typing import TYPE_CHECKING
+
+import zmq
+
+from bus.codec import (
+    Rejected,
+)
+from bus.messages import (
+    BROKER_B,
+    DELIVERED_FRAMES,
+    Heartbeat,
+    Message,
+    Register,
+    Registered,
+    Reregister,
+    Unregister,
+)
+from bus.runtime.futures import Timer
+from bus.transport.sockets import connect_dealer
+
+if TYPE_CHECKING:
+    from bus.runtime.loop import Runtime
+
+class PeerLink:
+    """A peer process's side: a DEALER to the broker, registration and liveness."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.sock: zmq.Socket | None = None
+        self.registered = False
+        self.outbox: deque[tuple[bytes, bytes, bytes]] = deque()
+        self.broker_seen = 0.0
+        self._sent_since_tick = False
+        self._writing = False
+        self._register_timer: Timer | None = None
+
+    def open(self) -> None:
+        rt, s = self.rt, self.rt.settings
+        self.sock = connect_dealer(rt._ctx, s.broker_host, s.broker_port, rt.security, s.max_frame_bytes)
+        self.broker_seen = rt.clock.monotonic()
+        self.register()
+
+    def register(self) -> None:
+        """Announce this process and its actors; repeated until the broker answers."""
+        if self._register_timer is not None:
+            self._register_timer.cancel()
+        self._send_register()
+        self._register_timer = self.rt.call_every(min(0.05, self.rt._heartbeat_s), self._send_register)
+
+    def _send_register(self) -> None:
+        rt = self.rt
+        names = [k.decode() for k in rt._actors]
+        self._direct(Register(rt.process, names, os.getpid()))
+
+    def _direct(self, msg: Message) -> None:
+        header, body = self.rt._control_frames(msg)
+        try:
+            self.sock.send_multipart((BROKER_B, header, body), zmq.NOBLOCK)
+        except zmq.Again:
+            pass  # not connected yet: the register timer or the next tick tries again
+
+    def send(self, dst_b: bytes, header: bytes, body: bytes) -> None:
+        self._sent_since_tick = True
+        if self.registered and not self.outbox:
+            try:
+                self.sock.send_multipart((dst_b, header, body), zmq.NOBLOCK)
+                return
+            except zmq.Again:
+                pass
+        if len(self.outbox) >= self.rt.settings.outbox_limit:
+            self.rt.metrics.dropped_outbound["outbox_full"] += 1
+            return
+        self.outbox.append((dst_b, header, body))
+
+    def want_write(self) -> None:
+        """Ask the poller for writability only while there is something to write."""
+        want = bool(self.outbox) and self.registered
+        if want != self._writing:
+            self._writing = want
+            self.rt._poller.modify(self.sock, zmq.POLLIN | (zmq.POLLOUT if want else 0))
+        self.rt.metrics.outbox_depth = len(self.outbox)
+
+    def flush(self) -> None:
+        outbox, send = self.outbox, self.sock.send_multipart
+        while outbox and self.registered:
+            try:
+                send(outbox[0], zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            outbox.popleft()
+
+    def drain(self, budget: int) -> None:
+        recv = self.sock.recv_multipart
+        deliver = self.rt._deliver
+        n = 0
+        while n < budget:
+            try:
+                frames = recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            n += 1
+            if len(frames) != DELIVERED_FRAMES:
+                self.rt.reject(Rejected("frame_count", f"{len(frames)} frames, expected {DELIVERED_FRAMES}"),
+                               "broker")
+                continue
+            if frames[0] == BROKER_B:
+                self._from_broker(frames)
+            else:
+                deliver(*frames)
+        if n:
+            self.broker_seen = self.rt.clock.monotonic()
+
+    def _from_broker(self, frames: list[bytes]) -> None:
+        decoded = self.rt._decode(frames[2], frames[3], frames[1])
+        if decoded is None:
+            return
+        _, msg = decoded
+        if isinstance(msg, Registered):
+            if not self.registered:
+                self.rt.log.info("registered with broker", identity=msg.identity,
+                                 actors=len(self.rt._actors))
+            if msg.refused:
+                self.rt.log.error("broker refused actor names held by another identity", refused=msg.refused)
+            self.registered = True
+            if self._register_timer is not None:
+                self._register_timer.cancel()
+                self._register_timer = None
+            self.flush()
+        elif isinstance(msg, Reregister):
+            self.rt.log.info("broker asks to register again", reason=msg.reason)
+            self.registered = False
+            self.register()
+
+    def tick(self) -> None:
+        """Every heartbeat interval: keep the broker aware of us, and watch it."""
+        rt = self.rt
+        now = rt.clock.monotonic()
+        if now - self.broker_seen > rt._heartbeat_s * rt.settings.heartbeat_liveness:
+            self._reconnect(now)
+            return
+        if self.registered and not self._sent_since_tick:
+            self._direct(Heartbeat())
+        self._sent_since_tick = False
+
+    def _reconnect(self, now: float) -> None:
+        """The broker went silent: start a fresh connection and register again."""
+        rt = self.rt
+        rt.metrics.broker_reconnects += 1
+        rt.log.warning("broker silent; reconnecting", silent_s=round(now - self.broker_seen, 3))
+        rt._poller.unregister(self.sock)
+        self.sock.close(0)
+        self.registered = False
+        self._writing = False
+        s = rt.settings
+        self.sock = connect_dealer(rt._ctx, s.broker_host, s.broker_port, rt.security, s.max_frame_bytes)
+        rt._poller.register(self.sock, zmq.POLLIN)
+        self.broker_seen = now
+        self.register()
+
+    def close(self) -> None:
+        if self.sock is None:
+            return
+        if self.registered:
+            self._direct(Unregister())
+        self.sock.close(linger=200)
+        self.sock = None
