@@ -99,23 +99,23 @@ def pack_value(value: Any) -> bytes:
     return _pack(value)
 
 
+def _unpack(frame: bytes, max_bytes: int, reason: str, what: str) -> Any:
+    """msgpack-decode one frame of at most ``max_bytes``; raises :class:`Rejected`."""
+    if len(frame) > max_bytes:
+        raise Rejected("oversize", f"{what} of {len(frame)} bytes > limit {max_bytes}")
+    try:
+        return msgpack.unpackb(frame, raw=False)
+    except Exception as exc:  # msgpack raises several unrelated types
+        raise Rejected(reason, f"{what} is not msgpack: {exc}") from None
+
+
 def unpack_value(data: bytes, max_bytes: int) -> Any:
     """Decode plain data written by :func:`pack_value`; raises :class:`Rejected`."""
-    if len(data) > max_bytes:
-        raise Rejected("oversize", f"{len(data)} bytes > limit {max_bytes}")
-    try:
-        return msgpack.unpackb(data, raw=False)
-    except Exception as exc:  # msgpack raises several unrelated types
-        raise Rejected("bad_frame", f"not msgpack: {exc}") from None
+    return _unpack(data, max_bytes, "bad_frame", "frame")
 
 
 def unpack_header(frame: bytes) -> Header:
-    if len(frame) > MAX_HEADER_BYTES:
-        raise Rejected("oversize", f"header of {len(frame)} bytes > limit {MAX_HEADER_BYTES}")
-    try:
-        h = msgpack.unpackb(frame, raw=False)
-    except Exception as exc:
-        raise Rejected("bad_header", f"header is not msgpack: {exc}") from None
+    h = _unpack(frame, MAX_HEADER_BYTES, "bad_header", "header")
     if type(h) is not dict:
         raise Rejected("bad_header", f"header is a {type(h).__name__}, not a map")
     try:
@@ -156,12 +156,7 @@ def pack_batch(frames: list[bytes]) -> bytes:
 
 def unpack_batch(frame: bytes, max_bytes: int) -> list[bytes]:
     """The header and body frames inside a batch body; raises :class:`Rejected`."""
-    if len(frame) > max_bytes:
-        raise Rejected("oversize", f"batch of {len(frame)} bytes > limit {max_bytes}")
-    try:
-        frames = msgpack.unpackb(frame, raw=False)
-    except Exception as exc:
-        raise Rejected("bad_batch", f"batch body is not msgpack: {exc}") from None
+    frames = _unpack(frame, max_bytes, "bad_batch", "batch body")
     if type(frames) is not list or len(frames) % 2 or not all(type(f) is bytes for f in frames):
         raise Rejected("bad_batch", "a batch body is an array of header and body frames (bytes), in pairs")
     if len(frames) > 2 * MAX_BATCH:
@@ -174,12 +169,7 @@ def unpack_body(header: Header, frame: bytes, max_bytes: int) -> Message:
     cls = lookup(header.kind)
     if cls is None:
         raise Rejected("unknown_kind", f"no message kind {header.kind!r}")
-    if len(frame) > max_bytes:
-        raise Rejected("oversize", f"{header.kind} body of {len(frame)} bytes > limit {max_bytes}")
-    try:
-        fields = msgpack.unpackb(frame, raw=False)
-    except Exception as exc:
-        raise Rejected("bad_body", f"{header.kind} body is not msgpack: {exc}") from None
+    fields = _unpack(frame, max_bytes, "bad_body", f"{header.kind} body")
     if type(fields) is not dict:
         raise Rejected("bad_body", f"{header.kind} body is a {type(fields).__name__}, not a map")
     for name, accepted in zip(cls.FIELDS, cls.TYPES):

@@ -67,9 +67,15 @@ def _run(cfg: ClusterConfig, args) -> int:
 
 
 def _child(cfg: ClusterConfig, args) -> int:
+    from bus.transport.curve import MissingKey
+    from bus.transport.sockets import BindFailed
     from kubesim.process import run_child
 
-    run_child(cfg, args.name)
+    try:
+        run_child(cfg, args.name)
+    except (MissingKey, BindFailed, OSError) as exc:
+        print(f"kubesim child {args.name}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

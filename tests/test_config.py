@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from kubesim.cli import procfile_text
 from kubesim.config import DEFAULT_CONFIG, ConfigError, load, parse
-from tests.helpers import ROOT, kubesim_out
+from tests.helpers import ROOT, kubesim_out, write_cluster
 
 BROKER = {"b": {"component": "broker"}}
 
@@ -61,3 +63,18 @@ def test_the_cli_stops_with_status_2_and_names_the_key(tmp_path):
     assert "bus.port: Input should be greater than or equal to 1 (got 0)" in done.stderr
     ok = kubesim_out("check")
     assert ok.returncode == 0 and "3 processes" in ok.stdout
+
+
+def test_a_child_that_cannot_start_says_why(tmp_path):
+    path = write_cluster(tmp_path, security={"curve": True})  # no `kubesim keys` run
+    done = kubesim_out("child", "broker", "--config", str(path))
+    assert done.returncode == 1
+    assert "no usable secret key for 'broker'" in done.stderr and "run `kubesim keys`" in done.stderr
+    taken = write_cluster(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        text = taken.read_text().replace(f"port: {load(taken).bus.port}", f"port: {s.getsockname()[1]}")
+        taken.write_text(text)
+        done = kubesim_out("child", "broker", "--config", str(taken))
+    assert done.returncode == 1 and "cannot listen on tcp://127.0.0.1:" in done.stderr

@@ -32,7 +32,7 @@ class KeyPair:
     secret: bytes
 
 
-class KeyError_(LookupError):
+class MissingKey(LookupError):
     """A key the cluster config names is missing or unreadable."""
 
 
@@ -69,9 +69,9 @@ def load_keypair(keys_dir: Path, name: str) -> KeyPair:
     try:
         public, secret = zmq.auth.load_certificate(str(path))
     except (OSError, ValueError) as exc:
-        raise KeyError_(f"no usable secret key for {name!r} at {path}: {exc} (run `kubesim keys`)") from None
+        raise MissingKey(f"no usable secret key for {name!r} at {path}: {exc} (run `kubesim keys`)") from None
     if secret is None:
-        raise KeyError_(f"{path} holds no secret key")
+        raise MissingKey(f"{path} holds no secret key")
     return KeyPair(public, secret)
 
 
@@ -80,7 +80,7 @@ def load_public(keys_dir: Path, name: str) -> bytes:
     try:
         public, _ = zmq.auth.load_certificate(str(path))
     except (OSError, ValueError) as exc:
-        raise KeyError_(f"no public key for {name!r} at {path}: {exc} (run `kubesim keys`)") from None
+        raise MissingKey(f"no public key for {name!r} at {path}: {exc} (run `kubesim keys`)") from None
     return public
 
 

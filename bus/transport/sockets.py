@@ -31,6 +31,10 @@ class BindRefused(ValueError):
     """Binding a non-loopback address without CURVE."""
 
 
+class BindFailed(OSError):
+    """The operating system would not let the broker listen (e.g. the port is taken)."""
+
+
 @dataclass(frozen=True)
 class Security:
     """How a process secures its bus sockets."""
@@ -82,10 +86,16 @@ def bind_router(ctx: zmq.Context, host: str, port: int, sec: Security, max_frame
         sock.curve_secretkey = sec.keypair.secret
         sock.curve_publickey = sec.keypair.public
         sock.zap_domain = ZAP_DOMAIN.encode()
-    if port == 0:
-        port = sock.bind_to_random_port(f"tcp://{host}")
-    else:
-        sock.bind(endpoint(host, port))
+    try:
+        if port == 0:
+            port = sock.bind_to_random_port(f"tcp://{host}")
+        else:
+            sock.bind(endpoint(host, port))
+    except zmq.ZMQError as exc:
+        sock.close(0)
+        if auth is not None:
+            auth.stop()
+        raise BindFailed(f"cannot listen on {endpoint(host, port)}: {exc}") from None
     return sock, port, auth
 
 
