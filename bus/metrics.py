@@ -108,7 +108,7 @@ class BusCollector:
         yield counter("kubesim_bus_messages_sent", "Messages sent, by kind.", ["kind"], m.sent)
         yield counter("kubesim_bus_sent_bytes", "Bytes sent (header and body), by kind.", ["kind"], m.sent_bytes)
         yield counter("kubesim_bus_messages_received", "Messages received and decoded, by kind.", ["kind"], m.received)
-        yield counter("kubesim_bus_received_bytes", "Bytes received (header and body), by kind.", ["kind"], m.received_bytes)
+        yield counter("kubesim_bus_received_bytes", "Bytes of well-formed headers received (with their bodies), by kind.", ["kind"], m.received_bytes)
         yield counter(
             "kubesim_bus_rejected_frames",
             "Frames rejected and dropped (malformed, unknown kind, oversize, unregistered...), by reason.",

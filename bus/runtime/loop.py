@@ -356,6 +356,7 @@ class Runtime:
         except Rejected as exc:
             self.reject(exc, identity_b)
             return
+        self.metrics.received_bytes[header.kind] += len(header_b) + len(body_b)
         if self.faults.active:
             for delay, item in self.faults.apply("recv", header.sender, dst_b.decode("utf-8", "replace"),
                                                  header.kind, (dst_b, identity_b, header, body_b),
@@ -383,7 +384,6 @@ class Runtime:
         kind = header.kind
         m = self.metrics
         m.received[kind] += 1
-        m.received_bytes[kind] += len(body_b)
         if header.reply_to:
             req = self._pending.get(header.reply_to)
             if req is None or req.actor is not actor:
