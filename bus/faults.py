@@ -23,8 +23,8 @@ always be healable.
 from __future__ import annotations
 
 import fnmatch
-import random
 from dataclasses import asdict, dataclass, field
+from random import Random
 from typing import Any, Generic, TypeVar
 
 ACTIONS = ("drop", "blackhole", "delay", "duplicate", "reorder")
@@ -117,7 +117,7 @@ class FaultFilter(Generic[T]):
     def __init__(self, seed: int = 0) -> None:
         self.rules: tuple[FaultRule, ...] = ()
         self.active = False
-        self._rng = random.Random(seed)
+        self._rng = Random(seed)
         self._held: dict[int, _Held[T]] = {}
         #: What the filter did, by action, for metrics.
         self.applied: dict[str, int] = {a: 0 for a in ACTIONS}
