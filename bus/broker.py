@@ -16,6 +16,7 @@ The rules, in the Paranoid Pirate style of the zguide:
   before its old connection is declared dead); a *different* identity cannot
   take a name that a live peer holds (one silent past the expiry is not live,
   even before :meth:`BrokerCore.expire` has buried it).
+- Nobody may register the broker's own address or its own actors' names.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ class BrokerCore:
     def expiry_s(self) -> float:
         return self.interval_s * self.liveness
 
-    def register(self, rid: bytes, name: str, identity: bytes, actors: list[str], pid: int, now: float) -> Registration:
+    def register(self, rid: bytes, name: str, identity: bytes, actors: list[str], pid: int, now: float,
+                 reserved: frozenset[bytes] = frozenset()) -> Registration:
+        """Route ``actors`` to connection ``rid``; names in ``reserved`` (the broker's own) are refused."""
         replaced = [p for p in self.peers.values() if p.identity == identity and p.name == name and p.rid != rid]
         for old in replaced:
             self.remove(old.rid)
@@ -78,6 +81,9 @@ class BrokerCore:
         refused = []
         for actor in actors:
             key = actor.encode()
+            if key in reserved:
+                refused.append(actor)
+                continue
             holder = self.routes.get(key)
             if (holder is not None and holder is not peer and holder.identity != identity
                     and now - holder.last_seen <= self.expiry_s):

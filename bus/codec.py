@@ -33,18 +33,34 @@ raises :class:`Rejected` with a reason label for
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
 
-from bus.messages import BATCH_KIND, MAX_BATCH, MAX_HEADER_BYTES, MAX_NAME_BYTES, Message, lookup
+from bus.messages import (
+    BATCH_KIND,
+    MAX_BATCH,
+    MAX_HEADER_BYTES,
+    MAX_NAME_BYTES,
+    Message,
+    lookup,
+)
+
+#: Longest detail a rejection carries: details reach logs and error replies,
+#: and a peer must not be able to make them large.
+MAX_DETAIL_CHARS = 300
+
+_TRACEPARENT = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
 class Rejected(Exception):
     """A frame that cannot be accepted. ``reason`` is a short metric label."""
 
     def __init__(self, reason: str, detail: str) -> None:
+        if len(detail) > MAX_DETAIL_CHARS:
+            detail = detail[:MAX_DETAIL_CHARS] + "…"
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
@@ -68,6 +84,8 @@ class Header:
     """W3C trace context: ``00-<trace id>-<parent span id>-01``."""
     sent_at: float
     """When it was sent, in cluster epoch seconds."""
+    size: int = field(default=0, compare=False)
+    """Bytes of the header frame (for metrics)."""
 
     @property
     def trace_id(self) -> str:
@@ -132,6 +150,9 @@ def unpack_header(frame: bytes) -> Header:
         and type(header.sent_at) in (float, int)
     ):
         raise Rejected("bad_header", _wrong_header_field(header))
+    if _TRACEPARENT.fullmatch(header.traceparent) is None:
+        raise Rejected("bad_header", f"header field 't' is not a W3C traceparent: {header.traceparent!r:.80}")
+    header.size = len(frame)
     return header
 
 

@@ -31,6 +31,8 @@ ACTIONS = ("drop", "blackhole", "delay", "duplicate", "reorder")
 DIRECTIONS = ("send", "recv", "both")
 #: Kinds that always pass, so faults can be set and cleared through any fault.
 EXEMPT_KINDS = frozenset({"bus.SetFaults", "bus.ClearFaults", "bus.FaultsState"})
+#: Longest a rule may hold a message (delay, jitter, reorder), in seconds: nothing is held forever.
+MAX_HOLD_S = 3600
 
 T = TypeVar("T")
 
@@ -79,8 +81,8 @@ class FaultRule:
                 raise RuleError(f"rule.{name}: expected a glob string")
         for name in ("probability", "delay_s", "jitter_s", "max_hold_s"):
             value = getattr(self, name)
-            if type(value) not in (int, float) or not value >= 0:
-                raise RuleError(f"rule.{name}: expected a number >= 0, got {value!r}")
+            if type(value) not in (int, float) or not 0 <= value <= MAX_HOLD_S:
+                raise RuleError(f"rule.{name}: expected a number within 0..{MAX_HOLD_S}, got {value!r}")
         if self.probability > 1:
             raise RuleError(f"rule.probability: {self.probability!r} is not within 0..1")
         if not (type(self.copies) is int and 1 <= self.copies <= 100):
@@ -98,6 +100,11 @@ class FaultRule:
             and fnmatch.fnmatchcase(src, self.src)
             and fnmatch.fnmatchcase(dst, self.dst)
         )
+
+
+def action_is_probabilistic(rule: FaultRule) -> bool:
+    """A black hole swallows everything it matches; other actions happen with their probability."""
+    return rule.action != "blackhole" and rule.probability < 1.0
 
 
 @dataclass(slots=True)
@@ -142,7 +149,7 @@ class FaultFilter(Generic[T]):
                 break
         else:
             return [(0.0, item)]
-        if rule.probability < 1.0 and self._rng.random() >= rule.probability:
+        if action_is_probabilistic(rule) and self._rng.random() >= rule.probability:
             return [(0.0, item)]
         self.applied[rule.action] += 1
         action = rule.action

@@ -45,6 +45,8 @@ BATCH_SLACK_BYTES = 64 * 1024
 MAX_HEADER_BYTES = 4096
 #: Longest actor name accepted in a ``dst`` frame.
 MAX_NAME_BYTES = 253
+#: Most actors one process may register (a hollow node hosts thousands of kubelets).
+MAX_ACTORS_PER_PEER = 100_000
 
 
 class Message:

@@ -20,7 +20,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
 
 #: Handler durations in seconds: sub-millisecond resolution where handlers live.
 HANDLER_BUCKETS = (

@@ -116,7 +116,7 @@ def _faults(cfg: ClusterConfig, args) -> int:
 def _keys(cfg: ClusterConfig, args) -> int:
     from bus.transport.curve import generate
 
-    names = sorted(cfg.processes) + ["admin"]
+    names = sorted(set(cfg.processes) | {"admin"} | set(cfg.security.fault_admins))
     made = generate(cfg.security.keys_dir, names, overwrite=args.force)
     print(f"keys in {cfg.security.keys_dir}: created {len(made)} ({', '.join(made) or 'none'}), "
           f"{len(names) - len(made)} already there")

@@ -2,13 +2,18 @@
 
 A Procfile line names a *process* of the cluster file; the process names a
 *component* from this table, which builds the process's runtime and puts its
-actors in it. Later components (store members, apiserver, scheduler, nodes...)
-are added here.
+actors in it. Each component declares the ``args`` it takes as a pydantic
+model, so ``kubesim check`` (and every start) rejects a wrong or misspelt
+argument by name. Later components (store members, apiserver, scheduler,
+nodes...) are added here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from actors.demo import Pinger, Ponger
 from bus.runtime import Runtime
@@ -17,24 +22,36 @@ if TYPE_CHECKING:
     from kubesim.config import ClusterConfig
 
 
-def _broker(rt: Runtime, args: dict[str, Any]) -> None:
-    """The broker routes; later it will also host the API server's actors."""
+class NoArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _demo_pong(rt: Runtime, args: dict[str, Any]) -> None:
-    rt.add(Ponger(str(args.get("name", "ponger"))))
+class PongArgs(NoArgs):
+    name: str = Field("ponger", min_length=1, max_length=253)
+    """The actor's name, the address pingers send to."""
 
 
-def _demo_ping(rt: Runtime, args: dict[str, Any]) -> None:
-    rt.add(Pinger(str(args.get("name", "pinger")), target=str(args.get("target", "ponger")),
-                  interval_s=float(args.get("interval_s", 1.0))))
+class PingArgs(NoArgs):
+    name: str = Field("pinger", min_length=1, max_length=253)
+    target: str = Field("ponger", min_length=1, max_length=253)
+    """Which actor to ping."""
+    interval_s: float = Field(1.0, gt=0, le=3600)
+    """Cluster seconds between pings; each ping's deadline too."""
 
 
-#: component name -> (is the broker, function that adds the actors)
-COMPONENTS: dict[str, tuple[bool, Callable[[Runtime, dict[str, Any]], None]]] = {
-    "broker": (True, _broker),
-    "demo-pong": (False, _demo_pong),
-    "demo-ping": (False, _demo_ping),
+@dataclass(frozen=True)
+class Component:
+    is_broker: bool
+    args: type[BaseModel]
+    add_actors: Callable[[Runtime, BaseModel], None]
+
+
+COMPONENTS: dict[str, Component] = {
+    # The broker routes; later it will also host the API server's actors.
+    "broker": Component(True, NoArgs, lambda rt, args: None),
+    "demo-pong": Component(False, PongArgs, lambda rt, a: rt.add(Ponger(a.name))),
+    "demo-ping": Component(False, PingArgs,
+                           lambda rt, a: rt.add(Pinger(a.name, target=a.target, interval_s=a.interval_s))),
 }
 
 
@@ -43,7 +60,7 @@ def build(cfg: ClusterConfig, process: str) -> Runtime:
     from kubesim.process import runtime_for  # keeps security wiring in one place
 
     proc = cfg.process(process)
-    is_broker, add_actors = COMPONENTS[proc.component]
-    rt = runtime_for(cfg, process, broker=is_broker)
-    add_actors(rt, proc.args)
+    component = COMPONENTS[proc.component]
+    rt = runtime_for(cfg, process, broker=component.is_broker)
+    component.add_actors(rt, component.args.model_validate(proc.args))
     return rt

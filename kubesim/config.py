@@ -14,11 +14,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bus.settings import BusSettings
 
 DEFAULT_CONFIG = Path("config/cluster.yaml")
+#: Longest path a Unix domain socket may have on Linux (sun_path less its NUL).
+MAX_UNIX_SOCKET_PATH = 107
 
 
 class ConfigError(Exception):
@@ -41,7 +50,8 @@ class BusSection(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(5555, ge=1, le=65535)
     heartbeat_interval_s: float = Field(1.0, gt=0, le=60)
-    heartbeat_liveness: int = Field(3, ge=1, le=100)
+    heartbeat_liveness: int = Field(3, ge=3, le=100)
+    """Fewer than 3 would let a busy, healthy peer be declared dead: a send replaces a heartbeat."""
     max_frame_bytes: int = Field(1024 * 1024, ge=1024, le=256 * 1024 * 1024)
     request_timeout_s: float = Field(5.0, gt=0)
     request_retries: int = Field(2, ge=0, le=100)
@@ -53,6 +63,8 @@ class SecuritySection(_Strict):
     curve: bool = False
     """Encrypt and authenticate every bus socket with CURVE (keys from `kubesim keys`)."""
     keys_dir: Path = Path(".kubesim/keys")
+    fault_admins: list[str] = ["admin"]
+    """With CURVE on, the key names allowed to set fault rules (`kubesim faults` uses 'admin')."""
 
 
 class LoggingSection(_Strict):
@@ -116,6 +128,16 @@ class ClusterConfig(_Strict):
                 )
             if not name.replace("-", "").isalnum() or len(name) > 63:
                 raise ValueError(f"processes.{name}: a process name is letters, digits and '-' (at most 63)")
+            try:
+                COMPONENTS[proc.component].args.model_validate(proc.args)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in err["loc"])
+                raise ValueError(f"processes.{name}.args.{where}: {err['msg']}") from None
+            sock = self.control_socket(name).absolute()
+            if len(str(sock).encode()) > MAX_UNIX_SOCKET_PATH:
+                raise ValueError(f"cluster.state_dir: the control socket {sock} is longer than the "
+                                 f"{MAX_UNIX_SOCKET_PATH} bytes a Unix socket path may have; use a shorter state_dir")
         ports = [p.metrics_port for p in self.processes.values() if p.metrics_port]
         if len(ports) != len(set(ports)):
             raise ValueError("processes: two processes share a metrics_port")

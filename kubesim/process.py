@@ -32,9 +32,10 @@ def runtime_for(cfg: ClusterConfig, process: str, *, broker: bool, key_name: str
                 clock: Clock | None = None) -> Runtime:
     """A runtime for ``process``, holding the key ``key_name`` (default: the process's own)."""
     key_name = key_name or process
+    curve = cfg.security.curve
     return Runtime(process, cfg.bus_settings(), clock or make_clock(cfg.cluster.time_scale), broker=broker,
-                   security=security_for(cfg, key_name, broker),
-                   identity=key_name if cfg.security.curve else process)
+                   security=security_for(cfg, key_name, broker), identity=key_name if curve else process,
+                   fault_admins=frozenset(cfg.security.fault_admins) if curve else None)
 
 
 def run_child(cfg: ClusterConfig, process: str) -> None:

@@ -73,8 +73,17 @@ class Child:
     # Actions -------------------------------------------------------------------
     def start(self) -> None:
         assert self.proc is None or self.proc.poll() is not None, "start over a live child"
-        self.proc = subprocess.Popen(self.argv)
-        self.started_at = self.clock.monotonic()
+        now = self.clock.monotonic()
+        try:
+            self.proc = subprocess.Popen(self.argv)
+        except OSError as exc:
+            self.proc = None
+            self.state = "backoff"
+            self.restart_at = now + self.backoff.next_delay(0.0)
+            self.log.error("cannot start child; retrying after backoff", error=str(exc),
+                           backoff_s=self.restart_at - now)
+            return
+        self.started_at = now
         self.state = "running"
         self.log.info("child started", pid=self.proc.pid)
 
@@ -196,7 +205,7 @@ def supervise(cfg: ClusterConfig, name: str, config_path: Path, clock: Clock | N
         while not stopping:
             before = child.restarts
             if control.wait(0.05):
-                control.serve_one(handle)
+                control.serve_one(handle)  # answers every request, even a malformed one
             child.check()
             restarts.inc(child.restarts - before)
             up.set(1 if child.state in ("running", "paused") else 0)

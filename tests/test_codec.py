@@ -19,7 +19,15 @@ from hypothesis import strategies as st
 
 import actors.messages  # noqa: F401  (registers demo.Ping / demo.Pong)
 from actors.messages import Ping, Pong
-from bus.codec import Header, Rejected, check_name, pack_body, pack_header, unpack_body, unpack_header
+from bus.codec import (
+    Header,
+    Rejected,
+    check_name,
+    pack_body,
+    pack_header,
+    unpack_body,
+    unpack_header,
+)
 from bus.messages import (
     MAX_HEADER_BYTES,
     MAX_NAME_BYTES,
@@ -94,10 +102,12 @@ ANY_MESSAGE = st.sampled_from(kinds()).flatmap(_message_strategy)
 
 
 def header_for(kind: str, **over: Any) -> Header:
-    fields = dict(kind=kind, id=1, reply_to=0, wants_reply=False, sender="a", traceparent="t", sent_at=0.0)
+    fields = dict(kind=kind, id=1, reply_to=0, wants_reply=False, sender="a", traceparent=TP, sent_at=0.0)
     fields.update(over)
     return Header(**fields)
 
+
+TP = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
 
 GOOD_HEADER = {"k": "demo.Ping", "i": 7, "r": 0, "q": True, "s": "pinger",
                "t": "00-" + "a" * 32 + "-" + "b" * 16 + "-01", "at": 1.5}
@@ -125,7 +135,7 @@ def rejected(fn, *args) -> Rejected:
     reply_to=MSGPACK_INT,
     wants_reply=st.booleans(),
     sender=st.text(max_size=200),
-    traceparent=st.text(max_size=200),
+    traceparent=st.from_regex(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}", fullmatch=True),
     sent_at=st.one_of(FLOAT, MSGPACK_INT),
 )
 def test_header_round_trips(kind, msg_id, reply_to, wants_reply, sender, traceparent, sent_at):
@@ -135,8 +145,14 @@ def test_header_round_trips(kind, msg_id, reply_to, wants_reply, sender, tracepa
     assert type(h.id) is int and type(h.wants_reply) is bool
 
 
+@pytest.mark.parametrize("tp", ["t", "00-" + "A" * 32 + "-" + "b" * 16 + "-01", TP + "\n", "00-" + "a" * 32 + "\nevil"])
+def test_a_traceparent_that_is_not_w3c_is_bad_header(tp):
+    exc = rejected(unpack_header, raw_header(t=tp))
+    assert exc.reason == "bad_header" and "not a W3C traceparent" in exc.detail
+
+
 def test_header_nan_sent_at_survives():
-    h = unpack_header(pack_header("demo.Ping", 1, 0, False, "a", "t", math.nan))
+    h = unpack_header(pack_header("demo.Ping", 1, 0, False, "a", TP, math.nan))
     assert math.isnan(h.sent_at)
 
 
@@ -148,13 +164,13 @@ def test_header_trace_id_is_the_32_hex_digits_of_the_traceparent():
 def test_header_of_exactly_the_limit_is_accepted_and_one_byte_more_is_oversize():
     # Pad the sender until the packed header is exactly MAX_HEADER_BYTES long.
     for n in range(3800, MAX_HEADER_BYTES):
-        frame = pack_header("demo.Ping", 1, 0, False, "s" * n, "t", 0.0)
+        frame = pack_header("demo.Ping", 1, 0, False, "s" * n, TP, 0.0)
         if len(frame) == MAX_HEADER_BYTES:
             break
     else:  # pragma: no cover - the search range covers it
         pytest.fail("could not build a header of exactly the limit")
     assert unpack_header(frame).sender == "s" * n
-    big = pack_header("demo.Ping", 1, 0, False, "s" * (n + 1), "t", 0.0)
+    big = pack_header("demo.Ping", 1, 0, False, "s" * (n + 1), TP, 0.0)
     assert len(big) == MAX_HEADER_BYTES + 1
     exc = rejected(unpack_header, big)
     assert exc.reason == "oversize"

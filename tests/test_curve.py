@@ -14,7 +14,14 @@ from bus.runtime import Indeterminate
 from bus.transport.curve import generate, load_keypair, load_public
 from bus.transport.sockets import BindRefused, Security, check_bind_host
 from kubesim.config import ConfigError, load, parse
-from tests.helpers import BusClient, kubesim, kubesim_out, stop, wait_until, write_cluster
+from tests.helpers import (
+    BusClient,
+    kubesim,
+    kubesim_out,
+    stop,
+    wait_until,
+    write_cluster,
+)
 
 pytestmark = pytest.mark.integration
 

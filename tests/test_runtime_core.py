@@ -443,7 +443,7 @@ def test_a_late_reply_is_counted_not_delivered(rt, clock):
     req_id = unpack_header(rt.link.outbox[0][1]).id
     tick(rt, clock, 1.0)
     assert isinstance(fut.exception(), Indeterminate)
-    rt._deliver(b"client", b"elsewhere", pack_header("demo.Pong", 9, req_id, False, "elsewhere", "t", 0.0),
+    rt._deliver(b"client", b"elsewhere", pack_header("demo.Pong", 9, req_id, False, "elsewhere", "00-" + "a" * 32 + "-" + "b" * 16 + "-01", 0.0),
                 pack_body(Pong(1, "elsewhere", 1)))
     assert rt.metrics.late_replies == 1
 

@@ -123,10 +123,24 @@ class Actor:
 
 
 class BusControl(Actor):
-    """Every process hosts one, named ``<process>.bus``: fault rules at run time."""
+    """Every process hosts one, named ``<process>.bus``: fault rules at run time.
+
+    When the runtime names ``fault_admins`` (CURVE on), only those
+    identities may change the rules; the identity is the broker's, from the key.
+    """
+
+    def _allowed(self, env: Envelope) -> bool:
+        admins = self.runtime.fault_admins
+        if admins is None or env.identity in admins:
+            return True
+        self.log.warning("fault change refused", identity=env.identity)
+        self.reply(env, Error("forbidden", f"{env.identity!r} may not change fault rules"))
+        return False
 
     @handles(SetFaults)
     def on_set_faults(self, msg: SetFaults, env: Envelope) -> None:
+        if not self._allowed(env):
+            return
         try:
             rules = [FaultRule.from_dict(r) for r in msg.rules]
         except RuleError as exc:
@@ -138,6 +152,8 @@ class BusControl(Actor):
 
     @handles(ClearFaults)
     def on_clear_faults(self, msg: ClearFaults, env: Envelope) -> None:
+        if not self._allowed(env):
+            return
         self.runtime.set_faults([], None)
         self.log.warning("fault rules cleared", by=env.identity)
         self.reply(env, FaultsState([]))

@@ -18,6 +18,7 @@ import zmq
 from bus.broker import BrokerCore, Peer
 from bus.codec import (
     Rejected,
+    check_name,
     pack_body,
     pack_header,
     unpack_batch,
@@ -28,6 +29,7 @@ from bus.messages import (
     BATCH_SLACK_BYTES,
     BROKER,
     BROKER_B,
+    MAX_ACTORS_PER_PEER,
     PEER_FRAMES,
     Heartbeat,
     Register,
@@ -79,6 +81,10 @@ class BrokerLink:
                 raise
             self._peer_gone(peer, "connection closed")
             return False
+
+    @property
+    def broker_identity(self) -> bytes:
+        return self.rt.identity
 
     def want_write(self) -> None:
         self.rt.metrics.peers_alive = len(self.core.peers)
@@ -189,7 +195,7 @@ class BrokerLink:
         rt = self.rt
         rid = frames[0]
         if len(frames) == PEER_FRAMES + 1 and frames[1] == BROKER_B:
-            decoded = rt._decode(frames[2], frames[3], b"unregistered")
+            decoded = rt._decode(frames[2], frames[3], b"unregistered:" + rid.hex().encode())
             if decoded is not None and isinstance(decoded[1], Register):
                 msg = decoded[1]
                 if rt.security.curve:
@@ -201,7 +207,7 @@ class BrokerLink:
             if decoded is not None and isinstance(decoded[1], Unregister):
                 return
         rt.reject(Rejected("unregistered", "traffic from a connection that has not registered"),
-                  b"unregistered")
+                  b"unregistered:" + rid.hex().encode())
         header, body = rt._control_frames(Reregister("unknown connection"))
         try:
             self.sock.send_multipart((rid, BROKER_B, rt.identity, header, body), zmq.NOBLOCK)
@@ -210,10 +216,20 @@ class BrokerLink:
 
     def _register(self, rid: bytes, msg: Register, identity: bytes) -> None:
         rt = self.rt
-        if not isinstance(msg.peer, str) or not all(isinstance(a, str) for a in msg.actors):
-            rt.reject(Rejected("bad_body", "Register.actors must be a list of names"), identity)
+        if not all(isinstance(a, str) for a in msg.actors) or len(msg.actors) > MAX_ACTORS_PER_PEER:
+            rt.reject(Rejected("bad_body", f"Register.actors must be at most {MAX_ACTORS_PER_PEER} names"),
+                      identity)
             return
-        reg = self.core.register(rid, msg.peer, identity, msg.actors, msg.pid, rt.clock.monotonic())
+        names, invalid = [], []
+        for actor in msg.actors:
+            try:
+                check_name(actor.encode())
+                names.append(actor)
+            except Rejected:
+                invalid.append(actor[:64])
+        reserved = frozenset(rt._actors) | {BROKER_B}
+        reg = self.core.register(rid, msg.peer, identity, names, msg.pid, rt.clock.monotonic(), reserved)
+        reg.refused.extend(invalid)
         rt.metrics.registrations += 1
         rt.metrics.peers_alive = len(self.core.peers)
         if reg.refused:

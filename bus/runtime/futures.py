@@ -100,13 +100,16 @@ class Future:
 class Task:
     """Drives one ``async`` handler on the runtime's loop."""
 
-    __slots__ = ("runtime", "coro", "trace_id", "future", "name")
+    __slots__ = ("runtime", "coro", "trace_id", "future", "name", "on_error")
 
-    def __init__(self, runtime: Runtime, coro, trace_id: str | None, name: str) -> None:
+    def __init__(self, runtime: Runtime, coro, trace_id: str | None, name: str,
+                 on_error: Callable[[Exception], None] | None = None) -> None:
         self.runtime = runtime
         self.coro = coro
         self.trace_id = trace_id
         self.name = name
+        self.on_error = on_error
+        """Called with the exception if the coroutine fails (e.g. to answer the request it handles)."""
         self.future = Future()
         runtime.call_soon(self._step, None)
 
@@ -127,6 +130,8 @@ class Task:
             raise
         except Exception as exc:
             rt._task_failed(self, exc)
+            if self.on_error is not None:
+                self.on_error(exc)
             self.future.set_exception(exc)
         else:
             if not isinstance(awaited, Future):

@@ -38,6 +38,7 @@ import zmq
 from bus import logs
 from bus.clock import Clock
 from bus.codec import (
+    MAX_DETAIL_CHARS,
     Header,
     Rejected,
     pack_batch,
@@ -112,8 +113,11 @@ class Runtime:
         identity: str | None = None,
         seed: int | None = None,
         metrics: BusMetrics | None = None,
+        fault_admins: frozenset[str] | None = None,
     ) -> None:
         self.process = process
+        self.fault_admins = fault_admins
+        """Identities allowed to set fault rules; None lets anyone (a bus without CURVE has no identities)."""
         self.settings = settings
         self.clock = clock
         self.security = security
@@ -131,7 +135,9 @@ class Runtime:
         # Remote sends of this turn of the loop, coalesced per destination at its end.
         self._out: list[tuple[bytes, bytes, bytes]] = []
         self._batch_traceparent = f"00-{self._rng.getrandbits(128):032x}-{self._rng.getrandbits(64):016x}-00"
-        self._next_msg_id = 0
+        # Ids start at random: a reply meant for an earlier incarnation of this
+        # process, or a guessed one, does not match a request of this one.
+        self._next_msg_id = self._rng.getrandbits(62)
         self._running = False
         self._stopping = False
         self._log_limits: dict[tuple[str, str], float] = {}
@@ -295,16 +301,20 @@ class Runtime:
                        self.settings.request_retries if retries is None else retries,
                        self.settings.request_timeout_s if timeout_s is None else timeout_s)
         self._pending[req.id] = req
-        self._attempt(req)
+        try:
+            self._attempt(req)
+        except MessageTooLarge:
+            del self._pending[req.id]
+            raise
         return req.future
 
     def _attempt(self, req: _Request) -> None:
         if self._pending.get(req.id) is not req:
             return
-        req.attempts += 1
-        req.timer = self.call_later(req.timeout_s, self._attempt_timed_out, req)
         self._send(req.actor.name, req.dst, req.msg, wants_reply=True, msg_id=req.id,
                    traceparent=req.traceparent)
+        req.attempts += 1
+        req.timer = self.call_later(req.timeout_s, self._attempt_timed_out, req)
 
     def _attempt_timed_out(self, req: _Request) -> None:
         if self._pending.get(req.id) is not req:
@@ -356,7 +366,6 @@ class Runtime:
         except Rejected as exc:
             self.reject(exc, identity_b)
             return
-        self.metrics.received_bytes[header.kind] += len(header_b) + len(body_b)
         if self.faults.active:
             for delay, item in self.faults.apply("recv", header.sender, dst_b.decode("utf-8", "replace"),
                                                  header.kind, (dst_b, identity_b, header, body_b),
@@ -377,16 +386,15 @@ class Runtime:
             msg = unpack_body(header, body_b, self.settings.max_frame_bytes)
         except Rejected as exc:
             self.reject(exc, identity_b, header)
-            if header.wants_reply:
-                self._send(actor.name, header.sender, Error("bad_request", exc.detail), reply_to=header.id,
-                           traceparent=header.traceparent)
+            self._answer_error(actor, header, "bad_request", exc.detail)
             return
         kind = header.kind
         m = self.metrics
         m.received[kind] += 1
+        m.received_bytes[kind] += header.size + len(body_b)
         if header.reply_to:
             req = self._pending.get(header.reply_to)
-            if req is None or req.actor is not actor:
+            if req is None or req.actor is not actor or not self._from_answerer(req, header, msg, identity_b):
                 m.late_replies += 1
             else:
                 self._on_reply(req, msg)
@@ -394,28 +402,44 @@ class Runtime:
         method = actor._handlers.get(type(msg))
         if method is None:
             self.reject(Rejected("no_handler", f"{actor.name} does not handle {kind}"), identity_b, header)
-            if header.wants_reply:
-                self._send(actor.name, header.sender, Error("no_handler", f"{actor.name} does not handle {kind}"),
-                           reply_to=header.id, traceparent=header.traceparent)
+            self._answer_error(actor, header, "no_handler", f"{actor.name} does not handle {kind}")
             return
         perf = self.clock.perf
+        outer_trace = logs.trace.trace_id  # a dispatch can happen inside another (released fault buffers)
         logs.trace.trace_id = header.trace_id
         started = perf()
         try:
             result = method(actor, msg, Envelope(dst_b.decode(), identity_b.decode("utf-8", "replace"), header))
             if result is not None and inspect.iscoroutine(result):
-                Task(self, result, header.trace_id, f"{actor.name}:{kind}")
+                on_error = None
+                if header.wants_reply:
+                    def on_error(exc: Exception, actor=actor, header=header) -> None:
+                        self._answer_error(actor, header, "handler_failed", f"{type(exc).__name__}: {exc}")
+                Task(self, result, header.trace_id, f"{actor.name}:{kind}", on_error)
         except AssertionError:
             raise
         except Exception as exc:
             m.handler_errors[kind] += 1
             actor.log.exception("handler failed", kind=kind, sender=header.sender)
-            if header.wants_reply:
-                self._send(actor.name, header.sender, Error("handler_failed", f"{type(exc).__name__}: {exc}"),
-                           reply_to=header.id, traceparent=header.traceparent)
+            self._answer_error(actor, header, "handler_failed", f"{type(exc).__name__}: {exc}")
         finally:
             m.handler_histogram(kind).observe(perf() - started)
-            logs.trace.trace_id = None
+            logs.trace.trace_id = outer_trace
+
+    def _answer_error(self, actor: Actor, header: Header, code: str, text: str) -> None:
+        """Tell a waiting sender its request failed; the text is cut short, so the reply always fits."""
+        if not header.wants_reply:
+            return
+        if len(text) > MAX_DETAIL_CHARS:
+            text = text[:MAX_DETAIL_CHARS] + "…"
+        self._send(actor.name, header.sender, Error(code, text), reply_to=header.id,
+                   traceparent=header.traceparent)
+
+    def _from_answerer(self, req: _Request, header: Header, msg: Message, identity_b: bytes) -> bool:
+        """Whether a reply comes from where it should: the broker for a bounce, else the destination."""
+        if isinstance(msg, Undeliverable):
+            return identity_b == self.link.broker_identity
+        return header.sender == req.dst
 
     def reject(self, exc: Rejected, sender: bytes | str, header: Header | None = None) -> None:
         """Count a rejected frame and log it, at most once per sender and reason every 10 s."""

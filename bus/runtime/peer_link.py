@@ -41,6 +41,10 @@ class PeerLink:
         self.rt = rt
         self.sock: zmq.Socket | None = None
         self.registered = False
+        self.broker_identity: bytes | None = None
+        """The identity the broker stamps on its own messages, learnt from ``Registered``."""
+        self.refused: list[str] = []
+        """Actor names the broker would not route here; asked for again every heartbeat."""
         self.outbox: deque[tuple[bytes, bytes, bytes]] = deque()
         self.broker_seen = 0.0
         self._sent_since_tick = False
@@ -129,17 +133,21 @@ class PeerLink:
             return
         _, msg = decoded
         if isinstance(msg, Registered):
+            self.broker_identity = frames[1]
             if not self.registered:
                 self.rt.log.info("registered with broker", identity=msg.identity,
                                  actors=len(self.rt._actors))
-            if msg.refused:
-                self.rt.log.error("broker refused actor names held by another identity", refused=msg.refused)
+            if msg.refused and msg.refused != self.refused:
+                self.rt.log.error("broker refused actor names", refused=msg.refused)
+            self.refused = msg.refused
             self.registered = True
             if self._register_timer is not None:
                 self._register_timer.cancel()
                 self._register_timer = None
             self.flush()
         elif isinstance(msg, Reregister):
+            if self._register_timer is not None:
+                return  # already registering: one answer per frame sent meanwhile is no news
             self.rt.log.info("broker asks to register again", reason=msg.reason)
             self.registered = False
             self.register()
@@ -151,7 +159,9 @@ class PeerLink:
         if now - self.broker_seen > rt._heartbeat_s * rt.settings.heartbeat_liveness:
             self._reconnect(now)
             return
-        if self.registered and not self._sent_since_tick:
+        if self.registered and self.refused:
+            self._send_register()  # the holder of a refused name may be gone by now
+        elif self.registered and not self._sent_since_tick:
             self._direct(Heartbeat())
         self._sent_since_tick = False
 

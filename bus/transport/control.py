@@ -27,12 +27,17 @@ class ControlServer:
 
     def __init__(self, ctx: zmq.Context, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)
         self.path = path
-        self.socket = ctx.socket(zmq.REP)
-        self.socket.setsockopt(zmq.LINGER, 0)
-        self.socket.setsockopt(zmq.MAXMSGSIZE, MAX_CONTROL_BYTES)
-        self.socket.bind(f"ipc://{path}")
+        self._ctx = ctx
+        self.socket = self._open()
+
+    def _open(self) -> zmq.Socket:
+        self.path.unlink(missing_ok=True)
+        sock = self._ctx.socket(zmq.REP)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_CONTROL_BYTES)
+        sock.bind(f"ipc://{self.path}")
+        return sock
 
     def wait(self, timeout_s: float) -> bool:
         """Block up to ``timeout_s`` for a request; True if one is waiting."""
@@ -41,17 +46,26 @@ class ControlServer:
     def serve_one(self, handle) -> bool:
         """Answer one pending request with ``handle(request_dict) -> reply_dict``."""
         try:
-            data = self.socket.recv(zmq.NOBLOCK)
+            parts = self.socket.recv_multipart(zmq.NOBLOCK)
         except zmq.Again:
             return False
         try:
-            request = unpack_value(data, MAX_CONTROL_BYTES)
+            if len(parts) != 1:
+                raise Rejected("frame_count", f"a control request is one frame, got {len(parts)}")
+            request = unpack_value(parts[0], MAX_CONTROL_BYTES)
             if not isinstance(request, dict):
                 raise Rejected("bad_frame", "a control request is a map")
             reply = handle(request)
         except Rejected as exc:
             reply = {"ok": False, "error": str(exc)}
-        self.socket.send(pack_value(reply))
+        except Exception as exc:  # the supervisor must outlive any request
+            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        try:
+            self.socket.send(pack_value(reply))
+        except zmq.ZMQError:
+            # A request that left the REP socket unable to answer: start a fresh one.
+            self.socket.close(0)
+            self.socket = self._open()
         return True
 
     def close(self) -> None:

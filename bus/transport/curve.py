@@ -21,7 +21,6 @@ import zmq.auth
 import zmq.utils.z85
 from zmq.auth.thread import ThreadAuthenticator
 
-
 #: The ZAP domain the broker's socket announces and the authenticator serves.
 ZAP_DOMAIN = "kubesim"
 
