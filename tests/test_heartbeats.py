@@ -10,9 +10,10 @@ from __future__ import annotations
 import pytest
 
 from actors.demo import Ponger
+from actors.messages import Ping
 from bus import logs
 from bus.clock import ManualClock
-from bus.runtime import Runtime
+from bus.runtime import Actor, Runtime
 from bus.settings import BusSettings
 from tests.helpers import wait_until
 
@@ -74,11 +75,29 @@ def test_silent_peer_is_declared_dead_then_reregisters(pair):
     assert len(broker.link.core.peers) == 1
 
 
-def test_traffic_counts_as_heartbeat(pair):
+def test_heartbeats_keep_an_idle_peer_alive(pair):
     clock, broker, peer = pair
     registered(clock, broker, peer)
     for _ in range(int(INTERVAL_S * LIVENESS * 4 / 0.25)):
         step(clock, broker, peer, advance_s=0.25)
+    assert broker.metrics.peer_deaths == 0 and peer.metrics.broker_reconnects == 0
+    assert peer.metrics.sent["bus.Heartbeat"] >= LIVENESS * 4 - 1
+
+
+def test_traffic_counts_as_heartbeat(pair):
+    """A peer that keeps sending sends no heartbeats, and is not declared dead."""
+    clock, broker, peer = pair
+    broker.add(Ponger("broker-ponger"))
+    chatty = peer.add(Actor("chatty"))
+    registered(clock, broker, peer)
+    wait_until(lambda: b"chatty" in broker.link.core.routes, 10, "chatty's route",
+               lambda: step(clock, broker, peer))
+    heartbeats = peer.metrics.sent["bus.Heartbeat"]
+    for i in range(int(INTERVAL_S * LIVENESS * 4 / 0.25)):
+        chatty.send("broker-ponger", Ping(i))
+        step(clock, broker, peer, advance_s=0.25)
+    assert peer.metrics.sent["bus.Heartbeat"] == heartbeats
+    assert broker.metrics.received["demo.Ping"] >= LIVENESS * 16 - 1
     assert broker.metrics.peer_deaths == 0 and peer.metrics.broker_reconnects == 0
 
 

@@ -13,8 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgpack
 import pytest
+import zmq
 
+from kubesim.config import load
 from kubesim.supervisor import Backoff
 from tests.helpers import ROOT, kubesim, kubesim_out, stop, wait_until, write_cluster
 
@@ -73,6 +76,24 @@ def test_supervisor_restarts_pauses_stops_and_starts(tmp_path):
         assert ctl(path, "pong", "resume")["state"] == "running"
         wait_until(lambda: proc_state(pid) in ("S", "R"), 5, "the child to continue")
         assert ctl(path, "pong", "status")["pid"] == pid
+
+        # Malformed control requests are answered, and the supervisor lives on.
+        ctx = zmq.Context()
+        for frames in ([b"\x93garbage"], [b"a", b"b"], [b"\xc1"]):
+            req = ctx.socket(zmq.REQ)
+            req.setsockopt(zmq.LINGER, 0)
+            req.connect(f"ipc://{load(path).control_socket('pong')}")
+            req.send_multipart(frames)
+            assert req.poll(5000), "no answer to a malformed request"
+            assert msgpack.unpackb(req.recv())["ok"] is False
+            req.close()
+        dealer = ctx.socket(zmq.DEALER)
+        dealer.setsockopt(zmq.LINGER, 0)
+        dealer.connect(f"ipc://{load(path).control_socket('pong')}")
+        dealer.send_multipart([b"", b"x", b""])
+        dealer.close()
+        ctx.term()
+        assert ctl(path, "pong", "status")["pid"] == pid and sup.poll() is None
 
         # Stop keeps it down; start brings a new one.
         stopped = ctl(path, "pong", "stop")

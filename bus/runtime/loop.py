@@ -570,7 +570,10 @@ class Runtime:
         """Header and body of a link-level message from this process."""
         header = pack_header(msg.KIND, self._new_id(), 0, False, self.process, self._traceparent(),
                              self.clock.wall())
-        return header, pack_body(msg)
+        body = pack_body(msg)
+        self.metrics.sent[msg.KIND] += 1
+        self.metrics.sent_bytes[msg.KIND] += len(header) + len(body)
+        return header, body
 
     def _decode(self, header_b: bytes, body_b: bytes, sender: bytes) -> tuple[Header, Message] | None:
         try:
