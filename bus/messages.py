@@ -175,7 +175,8 @@ class Undeliverable:
     dst: str
     """The destination that was asked for."""
     reason: str
-    """``unknown_dst``, ``dead``, ``overloaded`` or ``unreachable``."""
+    """``unknown_dst`` (nobody registered it; a dead peer's names are dropped),
+    ``overloaded`` (the peer's pipe is full) or ``unreachable`` (its connection is gone)."""
 
 
 @message("bus.Error")

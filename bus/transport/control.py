@@ -3,7 +3,9 @@
 The chaos runner and ``kubesim ctl`` must reach a supervisor even when the
 broker is dead (killing the broker is one of the things they do), so this is
 a socket of its own on a Unix domain path in the cluster's state directory,
-not a bus actor. Requests and replies are small msgpack maps.
+not a bus actor. Requests and replies are small msgpack maps. It is a Unix
+socket in a directory only its owner may enter: that, not CURVE, is what
+keeps other users of the machine from killing cluster processes.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ class ControlServer:
     """The supervisor's side: poll :attr:`socket`, then :meth:`serve_one`."""
 
     def __init__(self, ctx: zmq.Context, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # The socket is not encrypted: only this user may reach it.
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
         self.path = path
         self._ctx = ctx
         self.socket = self._open()
