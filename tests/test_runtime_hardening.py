@@ -139,3 +139,9 @@ def test_blackhole_ignores_probability():
     f: FaultFilter[int] = FaultFilter(seed=1)
     f.set_rules([FaultRule(action="blackhole", probability=0.1)])
     assert all(f.apply("send", "a", "b", "k", i, 0.0) == [] for i in range(200))
+
+
+def test_cancelled_timers_do_not_pile_up(rt):
+    for _ in range(20_000):
+        rt.call_later(60.0, lambda: None).cancel()
+    assert len(rt._timers) <= 2048

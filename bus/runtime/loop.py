@@ -130,6 +130,7 @@ class Runtime:
         self._pending: dict[int, _Request] = {}
         self._timers: list[tuple[float, int, Timer]] = []
         self._timer_seq = 0
+        self._compact_timers_at = 1024
         self._ready: deque[tuple[Callable, tuple]] = deque()
         self._local: deque[tuple[bytes, bytes, bytes, bytes]] = deque()
         # Remote sends of this turn of the loop, coalesced per destination at its end.
@@ -188,6 +189,12 @@ class Runtime:
     def _push_timer(self, timer: Timer) -> None:
         self._timer_seq += 1
         heapq.heappush(self._timers, (timer.deadline, self._timer_seq, timer))
+        if len(self._timers) > self._compact_timers_at:
+            # Cancelled timers (answered requests) wait in the heap until due;
+            # sweep them whenever the heap has doubled, so it stays bounded.
+            self._timers = [entry for entry in self._timers if not entry[2].cancelled]
+            heapq.heapify(self._timers)
+            self._compact_timers_at = max(1024, 2 * len(self._timers))
 
     def _run_timers(self) -> None:
         now = self.clock.monotonic()
