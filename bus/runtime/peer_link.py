@@ -50,6 +50,7 @@ class PeerLink:
         self._sent_since_tick = False
         self._writing = False
         self._register_timer: Timer | None = None
+        self._register_delay_s = 0.0
 
     def open(self) -> None:
         rt, s = self.rt, self.rt.settings
@@ -58,11 +59,17 @@ class PeerLink:
         self.register()
 
     def register(self) -> None:
-        """Announce this process and its actors; repeated until the broker answers."""
+        """Announce this process and its actors; repeated, backing off, until the broker answers."""
         if self._register_timer is not None:
             self._register_timer.cancel()
+        self._register_delay_s = min(0.05 * self.rt.clock.scale, self.rt._heartbeat_s)
+        self._register_again()
+
+    def _register_again(self) -> None:
         self._send_register()
-        self._register_timer = self.rt.call_every(min(0.05, self.rt._heartbeat_s), self._send_register)
+        self._register_timer = self.rt.call_later(self._register_delay_s, self._register_again)
+        # A Register lists every actor (thousands in a hollow node): do not flood a slow broker.
+        self._register_delay_s = min(self._register_delay_s * 2, self.rt._heartbeat_s)
 
     def _send_register(self) -> None:
         rt = self.rt
