@@ -19,7 +19,8 @@ times a request/reply:
              the same traffic is run again with ``max_batch=1`` (one message
              per frame) to show what a message costs when it travels alone.
 (c) rtt      one actor awaiting ``request(Ping) -> Pong`` from ``demo.Ponger``
-             through the broker, one at a time, after a warm-up.
+             through the broker, one at a time, after a warm-up; and, for
+             scale, the same through the raw relay (a DEALER that echoes).
 
 Each role runs in its own process, all on 127.0.0.1 with ports picked by the
 OS, so both paths pay for three processes and their ZeroMQ I/O threads on the
@@ -251,6 +252,55 @@ def raw_sender(conn: Connection, port: int, n: int, deadline: float) -> None:
     sock.setsockopt(zmq.LINGER, 10_000)  # let queued messages leave before the socket closes
     sock.close()
     ctx.term()
+
+
+@role
+def raw_echo(conn: Connection, port: int, stop, deadline: float) -> None:
+    """Answers every [src, payload] with [src, payload]: the raw peer of ``demo.Ponger``."""
+    ctx, sock = raw_connect(port, PONGER.encode())
+    conn.send(("ready", None))
+    while not stop.is_set() and time.monotonic() < deadline:
+        try:
+            src, payload = sock.recv_multipart()
+        except zmq.Again:
+            continue
+        sock.send_multipart((src, payload))
+    sock.close()
+    ctx.term()
+
+
+@role
+def raw_requester(conn: Connection, port: int, warmup: int, count: int, deadline: float) -> None:
+    ctx, sock = raw_connect(port, REQUESTER.encode())
+    perf, samples = time.perf_counter, []
+    frames = (PONGER.encode(), PAYLOAD)
+    for i in range(warmup + count):
+        started = perf()
+        sock.send_multipart(frames)
+        while True:
+            try:
+                sock.recv_multipart()
+                break
+            except zmq.Again:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("raw requester: no echo before the deadline") from None
+        if i >= warmup:
+            samples.append(perf() - started)
+    conn.send(("rtt", samples))
+    sock.close()
+    ctx.term()
+
+
+def measure_raw_rtt(ctx, warmup: int, count: int, timeout_s: float) -> tuple[float, float]:
+    """p50 and p99 of request/reply through the raw relay, in microseconds."""
+    with Roles(ctx, timeout_s) as roles:
+        broker = roles.start(raw_broker, roles.stop, roles.deadline)
+        port = roles.expect(broker, "port")
+        echo = roles.start(raw_echo, port, roles.stop, roles.deadline)
+        roles.expect(echo, "ready")
+        requester = roles.start(raw_requester, port, warmup, count, roles.deadline)
+        samples = sorted(roles.expect(requester, "rtt"))
+    return percentile(samples, 50) * 1e6, percentile(samples, 99) * 1e6
 
 
 def measure_raw(ctx, n: int, timeout_s: float) -> float:
@@ -513,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> dict:
     ctx = mp.get_context("spawn")  # every role starts from a clean interpreter
-    raw, kub, single, p50s, p99s = [], [], [], [], []
+    raw, kub, single, p50s, p99s, raw_rtts = [], [], [], [], [], []
     for r in range(1, args.rounds + 1):
         raw.append(measure_raw(ctx, args.messages, args.timeout))
         rate_k, stats = measure_kubesim(ctx, args.messages, args.window, args.burst, args.credit_every, args.timeout)
@@ -522,12 +572,14 @@ def run(args: argparse.Namespace) -> dict:
                                     max_batch=1)
         single.append(rate_1)
         p50, p99 = measure_rtt(ctx, args.warmup, args.round_trips, args.timeout)
+        raw_rtts.append(measure_raw_rtt(ctx, args.warmup, args.round_trips, args.timeout))
         p50s.append(p50)
         p99s.append(p99)
         print(f"round {r}: raw {raw[-1]:>9,.0f} msg/s   kubesim {rate_k:>9,.0f} msg/s "
               f"(relayed {stats['relayed']:,} frames, dropped {stats['dropped']}, max outbox {stats['max_outbox']})   "
               f"unbatched {rate_1:>9,.0f} msg/s   "
-              f"rtt p50 {p50:.0f} us p99 {p99:.0f} us", flush=True)
+              f"rtt p50 {p50:.0f} us p99 {p99:.0f} us (raw {raw_rtts[-1][0]:.0f} / {raw_rtts[-1][1]:.0f})",
+              flush=True)
 
     # Best of the rounds: on a shared machine, noise only ever makes a run slower,
     # so the fastest throughput and the lowest latency are the closest to the truth.
@@ -541,6 +593,8 @@ def run(args: argparse.Namespace) -> dict:
         "unbatched_ratio": round(max(single) / best_raw, 3),
         "rtt_p50_us": round(p50s[best], 1),
         "rtt_p99_us": round(p99s[best], 1),
+        "raw_rtt_p50_us": round(min(raw_rtts)[0], 1),
+        "raw_rtt_p99_us": round(min(raw_rtts)[1], 1),
         "messages": args.messages,
     }
     print(f"raw relay:      {best_raw:>9,.0f} msgs/s  (best of {args.rounds}; median {statistics.median(raw):,.0f})")
@@ -549,7 +603,8 @@ def run(args: argparse.Namespace) -> dict:
           f"ratio {result['unbatched_ratio']:.3f})")
     print(f"ratio b/a:      {result['ratio']:.3f}  (target >= 0.8)")
     print(f"rtt p50/p99:    {result['rtt_p50_us']:.0f} / {result['rtt_p99_us']:.0f} us "
-          f"({args.round_trips} sequential request/replies, round with the lowest p50)")
+          f"({args.round_trips} sequential request/replies, round with the lowest p50; "
+          f"raw relay {result['raw_rtt_p50_us']:.0f} / {result['raw_rtt_p99_us']:.0f} us)")
     return result
 
 
