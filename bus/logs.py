@@ -38,8 +38,8 @@ def _add_trace(_logger, _method, event_dict):
 
 
 def configure(process: str, level: str = "info", fmt: str | None = None) -> None:
-    """Set up structlog for this process. ``fmt`` defaults to ``$LOG_FORMAT`` or console."""
-    fmt = (fmt or os.environ.get("LOG_FORMAT") or "console").lower()
+    """Set up structlog for this process. ``$LOG_FORMAT`` wins over ``fmt``; console by default."""
+    fmt = (os.environ.get("LOG_FORMAT") or fmt or "console").lower()
     if fmt not in ("console", "json"):
         raise ValueError(f"LOG_FORMAT: expected 'console' or 'json', got {fmt!r}")
     if level not in LEVELS:

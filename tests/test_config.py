@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -86,3 +90,14 @@ def test_a_child_that_cannot_start_says_why(tmp_path):
         taken.write_text(text)
         done = kubesim_out("child", "broker", "--config", str(taken))
     assert done.returncode == 1 and "cannot listen on tcp://127.0.0.1:" in done.stderr
+
+
+def test_log_format_json_from_the_environment_wins_over_the_config(tmp_path):
+    path = write_cluster(tmp_path, logging={"format": "console"})
+    env = dict(os.environ, LOG_FORMAT="json")
+    done = subprocess.run([sys.executable, "-m", "kubesim", "faults", "pong", "clear", "--config", str(path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    # No broker is running: the request ends indeterminate, and the log lines on the way are JSON.
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if line.startswith("{")]
+    assert lines and all(json.loads(line)["level"] for line in lines)
