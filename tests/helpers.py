@@ -29,10 +29,22 @@ from bus.transport.sockets import Security
 ROOT = Path(__file__).resolve().parent.parent
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nobody listens on now, and that this test session has not handed out before.
+
+    The system may offer the same free port twice in a row; two processes of one
+    test told to listen on it would make the test flaky.
+    """
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def wait_until(condition: Callable[[], Any], timeout_s: float = 15.0, what: str = "condition",
