@@ -111,4 +111,5 @@ class BrokerCore:
         return dead
 
     def route(self, actor: bytes) -> Peer | None:
+        """The peer ``actor`` routes to (the broker's hot loop reads ``routes`` directly)."""
         return self.routes.get(actor)

@@ -31,9 +31,6 @@ PEER_FRAMES = 3
 #: Frames a peer receives: [dst, sender identity stamped by the broker, header, body].
 DELIVERED_FRAMES = 4
 
-#: Identity the broker stamps on what its own actors send.
-BROKER_IDENTITY = b"system:broker"
-
 #: Kind of a frame that carries several messages for one destination (see bus.codec).
 BATCH_KIND = "bus.Batch"
 #: Most messages one batch may carry; a receiver rejects a larger one.

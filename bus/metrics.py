@@ -18,6 +18,7 @@ import os
 from bisect import bisect_left
 from collections import defaultdict
 from pathlib import Path
+from typing import Callable
 
 from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 from prometheus_client.core import (
@@ -72,13 +73,15 @@ class BusMetrics:
         self.requests_undeliverable = 0
         self.late_replies = 0
         self.dropped_outbound: defaultdict[str, int] = defaultdict(int)
-        self.outbox_depth = 0
+        # Gauges read the state they describe when Prometheus scrapes, rather
+        # than being copied into the metrics on every turn of the loop.
+        self.outbox_depth: Callable[[], int] = lambda: 0
         self.relayed = 0
         self.batches_sent = 0
         self.batched_messages = 0
         self.relayed_bytes = 0
         self.undeliverable: defaultdict[str, int] = defaultdict(int)
-        self.peers_alive = 0
+        self.peers_alive: Callable[[], int] = lambda: 0
         self.peer_deaths = 0
         self.registrations = 0
         self.broker_reconnects = 0
@@ -147,10 +150,10 @@ class BusCollector:
         ):
             yield counter(name, doc, [], {"": value})
         g = GaugeMetricFamily("kubesim_bus_peers_alive", "Peers registered and heard from recently (broker only).")
-        g.add_metric([], m.peers_alive)
+        g.add_metric([], m.peers_alive())
         yield g
         g = GaugeMetricFamily("kubesim_bus_outbox_depth", "Messages waiting to be written to the socket.")
-        g.add_metric([], m.outbox_depth)
+        g.add_metric([], m.outbox_depth())
         yield g
         h = HistogramMetricFamily(
             "kubesim_bus_handler_duration_seconds", "Time spent in message handlers, by kind.", labels=["kind"]

@@ -11,15 +11,12 @@ nodes...) are added here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from actors.demo import Pinger, Ponger
 from bus.runtime import Runtime
-
-if TYPE_CHECKING:
-    from kubesim.config import ClusterConfig
 
 
 class NoArgs(BaseModel):
@@ -54,13 +51,3 @@ COMPONENTS: dict[str, Component] = {
                            lambda rt, a: rt.add(Pinger(a.name, target=a.target, interval_s=a.interval_s))),
 }
 
-
-def build(cfg: ClusterConfig, process: str) -> Runtime:
-    """The runtime of ``process`` with its actors added, not yet started."""
-    from kubesim.process import runtime_for  # keeps security wiring in one place
-
-    proc = cfg.process(process)
-    component = COMPONENTS[proc.component]
-    rt = runtime_for(cfg, process, broker=component.is_broker)
-    component.add_actors(rt, component.args.model_validate(proc.args))
-    return rt

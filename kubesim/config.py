@@ -24,6 +24,8 @@ from pydantic import (
 )
 
 from bus.settings import BusSettings
+from bus.transport.sockets import BindRefused, check_bind_host
+from kubesim.components import COMPONENTS
 
 DEFAULT_CONFIG = Path("config/cluster.yaml")
 #: Longest path a Unix domain socket may have on Linux (sun_path less its NUL).
@@ -116,8 +118,6 @@ class ClusterConfig(_Strict):
 
     @model_validator(mode="after")
     def check_processes(self) -> ClusterConfig:
-        from kubesim.components import COMPONENTS  # the registry names what is valid
-
         brokers = [n for n, p in self.processes.items() if p.component == "broker"]
         if len(brokers) != 1:
             raise ValueError(f"exactly one process must run component 'broker', found {len(brokers)}")
@@ -142,8 +142,6 @@ class ClusterConfig(_Strict):
         if len(ports) != len(set(ports)):
             raise ValueError("processes: two processes share a metrics_port")
         if not self.security.curve:
-            from bus.transport.sockets import BindRefused, check_bind_host
-
             try:
                 check_bind_host(self.bus.host, curve=False)
             except BindRefused as exc:

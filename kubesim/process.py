@@ -6,6 +6,8 @@ starts it as a child and restarts it when it dies.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import REGISTRY
 
 from bus import logs
@@ -14,7 +16,10 @@ from bus.metrics import BusCollector, serve
 from bus.runtime import Runtime
 from bus.transport.curve import load_allowed, load_keypair, load_public
 from bus.transport.sockets import Security
-from kubesim.config import ClusterConfig
+from kubesim.components import COMPONENTS
+
+if TYPE_CHECKING:
+    from kubesim.config import ClusterConfig
 
 
 def security_for(cfg: ClusterConfig, key_name: str, broker: bool) -> Security:
@@ -38,10 +43,17 @@ def runtime_for(cfg: ClusterConfig, process: str, *, broker: bool, key_name: str
                    fault_admins=frozenset(cfg.security.fault_admins) if curve else None)
 
 
+def build(cfg: ClusterConfig, process: str) -> Runtime:
+    """The runtime of ``process`` with its component's actors added, not yet started."""
+    proc = cfg.process(process)
+    component = COMPONENTS[proc.component]
+    rt = runtime_for(cfg, process, broker=component.is_broker)
+    component.add_actors(rt, component.args.model_validate(proc.args))
+    return rt
+
+
 def run_child(cfg: ClusterConfig, process: str) -> None:
     """Build the process's runtime, serve its metrics, and run until signalled."""
-    from kubesim.components import build
-
     logs.configure(process, cfg.logging.level, cfg.logging.format)
     log = logs.get(f"{process}.process")
     rt = build(cfg, process)

@@ -584,8 +584,8 @@ def test_bus_collector_reports_the_current_values():
     m.faults_applied = {"drop": 2, "delay": 0}
     m.requests_timed_out = 5
     m.peer_deaths = 1
-    m.peers_alive = 3
-    m.outbox_depth = 9
+    m.peers_alive = lambda: 3
+    m.outbox_depth = lambda: 9
     h = m.handler_histogram("demo.Ping")
     h.observe(0.0003)
     h.observe(3.0)

@@ -49,6 +49,7 @@ class BrokerLink:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         s = rt.settings
+        rt.metrics.peers_alive = lambda: len(self.core.peers)
         self.core = BrokerCore(s.heartbeat_interval_s * rt.clock.scale, s.heartbeat_liveness)
         self.sock: zmq.Socket | None = None
         self.port = 0
@@ -64,30 +65,29 @@ class BrokerLink:
     def send(self, dst_b: bytes, header: bytes, body: bytes) -> None:
         """A message from one of the broker's own actors to a peer."""
         peer = self.core.routes.get(dst_b)
-        if peer is None:
-            self._bounce(None, dst_b, header, body, "unknown_dst")
-        elif not self._forward(peer, dst_b, self.rt.identity, header, body):
-            self._bounce(None, dst_b, header, body, "overloaded")
+        failed = "unknown_dst" if peer is None else self._forward(peer, dst_b, self.rt.identity, header, body)
+        if failed:
+            self._bounce(None, dst_b, header, body, failed)
 
-    def _forward(self, peer: Peer, dst_b: bytes, identity: bytes, header: bytes, body: bytes) -> bool:
-        """Send to a peer; False if its pipe is full or its connection is gone."""
+    def _forward(self, peer: Peer, dst_b: bytes, identity: bytes, header: bytes, body: bytes) -> str | None:
+        """Send to a peer; the reason it could not be done, or None."""
         try:
             self.sock.send_multipart((peer.rid, dst_b, identity, header, body), zmq.NOBLOCK)
-            return True
+            return None
         except zmq.Again:
-            return False
+            return "overloaded"  # its pipe is full: the broker never blocks on one peer
         except zmq.ZMQError as exc:
             if exc.errno != errno.EHOSTUNREACH:
                 raise
             self._peer_gone(peer, "connection closed")
-            return False
+            return "unreachable"
 
     @property
     def broker_identity(self) -> bytes:
         return self.rt.identity
 
     def want_write(self) -> None:
-        self.rt.metrics.peers_alive = len(self.core.peers)
+        """The broker never holds messages back (a full peer gets a bounce), so it never waits to write."""
 
     def flush(self) -> None:
         pass
@@ -96,7 +96,7 @@ class BrokerLink:
         rt = self.rt
         curve = rt.security.curve
         recv = self.sock.recv_multipart
-        send = self.sock.send_multipart
+        forward = self._forward
         peers = self.core.peers
         routes = self.core.routes
         actors = rt._actors
@@ -127,17 +127,12 @@ class BrokerLink:
             dst = frames[1]
             target = routes.get(dst)
             if target is not None:
-                try:
-                    send((target.rid, dst, peer.identity, frames[2], frames[3]), zmq.NOBLOCK)
+                failed = forward(target, dst, peer.identity, frames[2], frames[3])
+                if failed:
+                    self._bounce(peer, dst, frames[2], frames[3], failed)
+                else:
                     m.relayed += 1
                     m.relayed_bytes += len(frames[2]) + len(frames[3])
-                except zmq.Again:
-                    self._bounce(peer, dst, frames[2], frames[3], "overloaded")
-                except zmq.ZMQError as exc:
-                    if exc.errno != errno.EHOSTUNREACH:
-                        raise
-                    self._peer_gone(target, "connection closed")
-                    self._bounce(peer, dst, frames[2], frames[3], "unreachable")
             elif dst == BROKER_B:
                 self._control(peer, frames)
             elif dst in actors:
@@ -231,7 +226,6 @@ class BrokerLink:
         reg = self.core.register(rid, msg.peer, identity, names, msg.pid, rt.clock.monotonic(), reserved)
         reg.refused.extend(invalid)
         rt.metrics.registrations += 1
-        rt.metrics.peers_alive = len(self.core.peers)
         if reg.refused:
             rt.log.warning("actor names refused: held by another identity", peer=msg.peer,
                            identity=identity.decode(), refused=reg.refused)
@@ -262,7 +256,6 @@ class BrokerLink:
                 self.sock.send_multipart((peer.rid, BROKER_B, rt.identity, header, body), zmq.NOBLOCK)
             except zmq.ZMQError:
                 pass
-        rt.metrics.peers_alive = len(self.core.peers)
 
     def close(self) -> None:
         if self.sock is not None:

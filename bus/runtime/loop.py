@@ -126,6 +126,7 @@ class Runtime:
         self.log = logs.get(f"{process}.runtime")
         self._rng = Random(seed if seed is not None else int.from_bytes(os.urandom(8), "big"))
         self.faults: FaultFilter[tuple] = FaultFilter(self._rng.getrandbits(64))
+        self.metrics.faults_applied = self.faults.applied
         self._actors: dict[bytes, Actor] = {}
         self._pending: dict[int, _Request] = {}
         self._timers: list[tuple[float, int, Timer]] = []
@@ -466,7 +467,6 @@ class Runtime:
     def set_faults(self, rules: list[FaultRule], seed: int | None) -> None:
         for _, item in self.faults.set_rules(rules, seed):
             self._release_held(item)
-        self.metrics.faults_applied = self.faults.applied
 
     def _release_held(self, item: tuple) -> None:
         if len(item) == 3:

@@ -46,6 +46,7 @@ class PeerLink:
         self.refused: list[str] = []
         """Actor names the broker would not route here; asked for again every heartbeat."""
         self.outbox: deque[tuple[bytes, bytes, bytes]] = deque()
+        rt.metrics.outbox_depth = lambda: len(self.outbox)
         self.broker_seen = 0.0
         self._sent_since_tick = False
         self._writing = False
@@ -102,7 +103,6 @@ class PeerLink:
         if want != self._writing:
             self._writing = want
             self.rt._poller.modify(self.sock, zmq.POLLIN | (zmq.POLLOUT if want else 0))
-        self.rt.metrics.outbox_depth = len(self.outbox)
 
     def flush(self) -> None:
         outbox, send = self.outbox, self.sock.send_multipart
