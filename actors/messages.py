@@ -175,6 +175,8 @@ class StoreWatchEvents:
     revision: int
     """The member's revision when sent: everything up to it has been reported."""
     member: str
+    seq: int = 0
+    """1, 2, 3... per watch: a watcher that sees a gap has lost events and must watch again."""
     canceled: str = ""
     """Non-empty when the watch ended, with why (e.g. ``compacted: ...``)."""
 

@@ -7,6 +7,7 @@
     kubesim keys            generate the CURVE keys the cluster config needs
     kubesim procfile        write a Procfile for the cluster config
     kubesim check           validate the cluster config and say what it describes
+    kubesim store ...       read, write, watch and inspect the replicated store (see kubesim.store)
 
 Every command takes ``--config`` (default ``config/cluster.yaml``). A bad
 config stops the command with exit status 2 and a message naming the key.
@@ -19,6 +20,7 @@ import json
 import sys
 from pathlib import Path
 
+from kubesim import store
 from kubesim.config import DEFAULT_CONFIG, ClusterConfig, ConfigError, load
 
 
@@ -45,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("procfile", help="write a Procfile with one line per process")
     p.add_argument("-o", "--output", type=Path, default=Path("Procfile"))
     sub.add_parser("check", help="validate the cluster config")
+    store.add_parser(sub)
 
     # Options after the subcommand are accepted too (`kubesim run broker --config x.yaml`).
     for action in sub.choices.values():
@@ -67,13 +70,16 @@ def _run(cfg: ClusterConfig, args) -> int:
 
 
 def _child(cfg: ClusterConfig, args) -> int:
+    from actors.store.member import StoreFailed
+    from actors.store.snapfile import CorruptSnapshot
+    from actors.store.wal import CorruptWAL
     from bus.transport.curve import MissingKey
     from bus.transport.sockets import BindFailed
     from kubesim.process import run_child
 
     try:
         run_child(cfg, args.name)
-    except (MissingKey, BindFailed, OSError) as exc:
+    except (MissingKey, BindFailed, OSError, CorruptWAL, CorruptSnapshot, StoreFailed) as exc:
         print(f"kubesim child {args.name}: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -145,4 +151,5 @@ def _check(cfg: ClusterConfig, args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "child": _child, "ctl": _ctl, "faults": _faults, "keys": _keys, "procfile": _procfile, "check": _check}
+COMMANDS = {"run": _run, "child": _child, "ctl": _ctl, "faults": _faults, "keys": _keys, "procfile": _procfile,
+            "check": _check, "store": store.run}

@@ -11,12 +11,15 @@ nodes...) are added here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from actors.demo import Pinger, Ponger
 from bus.runtime import Runtime
+
+if TYPE_CHECKING:
+    from kubesim.config import ClusterConfig
 
 
 class NoArgs(BaseModel):
@@ -40,14 +43,25 @@ class PingArgs(NoArgs):
 class Component:
     is_broker: bool
     args: type[BaseModel]
-    add_actors: Callable[[Runtime, BaseModel], None]
+    add_actors: Callable[[Runtime, BaseModel, ClusterConfig, str], None]
+    """(runtime, args, cluster config, process name) -> puts the process's actors in the runtime."""
+    standalone: bool = False
+    """Speaks only over direct links, never through the broker (the store's members)."""
+
+
+def _add_store_member(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: str) -> None:
+    from kubesim.store import member_for
+
+    rt.add(member_for(cfg, process))
 
 
 COMPONENTS: dict[str, Component] = {
     # The broker routes; later it will also host the API server's actors.
-    "broker": Component(True, NoArgs, lambda rt, args: None),
-    "demo-pong": Component(False, PongArgs, lambda rt, a: rt.add(Ponger(a.name))),
-    "demo-ping": Component(False, PingArgs,
-                           lambda rt, a: rt.add(Pinger(a.name, target=a.target, interval_s=a.interval_s))),
+    "broker": Component(True, NoArgs, lambda rt, args, cfg, process: None),
+    "demo-pong": Component(False, PongArgs, lambda rt, a, cfg, process: rt.add(Ponger(a.name))),
+    "demo-ping": Component(False, PingArgs, lambda rt, a, cfg, process: rt.add(
+        Pinger(a.name, target=a.target, interval_s=a.interval_s))),
+    # A member of the replicated store (etcd); its peers and settings come from the `store` section.
+    "store": Component(False, NoArgs, _add_store_member, standalone=True),
 }
 

@@ -98,6 +98,45 @@ class SupervisorSection(_Strict):
     """How long a stopping child gets after SIGTERM before SIGKILL."""
 
 
+class StoreSection(_Strict):
+    """The replicated store (the cluster's etcd): its members and how they run."""
+
+    host: str = "127.0.0.1"
+    members: dict[str, int] = Field(default_factory=dict)
+    """Member (process) name -> the port it listens on for the other members and for clients."""
+    data_dir: Path = Path(".kubesim/store")
+    """Each member keeps its WAL and snapshots in ``<data_dir>/<member>``."""
+    fsync: bool = True
+    """fsync the WAL before acknowledging (off: faster, and a crash of every member may lose writes)."""
+    heartbeat_interval_ms: int = Field(100, ge=1, le=10_000)
+    """Real milliseconds between leader heartbeats (etcd's --heartbeat-interval); one raft tick."""
+    election_timeout_ms: int = Field(1000, ge=3, le=60_000)
+    """Real milliseconds a follower waits for a leader (etcd's --election-timeout); randomized up to 2x."""
+    snapshot_count: int = Field(10_000, ge=10)
+    """Applied entries between snapshots (etcd's --snapshot-count)."""
+    catch_up_entries: int = Field(5_000, ge=0)
+    """Entries kept below a snapshot so a follower slightly behind needs no snapshot."""
+    max_request_bytes: int = Field(1_572_864, ge=1024, le=64 * 1024 * 1024)
+    """Largest write accepted (etcd's --max-request-bytes)."""
+    max_message_bytes: int = Field(64 * 1024 * 1024, ge=1024 * 1024, le=1024 * 1024 * 1024)
+    """Largest message between members and to clients (a snapshot travels as one)."""
+
+    @model_validator(mode="after")
+    def check(self) -> StoreSection:
+        if self.members and len(self.members) not in (1, 3, 5, 7):
+            raise ValueError(f"store.members: a store has 3 or 5 members (1 to experiment), not {len(self.members)}")
+        ports = list(self.members.values())
+        if len(ports) != len(set(ports)) or not all(1 <= p <= 65535 for p in ports):
+            raise ValueError("store.members: each member needs its own port in 1..65535")
+        if self.election_timeout_ms < 3 * self.heartbeat_interval_ms:
+            raise ValueError("store.election_timeout_ms: must be at least 3 heartbeat intervals "
+                             "(etcd advises 10), or followers time out between heartbeats")
+        return self
+
+    def endpoints(self) -> dict[str, tuple[str, int]]:
+        return {name: (self.host, port) for name, port in self.members.items()}
+
+
 class ProcessSection(_Strict):
     component: str
     """What the process runs: a name from ``kubesim.components``."""
@@ -114,6 +153,7 @@ class ClusterConfig(_Strict):
     logging: LoggingSection = LoggingSection()
     metrics: MetricsSection = MetricsSection()
     supervisor: SupervisorSection = SupervisorSection()
+    store: StoreSection = StoreSection()
     processes: dict[str, ProcessSection]
 
     @model_validator(mode="after")
@@ -138,14 +178,22 @@ class ClusterConfig(_Strict):
             if len(str(sock).encode()) > MAX_UNIX_SOCKET_PATH:
                 raise ValueError(f"cluster.state_dir: the control socket {sock} is longer than the "
                                  f"{MAX_UNIX_SOCKET_PATH} bytes a Unix socket path may have; use a shorter state_dir")
+        store_procs = {n for n, p in self.processes.items() if p.component == "store"}
+        if store_procs != set(self.store.members):
+            missing = sorted(set(self.store.members) - store_procs)
+            extra = sorted(store_procs - set(self.store.members))
+            raise ValueError("store.members and the processes running component 'store' must be the same"
+                             + (f"; no store process for {missing}" if missing else "")
+                             + (f"; not in store.members: {extra}" if extra else ""))
         ports = [p.metrics_port for p in self.processes.values() if p.metrics_port]
         if len(ports) != len(set(ports)):
             raise ValueError("processes: two processes share a metrics_port")
         if not self.security.curve:
-            try:
-                check_bind_host(self.bus.host, curve=False)
-            except BindRefused as exc:
-                raise ValueError(f"bus.host: {exc}") from None
+            for where, host in (("bus.host", self.bus.host), ("store.host", self.store.host)):
+                try:
+                    check_bind_host(host, curve=False)
+                except BindRefused as exc:
+                    raise ValueError(f"{where}: {exc}") from None
         return self
 
     # Derived values the rest of the program uses -------------------------------

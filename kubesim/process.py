@@ -6,6 +6,7 @@ starts it as a child and restarts it when it dies.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from prometheus_client import REGISTRY
@@ -34,21 +35,29 @@ def security_for(cfg: ClusterConfig, key_name: str, broker: bool) -> Security:
 
 
 def runtime_for(cfg: ClusterConfig, process: str, *, broker: bool, key_name: str | None = None,
-                clock: Clock | None = None) -> Runtime:
-    """A runtime for ``process``, holding the key ``key_name`` (default: the process's own)."""
+                clock: Clock | None = None, standalone: bool = False) -> Runtime:
+    """A runtime for ``process``, holding the key ``key_name`` (default: the process's own).
+
+    A ``standalone`` runtime (a store member, a store client) has no broker
+    link: it listens for, and connects to, its peers directly.
+    """
     key_name = key_name or process
     curve = cfg.security.curve
-    return Runtime(process, cfg.bus_settings(), clock or make_clock(cfg.cluster.time_scale), broker=broker,
-                   security=security_for(cfg, key_name, broker), identity=key_name if curve else process,
-                   fault_admins=frozenset(cfg.security.fault_admins) if curve else None)
+    settings = cfg.bus_settings()
+    if standalone:
+        # Store traffic carries snapshots and whole ranges: its own, larger frame limit.
+        settings = replace(settings, max_frame_bytes=cfg.store.max_message_bytes)
+    return Runtime(process, settings, clock or make_clock(cfg.cluster.time_scale), broker=broker,
+                   security=security_for(cfg, key_name, broker or standalone), identity=key_name if curve else process,
+                   fault_admins=frozenset(cfg.security.fault_admins) if curve else None, standalone=standalone)
 
 
 def build(cfg: ClusterConfig, process: str) -> Runtime:
     """The runtime of ``process`` with its component's actors added, not yet started."""
     proc = cfg.process(process)
     component = COMPONENTS[proc.component]
-    rt = runtime_for(cfg, process, broker=component.is_broker)
-    component.add_actors(rt, component.args.model_validate(proc.args))
+    rt = runtime_for(cfg, process, broker=component.is_broker, standalone=component.standalone)
+    component.add_actors(rt, component.args.model_validate(proc.args), cfg, process)
     return rt
 
 

@@ -477,6 +477,22 @@ _COMPARE_FIELDS: dict[str, tuple[tuple[type, ...], Any]] = {
 _IN_TXN = ("put", "delete", "range", "txn")
 
 
+class BadOp(ValueError):
+    """An op that :meth:`MVCC.apply` would refuse whatever the state; ``code`` as in its error response."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_op(op: Any) -> None:
+    """Raise :class:`BadOp` for an op no state could accept, so a member refuses it before it is logged."""
+    try:
+        _parse_op(op, 0)
+    except _Refused as exc:
+        raise BadOp(exc.code, exc.message) from None
+
+
 def _parse_op(raw: Any, depth: int) -> dict:
     """A checked copy of ``raw`` with defaults filled in; raises :class:`_Refused`."""
     kind = raw.get("op") if isinstance(raw, dict) else None

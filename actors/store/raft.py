@@ -234,6 +234,8 @@ class Raft:
         self._pending_reads: list[Message] = []
         """Read-index requests waiting for this leader's first commit in its term."""
         self._prev_hard_state = hard_state
+        self.campaigns = 0
+        """Elections (pre-vote rounds included) this member started: a metric."""
         self.become_follower(self.term, "")
 
     # --- The interface --------------------------------------------------------------
@@ -424,6 +426,7 @@ class Raft:
             self._campaign(CANDIDATE, transfer)
 
     def _campaign(self, kind: str, transfer: bool) -> None:
+        self.campaigns += 1
         if kind == PRE_CANDIDATE:
             self._become_pre_candidate()
             vote_type, term = PRE_VOTE, self.term + 1

@@ -155,11 +155,13 @@ class WAL:
         """Bytes in the segment files still on disk."""
         return sum(segment.size for segment in self._segments)
 
-    def save(self, hard_state: HardState | None, entries: list[Entry]) -> None:
+    def save(self, hard_state: HardState | None, entries: list[Entry], sync: bool = True) -> None:
         """Append ``entries`` then ``hard_state`` with one write and (fsync on) one fsync.
 
         Durable on return when fsync is on. ``entries`` are contiguous; the
         first may overwrite from its index on, but may not leave a gap.
+        ``sync=False`` skips the fsync: raft needs none when only the commit
+        index moved (etcd's ``MustSync``), since a lost commit index is learnt again.
         """
         if not entries and hard_state is None:
             return
@@ -169,7 +171,7 @@ class WAL:
         records = [_frame(ENTRY, entry) for entry in entries]
         if hard_state is not None:
             records.append(_frame(HARD_STATE, hard_state))
-        self._commit(first, records, entries[-1].index if entries else 0)
+        self._commit(first, records, entries[-1].index if entries else 0, sync)
         if entries:
             self._last_index = entries[-1].index
         if hard_state is not None:
@@ -215,7 +217,7 @@ class WAL:
             assert type(entry.data) is bytes, f"entry {entry.index} data is a {type(entry.data).__name__}"
             index += 1
 
-    def _commit(self, first_index: int, records: list[bytes], max_index: int) -> None:
+    def _commit(self, first_index: int, records: list[bytes], max_index: int, sync: bool = True) -> None:
         """Write ``records`` to the live segment with one write and one fsync (the group commit)."""
         assert self._fd >= 0, f"{self.directory}: the WAL is closed"
         try:
@@ -223,7 +225,7 @@ class WAL:
                 self._cut(first_index)
             data = b"".join(records)
             _write_all(self._fd, data)
-            if self.fsync:
+            if self.fsync and sync:
                 self._sync_live()
         except BaseException:
             self.close()

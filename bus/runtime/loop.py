@@ -62,6 +62,7 @@ from bus.messages import (
 from bus.metrics import BusMetrics
 from bus.runtime.actor import Actor, BusControl, Envelope
 from bus.runtime.broker_link import BrokerLink
+from bus.runtime.direct_link import DirectLink, NoLink
 from bus.runtime.futures import (
     Future,
     Indeterminate,
@@ -114,6 +115,7 @@ class Runtime:
         seed: int | None = None,
         metrics: BusMetrics | None = None,
         fault_admins: frozenset[str] | None = None,
+        standalone: bool = False,
     ) -> None:
         self.process = process
         self.fault_admins = fault_admins
@@ -150,7 +152,12 @@ class Runtime:
         self._wakeup_w: socket.socket | None = None
         # Heartbeats are a transport matter: real seconds, turned into cluster seconds.
         self._heartbeat_s = settings.heartbeat_interval_s * clock.scale
-        self.link: PeerLink | BrokerLink = BrokerLink(self) if broker else PeerLink(self)
+        self.link: PeerLink | BrokerLink | NoLink
+        if standalone:
+            self.link = NoLink(self)  # direct links only (the store's members and their clients)
+        else:
+            self.link = BrokerLink(self) if broker else PeerLink(self)
+        self.direct: DirectLink | None = None
         self.add(BusControl(f"{process}.bus"))
 
     # Set-up ------------------------------------------------------------------
@@ -163,6 +170,12 @@ class Runtime:
         if self._running and isinstance(self.link, PeerLink):
             self.link.register()
         return actor
+
+    def direct_link(self) -> DirectLink:
+        """This process's direct links, made on first use (see :mod:`bus.runtime.direct_link`)."""
+        if self.direct is None:
+            self.direct = DirectLink(self)
+        return self.direct
 
     def actor_names(self) -> list[str]:
         return [k.decode() for k in self._actors]
@@ -278,6 +291,7 @@ class Runtime:
             return
         self._out = []
         send = self.link.send
+        direct = self.direct
         limit = self.settings.max_frame_bytes
         most = self.settings.max_batch
         i, n = 0, len(out)
@@ -289,18 +303,36 @@ class Runtime:
                 if size > limit:
                     break
                 j += 1
-            if j - i == 1:
-                send(dst_b, header, body)
-            else:
+            if j - i > 1:
                 frames = []
                 for _, h, b in out[i:j]:
                     frames.append(h)
                     frames.append(b)
-                send(dst_b, pack_batch_header(self._new_id(), self.process, self._batch_traceparent,
-                                              self.clock.wall()), pack_batch(frames))
+                header = pack_batch_header(self._new_id(), self.process, self._batch_traceparent,
+                                           self.clock.wall())
+                body = pack_batch(frames)
                 self.metrics.batches_sent += 1
                 self.metrics.batched_messages += j - i
+            if direct is not None and direct.has_route(dst_b):
+                failed = direct.send(dst_b, header, body)
+                if failed:
+                    self._not_sent(out[i:j], failed)
+            else:
+                send(dst_b, header, body)
             i = j
+
+    def _not_sent(self, items: list[tuple[bytes, bytes, bytes]], reason: str) -> None:
+        """A direct link could not take these: fail their requests now rather than at their deadline."""
+        self.metrics.dropped_outbound[reason] += len(items)
+        for dst_b, header_b, _ in items:
+            header = unpack_header(header_b)  # our own header: it decodes
+            req = self._pending.get(header.id) if header.wants_reply else None
+            if req is not None and req.dst.encode() == dst_b:
+                self.call_soon(self._bounced_locally, req, Undeliverable(req.dst, reason))
+
+    def _bounced_locally(self, req: _Request, msg: Undeliverable) -> None:
+        if self._pending.get(req.id) is req:
+            self._on_reply(req, msg)
 
     # Requests ------------------------------------------------------------------
     def _request(self, actor: Actor, dst: str, msg: Message, timeout_s: float | None,
@@ -359,9 +391,14 @@ class Runtime:
         self.log.error("async handler failed", task=task.name, error=repr(exc))
 
     # Receiving ---------------------------------------------------------------------
-    def _deliver(self, dst_b: bytes, identity_b: bytes, header_b: bytes, body_b: bytes,
-                 in_batch: bool = False) -> None:
-        """Entry point of every frame addressed to an actor of this process."""
+    def _deliver(self, dst_b: bytes, identity_b: bytes | None, header_b: bytes, body_b: bytes,
+                 in_batch: bool = False, learn: Callable[[str], None] | None = None) -> None:
+        """Entry point of every frame addressed to an actor of this process.
+
+        ``identity_b`` is who the sender was authenticated as; None (a direct
+        link without CURVE) takes the sender the header names. ``learn`` is
+        told each sender, so a direct link can route replies back.
+        """
         try:
             header = unpack_header(header_b)
             if header.kind == BATCH_KIND:
@@ -369,11 +406,15 @@ class Runtime:
                     raise Rejected("bad_batch", "a batch inside a batch")
                 frames = unpack_batch(body_b, self.settings.max_frame_bytes + BATCH_SLACK_BYTES)
                 for i in range(0, len(frames), 2):
-                    self._deliver(dst_b, identity_b, frames[i], frames[i + 1], True)
+                    self._deliver(dst_b, identity_b, frames[i], frames[i + 1], True, learn)
                 return
         except Rejected as exc:
-            self.reject(exc, identity_b)
+            self.reject(exc, identity_b or b"direct link")
             return
+        if identity_b is None:
+            identity_b = header.sender.encode()
+        if learn is not None:
+            learn(header.sender)
         if self.faults.active:
             for delay, item in self.faults.apply("recv", header.sender, dst_b.decode("utf-8", "replace"),
                                                  header.kind, (dst_b, identity_b, header, body_b),
@@ -478,7 +519,8 @@ class Runtime:
     def start(self) -> None:
         """Open the socket, register, start the actors (``run`` does this for you)."""
         self.link.open()
-        self._poller.register(self.link.sock, zmq.POLLIN)
+        if self.link.sock is not None:
+            self._poller.register(self.link.sock, zmq.POLLIN)
         self._running = True
         self.call_every(self._heartbeat_s, self.link.tick)
         for actor in list(self._actors.values()):
@@ -513,6 +555,8 @@ class Runtime:
                     link.flush()
             elif sock in self._fd_handlers:
                 self._guarded(self._fd_handlers[sock], ())
+            elif self.direct is not None:
+                self.direct.drain(sock, self.settings.drain_budget)
         budget = self.settings.drain_budget
         local = self._local
         while local and budget:
@@ -543,6 +587,8 @@ class Runtime:
                 self.log.exception("on_stop failed", actor=actor.name)
         self._flush_out()
         self.link.close()
+        if self.direct is not None:
+            self.direct.close()
         if self._wakeup_w is not None:
             signal.set_wakeup_fd(-1)
         for sock in (self._wakeup_r, self._wakeup_w):
