@@ -38,7 +38,7 @@ def _server_keys(cfg: ClusterConfig) -> dict[str, bytes] | None:
     return {m: load_public(cfg.security.keys_dir, m) for m in cfg.store.members}
 
 
-def member_for(cfg: ClusterConfig, process: str) -> StoreMember:
+def member_for(cfg: ClusterConfig, process: str, cls: type[StoreMember] = StoreMember) -> StoreMember:
     """The store member actor for ``process``, with its options from the cluster file."""
     st = cfg.store
     scale = cfg.cluster.time_scale
@@ -52,7 +52,7 @@ def member_for(cfg: ClusterConfig, process: str) -> StoreMember:
         catch_up_entries=st.catch_up_entries,
         max_request_bytes=st.max_request_bytes,
     )
-    return StoreMember(process, st.endpoints(), options, server_keys=_server_keys(cfg))
+    return cls(process, st.endpoints(), options, server_keys=_server_keys(cfg))
 
 
 def session_for(cfg: ClusterConfig, *, timeout_s: float = 5.0, deadline_s: float = 15.0) -> StoreSession:

@@ -61,6 +61,8 @@ from bus.transport.sockets import Security
 
 __all__ = ["Indeterminate", "StoreClient", "StoreError", "StoreSession", "StoreUnavailable", "Watch"]
 
+#: Longest wait between attempts while no member can take a request (an election takes ~1 s).
+MAX_PAUSE_S = 0.1
 #: Error codes after which the write certainly was not applied and may be sent again.
 SAFE_TO_RETRY = frozenset({"proposal_lost", "too_many_requests"})
 
@@ -159,8 +161,8 @@ class StoreClient(Actor):
                 if target == self.leader:
                     self.leader = None
                 target = self._rotate(avoid=target)
-                await self.sleep(min(pause, 0.05))
-                pause *= 2
+                await self.sleep(pause)
+                pause = min(pause * 2, MAX_PAUSE_S)
                 continue
             except Indeterminate as exc:
                 if write:
@@ -176,7 +178,7 @@ class StoreClient(Actor):
                     raise StoreError(exc.code, str(exc).split(": ", 1)[-1]) from None
                 last = f"{target}: {exc.code}"
                 await self.sleep(pause)
-                pause = min(pause * 2, 0.1)
+                pause = min(pause * 2, MAX_PAUSE_S)
                 continue
             if isinstance(reply, StoreNotLeader):
                 last = f"{target}: not the leader (term {reply.term})"
@@ -185,7 +187,7 @@ class StoreClient(Actor):
                 else:
                     target = self._rotate(avoid=target)
                     await self.sleep(pause)  # an election is under way
-                    pause = min(pause * 2, 0.1)
+                    pause = min(pause * 2, MAX_PAUSE_S)
                 continue
             if write:
                 self.leader = target

@@ -1,0 +1,144 @@
+"""The store as real processes on loopback: kill -9, restarts, and no acknowledged write lost.
+
+Each test starts three ``kubesim child store-N`` processes (fsync on unless
+it says otherwise), writes through the client library with writes in
+flight, and breaks something. Afterwards every member must hold every write
+that was acknowledged, with its value, read from that member alone.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from actors.messages import RaftMessage, StorePut
+from actors.store.client import StoreError
+from tests.helpers import kubesim_out, metric, wait_until
+from tests.store_cluster import StoreCluster, Writer, missing_acked
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    c = StoreCluster(tmp_path)
+    c.start_all()
+    yield c
+    c.close()
+
+
+def test_status_shows_one_leader_and_writes_reach_every_member(cluster):
+    lead = cluster.leader()
+    done = kubesim_out("store", "status", "--config", str(cluster.config))
+    assert done.returncode == 0, done.stderr
+    assert f"leader: {lead}" in done.stdout
+    assert done.stdout.count("yes") == 3  # every member reachable
+    assert kubesim_out("store", "put", "/test/a", "1", "--config", str(cluster.config)).returncode == 0
+    got = kubesim_out("store", "get", "/test/", "--prefix", "--config", str(cluster.config))
+    assert got.stdout.strip() == "/test/a = 1"
+    for name in cluster.names:
+        wait_until(lambda name=name: cluster.contents(name).get(b"/test/a") == b"1", 10, f"{name} to apply")
+
+
+def test_killing_the_leader_mid_stream_loses_no_acknowledged_write(cluster):
+    old = cluster.leader()
+    writer = Writer(cluster, window=30)
+    writer.run_until(lambda: len(writer.acked) >= 300, 60, "300 writes before the kill")
+    cluster.kill(old)
+    before_kill = len(writer.acked)
+    writer.run_until(lambda: len(writer.acked) >= before_kill + 300, 60, "300 writes after the kill")
+    writer.drain()
+    new = cluster.leader()
+    assert new != old
+    cluster.start(old)
+    cluster.caught_up(old)
+    assert missing_acked(cluster, writer) == {}
+    # The writes that ended unknown were sent to the dying leader, and only those.
+    assert len(writer.indeterminate) <= writer.window
+    assert writer.failed == []
+    text = cluster.metrics(new)
+    assert metric(text, "kubesim_store_is_leader", member=new) == 1
+    assert metric(text, "kubesim_store_proposals_committed_total", member=new) > 0
+
+
+def kill_every_member_mid_stream(cluster: StoreCluster) -> dict[str, list[bytes]]:
+    """Write with 50 in flight, kill -9 all members at once, restart them: what acknowledged writes are gone?"""
+    cluster.leader()
+    writer = Writer(cluster, window=50)
+    writer.run_until(lambda: len(writer.acked) >= 500, 60, "500 acknowledged writes")
+    for name in list(cluster.procs):
+        cluster.kill(name)
+    cluster.start_all()
+    writer.drain()  # writes never sent are retried on the restarted members
+    cluster.leader()
+    for name in cluster.names:
+        cluster.caught_up(name)
+    return missing_acked(cluster, writer)
+
+
+def test_killing_every_member_mid_stream_with_fsync_on_loses_no_acknowledged_write(cluster):
+    assert kill_every_member_mid_stream(cluster) == {}
+
+
+def test_the_check_catches_a_member_that_acknowledges_before_its_writes_are_durable(tmp_path):
+    """The same test against a planted bug (tests/store_planted.py) must fail: the check can fail."""
+    planted = StoreCluster(tmp_path, module="tests.store_planted")
+    planted.start_all()
+    try:
+        lost = kill_every_member_mid_stream(planted)
+    finally:
+        planted.close()
+    assert lost, "writes acknowledged before they were durable survived a kill of every member"
+
+
+def test_a_member_far_behind_catches_up_from_a_snapshot(tmp_path):
+    c = StoreCluster(tmp_path, snapshot_count=100, catch_up_entries=10)
+    c.start_all()
+    try:
+        lead = c.leader()
+        behind = next(n for n in c.names if n != lead)
+        c.kill(behind)
+        writer = Writer(c, window=20)
+        writer.run_until(lambda: len(writer.acked) >= 400, 60, "400 writes while a member is down")
+        writer.drain()
+        c.start(behind)
+        c.caught_up(behind)
+        assert missing_acked(c, writer) == {}
+        assert metric(c.metrics(behind), "kubesim_store_snapshots_installed_total", member=behind) >= 1
+    finally:
+        c.close()
+
+
+def test_bad_messages_are_refused_counted_and_harmless(cluster):
+    lead = cluster.leader()
+    client = cluster.session.client
+    # A raft message from something that is not a member, pretending to be one.
+    client.send(lead, RaftMessage("app", lead, "store-9", term=99, index=5))
+    client.send(lead, RaftMessage("hup", lead, "store-1"))
+    with pytest.raises(StoreError, match="bad_op|key is not provided"):
+        cluster.session.run(client.put(b"", b"x"))
+    with pytest.raises(StoreError, match="request_too_large"):
+        cluster.session.run(client.put(b"/test/big", b"x" * 2_000_000))
+    wait_until(lambda: metric(cluster.metrics(lead), "kubesim_store_rejected_messages_total", member=lead,
+                              reason="bad_raft_message") >= 2, 10, "the raft messages to be refused")
+    assert cluster.status(lead).term < 99 and cluster.leader() == lead
+    assert cluster.session.run(client.put(b"/test/after", b"ok"))["revision"] > 1
+    reply = cluster.session.run(client.request(lead, StorePut(b"/test/direct", b"1"), timeout_s=5, retries=0))
+    assert reply.body["revision"] > 1
+
+
+def test_corruption_before_the_tail_stops_the_member_naming_file_and_offset(cluster):
+    cluster.leader()
+    writer = Writer(cluster, window=10)
+    writer.run_until(lambda: len(writer.acked) >= 50, 60, "50 writes")
+    writer.drain()
+    victim = cluster.names[0]
+    cluster.kill(victim)
+    wal_dir = cluster.tmp / "store" / victim / "wal"
+    segment = sorted(wal_dir.iterdir())[-1]
+    data = bytearray(segment.read_bytes())
+    middle = len(data) // 2
+    data[middle] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    done = kubesim_out("child", victim, "--config", str(cluster.config), timeout_s=30)
+    assert done.returncode != 0
+    assert segment.name in done.stderr and "offset" in done.stderr, done.stderr[-2000:]
