@@ -12,8 +12,9 @@ import pytest
 
 from actors.messages import RaftMessage, StorePut
 from actors.store.client import StoreError
+from actors.store.mvcc import prefix_end
 from tests.helpers import kubesim_out, metric, wait_until
-from tests.store_cluster import StoreCluster, Writer, missing_acked
+from tests.store_cluster import PREFIX, StoreCluster, Writer, missing_acked
 
 pytestmark = pytest.mark.integration
 
@@ -142,3 +143,34 @@ def test_corruption_before_the_tail_stops_the_member_naming_file_and_offset(clus
     done = kubesim_out("child", victim, "--config", str(cluster.config), timeout_s=30)
     assert done.returncode != 0
     assert segment.name in done.stderr and "offset" in done.stderr, done.stderr[-2000:]
+
+
+def test_a_watch_sees_every_change_in_order_with_no_gap_even_when_its_member_dies(cluster):
+    cluster.leader()
+    session, client = cluster.session, cluster.session.client
+    events, ended = [], []
+    watch = client.watch(PREFIX, prefix_end(PREFIX), start_revision=1, prev_kv=True,
+                         on_events=lambda evs, revision: events.extend(evs), on_end=ended.append)
+    session.run(client.put(PREFIX + b"a", b"1"))
+    txn = session.run(client.txn(
+        [{"key": PREFIX + b"a", "target": "version", "result": "=", "value": 1}],
+        [{"op": "put", "key": PREFIX + b"b", "value": b"2"}, {"op": "delete", "key": PREFIX + b"a"}]))
+    assert txn["succeeded"]
+    wait_until(lambda: len(events) >= 3, 10, "the first events", step=lambda: session.poll(0.01))
+    assert [(e.type, e.kv.key, e.kv.mod_revision) for e in events[:3]] == [
+        ("PUT", PREFIX + b"a", 2), ("PUT", PREFIX + b"b", 3), ("DELETE", PREFIX + b"a", 3)]
+    assert events[2].prev_kv.value == b"1"
+    cluster.kill(watch.member)  # the watch must resume elsewhere, from where it was
+    writer = Writer(cluster, window=20)
+    writer.run_until(lambda: len(writer.acked) >= 200, 60, "200 writes after the watch's member died")
+    writer.drain()
+    final = session.run(client.get(PREFIX, prefix_end(PREFIX), count_only=True))["revision"]
+    wait_until(lambda: events and events[-1].kv.mod_revision >= final, 30, "the watch to reach the last write",
+               step=lambda: session.poll(0.01))
+    revisions = [e.kv.mod_revision for e in events]
+    assert revisions == sorted(revisions), "events out of order"
+    assert set(revisions) == set(range(2, final + 1)), "a revision was skipped or reported twice"
+    assert len({(e.kv.key, e.kv.mod_revision) for e in events}) == len(events), "an event was reported twice"
+    watched = {e.kv.key for e in events if e.type == "PUT"}
+    assert set(writer.acked) <= watched
+    assert ended == []

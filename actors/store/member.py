@@ -64,7 +64,7 @@ MAX_WATCHES = 10_000
 #: Events per WatchEvents message (a catch-up from an old revision is sent in pieces).
 WATCH_CHUNK = 1000
 #: Cluster seconds between a watch's progress notices; a watch not renewed for 3 of them is dropped.
-WATCH_PROGRESS_S = 5.0
+WATCH_PROGRESS_S = 2.0
 
 
 class StoreFailed(Exception):

@@ -29,7 +29,8 @@ class StoreMetrics:
 
         self.has_leader = gauge("has_leader", "1 if this member knows a leader, else 0.")
         self.is_leader = gauge("is_leader", "1 if this member is the leader, else 0.")
-        self.leader_changes = counter("leader_changes_seen_total", "Times this member saw the leader change.")
+        self.leader_changes = counter("leader_changes_total",
+                                      "Times this member saw the leader change (etcd's leader_changes_seen_total).")
         self.elections = counter("elections_started_total", "Elections (and pre-vote rounds) this member started.")
         self.term = gauge("term", "The member's current raft term.")
         self.commit_index = gauge("commit_index", "Highest log index known committed.")
