@@ -22,7 +22,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from actors.store.client import Indeterminate, StoreError, StoreSession, StoreUnavailable
+from actors.store.client import (
+    Indeterminate,
+    StoreError,
+    StoreSession,
+    StoreUnavailable,
+)
 from actors.store.member import StoreMember, StoreOptions
 from actors.store.mvcc import KeyValue, prefix_end
 from bus.clock import make_clock

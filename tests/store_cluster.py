@@ -18,7 +18,15 @@ from typing import Any
 from actors.store.client import Indeterminate, StoreSession, StoreUnavailable
 from actors.store.mvcc import prefix_end
 from bus import logs
-from tests.helpers import ROOT, free_port, kubesim, scrape, stop, wait_until, write_cluster
+from tests.helpers import (
+    ROOT,
+    free_port,
+    kubesim,
+    scrape,
+    stop,
+    wait_until,
+    write_cluster,
+)
 
 PREFIX = b"/test/"
 
@@ -26,7 +34,7 @@ PREFIX = b"/test/"
 class StoreCluster:
     def __init__(self, tmp: Path, members: int = 3, *, fsync: bool = True, heartbeat_ms: int = 50,
                  election_ms: int = 500, snapshot_count: int = 10_000, catch_up_entries: int = 5_000,
-                 module: str | None = None) -> None:
+                 module: str | None = None, curve: bool = False) -> None:
         self.tmp = tmp
         self.names = [f"store-{i}" for i in range(members)]
         self.ports = {n: free_port() for n in self.names}
@@ -38,12 +46,13 @@ class StoreCluster:
             "members": self.ports, "data_dir": str(tmp / "store"), "fsync": fsync,
             "heartbeat_interval_ms": heartbeat_ms, "election_timeout_ms": election_ms,
             "snapshot_count": snapshot_count, "catch_up_entries": catch_up_entries,
-        }, logging={"level": "info"})
+        }, logging={"level": "info"}, security={"curve": curve})
+
         self.module = module
         """Run members with ``python -m MODULE`` instead of kubesim (a test-only member)."""
         self.procs: dict[str, subprocess.Popen] = {}
-        self.session = StoreSession({n: ("127.0.0.1", p) for n, p in self.ports.items()}, timeout_s=1.0,
-                                    deadline_s=20.0)
+        self.session = None if curve else StoreSession({n: ("127.0.0.1", p) for n, p in self.ports.items()},
+                                                       timeout_s=1.0, deadline_s=20.0)
         logs.configure("store-test", "warning")
 
     # --- Processes ------------------------------------------------------------
@@ -66,7 +75,8 @@ class StoreCluster:
         proc.wait()
 
     def close(self) -> None:
-        self.session.close()
+        if self.session is not None:
+            self.session.close()
         for proc in self.procs.values():
             stop(proc, 5)
 

@@ -174,3 +174,46 @@ def test_a_watch_sees_every_change_in_order_with_no_gap_even_when_its_member_die
     watched = {e.kv.key for e in events if e.type == "PUT"}
     assert set(writer.acked) <= watched
     assert ended == []
+
+
+def test_with_curve_on_only_known_keys_reach_the_store(tmp_path):
+    from actors.store.client import StoreSession, StoreUnavailable
+    from bus.transport.curve import generate, load_keypair, load_public
+    from bus.transport.sockets import Security
+
+    c = StoreCluster(tmp_path, curve=True)
+    assert kubesim_out("keys", "--config", str(c.config)).returncode == 0
+    c.start_all()
+    keys = tmp_path / "keys"
+    members = {n: ("127.0.0.1", p) for n, p in c.ports.items()}
+    server_keys = {n: load_public(keys, n) for n in c.names}
+    generate(tmp_path / "stranger", ["stranger"])
+    try:
+        with StoreSession(members, security=Security(curve=True, keypair=load_keypair(keys, "admin")),
+                          server_keys=server_keys, timeout_s=1, deadline_s=20) as admin:
+            c.session = admin
+            assert admin.run(admin.client.put(b"/test/k", b"v"))["revision"] == 2
+            # A known key, but not a member's: its raft messages are refused even under a member's name.
+            lead = c.leader()
+            other = next(n for n in c.names if n != lead)
+            impostor = StoreSession(members, security=Security(curve=True, keypair=load_keypair(keys, "admin")),
+                                    server_keys=server_keys, name=other)
+
+
+            def impersonate():  # again until one gets through: a new connection takes a moment
+                impostor.client.send(lead, RaftMessage("heartbeat", lead, other, term=50))
+                impostor.poll(0.05)
+
+            wait_until(lambda: metric(c.metrics(lead), "kubesim_store_rejected_messages_total", member=lead,
+                                      reason="bad_raft_message") >= 1, 10, "the impersonation to be refused",
+                       step=impersonate)
+            impostor.close()
+            assert c.status(lead).term < 50
+            c.session = None
+        stranger = Security(curve=True, keypair=load_keypair(tmp_path / "stranger", "stranger"))
+        with StoreSession(members, security=stranger, server_keys=server_keys, timeout_s=0.5,
+                          deadline_s=3) as session:
+            with pytest.raises(StoreUnavailable):
+                session.run(session.client.put(b"/test/k", b"stolen"))
+    finally:
+        c.close()

@@ -35,7 +35,6 @@ from actors.messages import (
     StoreNotLeader,
     StorePut,
     StoreRange,
-    StoreResult,
     StoreStatus,
     StoreStatusReply,
     StoreTransferLeader,

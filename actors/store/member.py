@@ -211,8 +211,9 @@ class StoreMember(Actor):
             return f"type {m.type!r} is not one a peer may send"
         if m.frm not in self.members or m.frm == self.name:
             return f"from {m.frm!r}, not another member"
-        if env.sender != m.frm:
-            return f"claims to be from {m.frm!r} but was sent by {env.sender!r}"
+        if env.sender != m.frm or env.identity != m.frm:
+            # With CURVE on, the identity comes from the sender's key: a member cannot be impersonated.
+            return f"claims to be from {m.frm!r} but was sent by {env.sender!r} (identity {env.identity!r})"
         if m.to != self.name:
             return f"addressed to {m.to!r}"
         return ""

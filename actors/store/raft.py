@@ -35,7 +35,13 @@ from random import Random
 
 from actors.messages import RaftMessage as Message
 from actors.store.raft_log import RaftLog
-from actors.store.types import EMPTY_HARD_STATE, Entry, HardState, Snapshot, SnapshotMeta
+from actors.store.types import (
+    EMPTY_HARD_STATE,
+    Entry,
+    HardState,
+    Snapshot,
+    SnapshotMeta,
+)
 
 # --- Message types ----------------------------------------------------------------
 HUP = "hup"                          # local: start an election now
