@@ -1,7 +1,8 @@
 """One-shot bus clients for the command line (``kubesim faults``).
 
 A short-lived runtime joins the bus as ``kubesim-cli-<pid>`` (identity
-``admin`` when CURVE is on), asks one question, and leaves.
+``admin`` when CURVE is on), asks one question, and leaves. A store member
+is asked over a direct link to its own port, as the store's clients do.
 """
 
 from __future__ import annotations
@@ -26,11 +27,19 @@ def set_faults(cfg: ClusterConfig, process: str, rules: list[dict], seed: int | 
 
     logs.configure("kubesim-cli", "warning", cfg.logging.format)
     name = f"kubesim-cli-{os.getpid()}"
-    rt = runtime_for(cfg, name, broker=False, key_name="admin", clock=RealClock())
+    member = cfg.store.members.get(process)
+    # Store members are not on the broker's bus (they must not depend on it): reach them directly.
+    rt = runtime_for(cfg, name, broker=False, key_name="admin", clock=RealClock(), standalone=member is not None)
     asker = rt.add(Actor(f"{name}.asker"))
+    if member is not None:
+        from kubesim.store import server_keys
+
+        keys = server_keys(cfg) or {}
+        rt.direct_link().connect([f"{process}.bus"], cfg.store.host, member, keys.get(process))
     rt.start()
     msg = SetFaults(rules, seed) if rules else ClearFaults()
-    fut = asker.request(f"{process}.bus", msg, timeout_s=timeout_s, retries=0)
+    # Replacing the rules is idempotent, so a retry is safe (a new direct connection may not be up yet).
+    fut = asker.request(f"{process}.bus", msg, timeout_s=timeout_s, retries=3)
     try:
         while not fut.done():
             rt.run_once(0.05)

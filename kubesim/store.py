@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from kubesim.config import ClusterConfig
 
 
-def _server_keys(cfg: ClusterConfig) -> dict[str, bytes] | None:
+def server_keys(cfg: ClusterConfig) -> dict[str, bytes] | None:
     if not cfg.security.curve:
         return None
     return {m: load_public(cfg.security.keys_dir, m) for m in cfg.store.members}
@@ -57,7 +57,7 @@ def member_for(cfg: ClusterConfig, process: str, cls: type[StoreMember] = StoreM
         catch_up_entries=st.catch_up_entries,
         max_request_bytes=st.max_request_bytes,
     )
-    return cls(process, st.endpoints(), options, server_keys=_server_keys(cfg))
+    return cls(process, st.endpoints(), options, server_keys=server_keys(cfg))
 
 
 def session_for(cfg: ClusterConfig, *, timeout_s: float = 5.0, deadline_s: float = 15.0) -> StoreSession:
@@ -69,7 +69,7 @@ def session_for(cfg: ClusterConfig, *, timeout_s: float = 5.0, deadline_s: float
     security = security_for(cfg, "admin", broker=True)
     return StoreSession(cfg.store.endpoints(), settings=settings, clock=make_clock(cfg.cluster.time_scale),
                         security=security, timeout_s=timeout_s, deadline_s=deadline_s,
-                        server_keys=_server_keys(cfg))
+                        server_keys=server_keys(cfg))
 
 
 def add_parser(sub) -> None:
