@@ -65,7 +65,12 @@ from random import Random
 from actors.messages import RaftMessage
 from actors.store import raft
 from actors.store.raft import Config, ProposalDropped, Raft
-from actors.store.types import EMPTY_HARD_STATE, Entry, HardState, Snapshot, SnapshotMeta
+from actors.store.types import (
+    Entry,
+    Snapshot,
+    SnapshotMeta,
+)
+from tests.raft_sim import Disk
 
 #: ``stabilize`` gives up after this many rounds: a cluster that never goes quiet is a bug to see.
 MAX_STABILIZE_ROUNDS = 200
@@ -126,30 +131,6 @@ def encode_state(state: tuple[bytes, ...]) -> bytes:
 
 def decode_state(data: bytes) -> tuple[bytes, ...]:
     return tuple(data.split(b",")) if data else ()
-
-
-@dataclass
-class Disk:
-    """What a node persisted: exactly what ``restart`` may use (as in tests/raft_sim.py)."""
-
-    hard_state: HardState = EMPTY_HARD_STATE
-    snapshot: Snapshot | None = None
-    entries: list[Entry] = field(default_factory=list)
-
-    def save(self, rd: raft.Ready) -> None:
-        if rd.snapshot is not None:
-            self.compact(rd.snapshot)
-            if self.entries and self.entries[0].index != rd.snapshot.meta.index + 1:
-                self.entries = []
-        if rd.entries:
-            first = rd.entries[0].index
-            self.entries = [e for e in self.entries if e.index < first] + list(rd.entries)
-        if rd.hard_state is not None:
-            self.hard_state = rd.hard_state
-
-    def compact(self, snap: Snapshot) -> None:
-        self.snapshot = snap
-        self.entries = [e for e in self.entries if e.index > snap.meta.index]
 
 
 @dataclass

@@ -47,7 +47,15 @@ from actors.messages import (
 )
 from actors.store import raft as R
 from actors.store.metrics import StoreMetrics
-from actors.store.mvcc import MVCC, BadOp, Compacted, Event, FutureRevision, check_op
+from actors.store.mvcc import (
+    MVCC,
+    BadOp,
+    Compacted,
+    Event,
+    FutureRevision,
+    check_op,
+    in_range,
+)
 from actors.store.raft import Config, ProposalDropped, Raft, Ready
 from actors.store.snapfile import load_newest, save_snapshot
 from actors.store.types import Entry, Snapshot, SnapshotMeta
@@ -216,6 +224,9 @@ class StoreMember(Actor):
             return f"claims to be from {m.frm!r} but was sent by {env.sender!r} (identity {env.identity!r})"
         if m.to != self.name:
             return f"addressed to {m.to!r}"
+        if m.term <= 0 and m.type != R.READ_INDEX:
+            # Term 0 means "local" to the core: only a forwarded read index travels without one.
+            return f"a {m.type} needs a term, got {m.term}"
         return ""
 
     # --- Client requests ------------------------------------------------------
@@ -546,7 +557,7 @@ class StoreMember(Actor):
         for w in self._watches.values():
             for ev in events:
                 key = ev.kv.key
-                if ev.kv.mod_revision >= w.next_revision and _matches(key, w.key, w.range_end):
+                if ev.kv.mod_revision >= w.next_revision and in_range(key, w.key, w.range_end):
                     w.events.append(ev)
 
     def _flush_watches(self) -> None:
@@ -577,14 +588,6 @@ class StoreMember(Actor):
                 self.log.info("watch expired", owner=w.owner, watch_id=w.watch_id)
             elif not w.events:
                 self._send_events(w, [])
-
-
-def _matches(key: bytes, start: bytes, end: bytes) -> bool:
-    if not end:
-        return key == start
-    if end == b"\0":
-        return key >= start
-    return start <= key < end
 
 
 def _entry(raw: Any) -> Entry:

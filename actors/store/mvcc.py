@@ -118,7 +118,8 @@ def prefix_end(prefix: bytes) -> bytes:
     return bytes(end)
 
 
-def _in_range(candidate: bytes, key: bytes, range_end: bytes) -> bool:
+def in_range(candidate: bytes, key: bytes, range_end: bytes) -> bool:
+    """Whether ``candidate`` is in the range etcd means by (key, range_end)."""
     if not range_end:
         return candidate == key
     if range_end == b"\0":
@@ -170,7 +171,7 @@ class MVCC:
             record = self._log[index]
             if 0 < limit <= len(found) and record.mod_revision > found[-1].kv.mod_revision:
                 break
-            if _in_range(record.key, key, range_end):
+            if in_range(record.key, key, range_end):
                 found.append(self._event(record))
         return found
 
@@ -601,4 +602,4 @@ def _op_writes(op: dict) -> tuple[set[bytes], list[tuple[bytes, bytes]]]:
 
 
 def _any_in(keys: set[bytes], ranges: list[tuple[bytes, bytes]]) -> bool:
-    return any(_in_range(key, start, end) for key in keys for start, end in ranges)
+    return any(in_range(key, start, end) for key in keys for start, end in ranges)

@@ -30,6 +30,7 @@ import struct
 import zlib
 
 from actors.store.types import Snapshot, SnapshotMeta
+from actors.store.wal import sync_directory
 from bus.codec import Rejected, pack_value, unpack_value
 
 MAGIC = b"KSSNAP1\n"
@@ -61,7 +62,7 @@ def save_snapshot(directory: str | os.PathLike[str], snap: Snapshot, *, fsync: b
             os.fsync(f.fileno())
     os.replace(tmp, path)
     if fsync:
-        _sync_directory(directory)
+        sync_directory(directory)
     _prune(directory, keep, fsync)
     return path
 
@@ -120,7 +121,7 @@ def _prune(directory: str, keep: int, fsync: bool) -> None:
     for _, _, path in stale:
         os.unlink(path)
     if stale and fsync:
-        _sync_directory(directory)
+        sync_directory(directory)
 
 
 def _remove_leftover_tmp(directory: str) -> None:
@@ -129,10 +130,3 @@ def _remove_leftover_tmp(directory: str) -> None:
         if _TMP_NAME.fullmatch(name):
             os.unlink(os.path.join(directory, name))
 
-
-def _sync_directory(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

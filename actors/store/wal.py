@@ -249,7 +249,7 @@ class WAL:
         self._fd = fd
         self._segments.append(_Segment(seq, path, 0, 0))
         if self.fsync:
-            _sync_directory(self.directory)
+            sync_directory(self.directory)
 
     def _release(self, index: int) -> None:
         """Delete the oldest segments whose every entry is covered by a snapshot at ``index``."""
@@ -258,7 +258,7 @@ class WAL:
             os.unlink(self._segments.pop(0).path)
             released = True
         if released and self.fsync:
-            _sync_directory(self.directory)
+            sync_directory(self.directory)
 
     # -- opening
 
@@ -451,10 +451,10 @@ def _make_directory(directory: str, fsync: bool) -> None:
     os.makedirs(directory)
     if fsync:
         # The new directory's own entry must survive a crash too.
-        _sync_directory(os.path.dirname(os.path.abspath(directory)))
+        sync_directory(os.path.dirname(os.path.abspath(directory)))
 
 
-def _sync_directory(directory: str) -> None:
+def sync_directory(directory: str) -> None:
     """Make file creations, renames and removals in ``directory`` durable."""
     fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
     try:
