@@ -72,12 +72,15 @@ class Sim:
 
     def __init__(self, seed: int, members: int = 3, *, loss: float = 0.05, dup: float = 0.03,
                  max_delay: int = 3, snapshot_every: int = 20, pre_vote: bool = True,
-                 check_quorum: bool = True, max_inflight: int = 4, max_entries_per_msg: int = 5) -> None:
+                 check_quorum: bool = True, max_inflight: int = 4, max_entries_per_msg: int = 5,
+                 crash_mid_ready: float = 0.002) -> None:
         self.seed = seed
         self.rng = Random(seed)
         self.ids = tuple(f"s{i}" for i in range(members))
         self.loss, self.dup, self.max_delay = loss, dup, max_delay
         self.snapshot_every = snapshot_every
+        self.crash_mid_ready = crash_mid_ready
+        """Chance that a leader dies between sending a Ready's messages and writing it."""
         self.cfg = dict(pre_vote=pre_vote, check_quorum=check_quorum, max_inflight=max_inflight,
                         max_entries_per_msg=max_entries_per_msg, max_bytes_per_msg=1 << 20,
                         election_ticks=10, heartbeat_ticks=1)
@@ -216,9 +219,20 @@ class Sim:
         m = self.members[i]
         while m.up and m.raft.has_ready():
             rd = m.raft.ready()
-            m.disk.save(rd)  # persist before anything leaves
-            for msg in rd.messages:
-                self._send(msg)
+            # As the member does: a follower persists before anything leaves; a leader sends
+            # first, and a crash between the two (below) loses what it had not yet written.
+            if rd.role == raft.LEADER:
+                for msg in rd.messages:
+                    self._send(msg)
+                if self.rng.random() < self.crash_mid_ready:
+                    m.up = False
+                    self.history.append(f"{self.now}: crash {i} after sending, before persisting")
+                    return
+                m.disk.save(rd)
+            else:
+                m.disk.save(rd)
+                for msg in rd.messages:
+                    self._send(msg)
             if rd.snapshot is not None:
                 m.state = rd.snapshot.data
                 m.applied = []
@@ -329,7 +343,7 @@ class Sim:
     def heal_and_settle(self, max_steps: int = 5000) -> None:
         """End every fault; the cluster must elect a leader and agree on a new entry."""
         self.cut.clear()
-        self.loss = self.dup = 0.0
+        self.loss = self.dup = self.crash_mid_ready = 0.0
         for i, m in self.members.items():
             if not m.up:
                 self._restart(i)

@@ -9,7 +9,8 @@ talk directly, not through the API server). One turn of the loop:
 2. :meth:`StoreMember._process` proposes everything collected at once, then
    for each Ready: writes the snapshot file (if the leader sent one), appends
    to the WAL with **one fsync for the whole turn** (group commit), and only
-   then sends the messages; applies committed entries to the MVCC state,
+   then sends the messages (a leader sends first: nothing it sends depends on
+   its own disk); applies committed entries to the MVCC state,
    answers the clients whose writes they were, and serves reads whose read
    index has been applied;
 3. watch events gathered during the turn go out, one message per watch.
@@ -332,8 +333,15 @@ class StoreMember(Actor):
             self._start_reads()
         while r.has_ready():
             rd = r.ready()
-            self._persist(rd)
-            self._send_all(rd.messages)
+            if rd.role == R.LEADER:
+                # A leader's messages promise nothing about its own disk (its term and vote were
+                # durable before it could win; it counts its own copy only once written, in
+                # advance()), so it replicates while it writes: raft thesis §10.2.1, etcd's server.
+                self._send_all(rd.messages)
+                self._persist(rd)
+            else:
+                self._persist(rd)
+                self._send_all(rd.messages)
             if rd.snapshot is not None:
                 self._install(rd.snapshot)
             self._apply(rd.committed)

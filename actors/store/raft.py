@@ -612,10 +612,12 @@ class Raft:
             pr.become_replicate()
         else:
             pr.free_to(m.index)
+        # A new commit index reaches the followers with the next append or heartbeat (within one
+        # heartbeat interval), not with an append of its own: that would double the leader's
+        # messages per write, on the path of every client's answer.
         if self._maybe_commit():
             self._release_pending_reads()
-            self._bcast_append()
-        elif was_paused:
+        if was_paused:
             self._send_append(m.frm)
         while self._send_append(m.frm, send_empty=False):
             pass
