@@ -156,6 +156,8 @@ class StoreWatch:
     start_revision: int = 0
     """First revision to report (inclusive); 0 for changes after now."""
     prev_kv: bool = False
+    renew: bool = False
+    """Only keep an existing watch alive; a member that does not hold it says so (canceled)."""
 
 
 @message("store.CancelWatch")

@@ -50,6 +50,7 @@ from bus.runtime import (
     Actor,
     Envelope,
     Indeterminate,
+    MessageTooLarge,
     RemoteError,
     Runtime,
     UndeliverableError,
@@ -155,6 +156,8 @@ class StoreClient(Actor):
                 raise StoreUnavailable(f"{msg.KIND}: {last} within {self.deadline_s:g} s")
             try:
                 reply = await self.request(target, msg, timeout_s=min(self.timeout_s, remaining), retries=0)
+            except MessageTooLarge as exc:
+                raise StoreError("request_too_large", str(exc)) from None  # nothing was sent
             except UndeliverableError as exc:
                 last = f"{target}: {exc}"  # never sent: any member may have it
                 if target == self.leader:
@@ -233,7 +236,7 @@ class StoreClient(Actor):
             return
         w.seq = msg.seq
         if msg.canceled:
-            if msg.canceled.startswith(("compacted", "canceled")):
+            if msg.canceled.startswith(("compacted", "canceled", "too large")):  # no member can do better
                 self._watches.pop(w.watch_id, None)
                 if w.on_end is not None:
                     w.on_end(msg.canceled)
@@ -254,7 +257,7 @@ class StoreClient(Actor):
                 self.log.info("watch silent; resuming elsewhere", member=w.member, revision=w.revision)
                 self._start_watch(w, self._rotate(avoid=w.member))
             else:
-                self.send(w.member, StoreWatch(w.watch_id, w.key, w.range_end, 0, w.prev_kv))
+                self.send(w.member, StoreWatch(w.watch_id, w.key, w.range_end, 0, w.prev_kv, renew=True))
 
     def _cancel(self, w: Watch) -> None:
         if self._watches.pop(w.watch_id, None) is not None:

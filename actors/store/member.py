@@ -70,6 +70,8 @@ from bus.runtime.futures import MessageTooLarge
 MAX_PENDING = 100_000
 #: Watches one member serves.
 MAX_WATCHES = 10_000
+#: Read-index rounds waiting at once (each holds the reads that arrived in one turn).
+MAX_READ_BATCHES = 10_000
 #: Events per WatchEvents message (a catch-up from an old revision is sent in pieces).
 WATCH_CHUNK = 1000
 #: Cluster seconds between a watch's progress notices; a watch not renewed for 3 of them is dropped.
@@ -134,9 +136,11 @@ class StoreMember(Actor):
         self._proposals: list[tuple[bytes, Envelope]] = []
         self._pending: dict[int, _Pending] = {}
         self._reads: list[tuple[StoreRange, Envelope]] = []
-        self._reads_waiting: dict[bytes, list[tuple[StoreRange, Envelope]]] = {}
+        self._reads_waiting: dict[bytes, tuple[float, list[tuple[StoreRange, Envelope]]]] = {}
         self._reads_ready: list[tuple[int, list[tuple[StoreRange, Envelope]]]] = []
         self._read_seq = 0
+        # A read-index answer delayed across a restart must not match a read of this incarnation.
+        self._read_nonce = os.urandom(6).hex()
         self._watches: dict[tuple[str, str], _Watch] = {}
         self._scheduled = False
         self._heartbeat_sent: dict[str, float] = {}
@@ -168,8 +172,11 @@ class StoreMember(Actor):
             raise StoreFailed(f"{wal_dir}: the WAL refers to a snapshot at index {marker.index}, but the newest "
                               f"snapshot file in {snap_dir} is {'missing' if snap is None else snap.meta.index}")
         if snap is not None and snap.meta.index > marker.index:
-            # The member died between writing a snapshot file and recording it in the WAL.
+            # The member died between writing a snapshot file and recording it in the WAL:
+            # record it now, so the WAL's log and raft's agree from here on (etcd loads only
+            # recorded snapshots; the file is durable, so recording it is as good).
             entries = _after_snapshot(entries, snap.meta)
+            self.wal.save_snapshot(snap.meta)
         hard_state = self.wal.hard_state
         if self.wal.torn_tail_truncated:
             self.log.warning("WAL torn tail truncated (a crash mid-write)", bytes=self.wal.torn_tail_truncated)
@@ -179,6 +186,7 @@ class StoreMember(Actor):
         seed = opt.seed if opt.seed is not None else int.from_bytes(os.urandom(8), "big")
         cfg = Config(id=self.name, peers=members, election_ticks=opt.election_ticks, heartbeat_ticks=1)
         self.raft = Raft(cfg, Random(seed), hard_state=hard_state, snapshot=snap, entries=entries)
+        self.wal.entries = []  # raft holds the log from here on
         self.log.info("store member recovered", term=hard_state.term, vote=hard_state.vote,
                       commit=hard_state.commit, snapshot_index=snap.meta.index if snap else 0,
                       entries=len(entries), revision=self.mvcc.revision, fsync=opt.fsync)
@@ -190,6 +198,7 @@ class StoreMember(Actor):
     # --- Raft traffic ---------------------------------------------------------
     def _tick(self) -> None:
         self.raft.tick()
+        self._expire_reads()
         self._schedule()
 
     @handles(RaftMessage)
@@ -346,9 +355,9 @@ class StoreMember(Actor):
                 self._install(rd.snapshot)
             self._apply(rd.committed)
             for rs in rd.read_states:
-                reads = self._reads_waiting.pop(rs.context, None)
-                if reads:
-                    self._reads_ready.append((rs.index, reads))
+                waiting = self._reads_waiting.pop(rs.context, None)
+                if waiting:
+                    self._reads_ready.append((rs.index, waiting[1]))
             r.advance(rd)
             self._soft_state(rd)
         self._serve_reads()
@@ -366,19 +375,43 @@ class StoreMember(Actor):
                 self.reply(env, StoreNotLeader(r.lead if r.lead != self.name else "", r.term))
             return
         for entry, (_, env) in zip(entries, props):
+            old = self._pending.get(entry.index)
+            if old is not None:
+                # Another leader's entries replaced ours at this index since: ours will never apply.
+                self.metrics.proposals_failed.inc()
+                self.reply(old.env, Error("proposal_lost", "leadership changed before the write was committed; "
+                                                           "it was not applied"))
             self._pending[entry.index] = _Pending(entry.term, env)
 
     def _start_reads(self) -> None:
         reads, self._reads = self._reads, []
+        if len(self._reads_waiting) >= MAX_READ_BATCHES:
+            for _, env in reads:
+                self.reply(env, Error("too_many_requests", f"{self.name} has {MAX_READ_BATCHES} reads waiting"))
+            return
         self._read_seq += 1
-        ctx = f"{self.name}/{self._read_seq}".encode()
+        ctx = f"{self.name}/{self._read_nonce}/{self._read_seq}".encode()
         try:
             self.raft.read_index(ctx)
         except ProposalDropped:
             for _, env in reads:
                 self.reply(env, StoreNotLeader("", self.raft.term))
             return
-        self._reads_waiting[ctx] = reads
+        self._reads_waiting[ctx] = (self.clock.monotonic(), reads)
+
+    def _expire_reads(self) -> None:
+        """Reads whose read-index round got lost (a dropped heartbeat, a lost forward) are answered
+        "not leader" after an election timeout, so their clients ask again rather than wait out."""
+        if not self._reads_waiting:
+            return
+        limit = self.clock.monotonic() - self.opt.tick_s * self.opt.election_ticks
+        for ctx in [c for c, (t, _) in self._reads_waiting.items() if t < limit]:
+            self._fail_reads(self._reads_waiting.pop(ctx)[1])
+
+    def _fail_reads(self, reads: list[tuple[StoreRange, Envelope]]) -> None:
+        r = self.raft
+        for _, env in reads:
+            self.reply(env, StoreNotLeader(r.lead if r.lead != self.name else "", r.term))
 
     def _persist(self, rd: Ready) -> None:
         """Everything ``rd`` promises goes to disk before any of its messages leave."""
@@ -403,7 +436,13 @@ class StoreMember(Actor):
         for m in messages:
             if m.type == R.HEARTBEAT:
                 self._heartbeat_sent.setdefault(m.to, now)
-            self.send(m.to, m)
+            try:
+                self.send(m.to, m)
+            except MessageTooLarge as exc:
+                # Raft treats it as lost and offers it again later; the member must not stop over it.
+                self.metrics.reject("message_too_large")
+                self.log.error("raft message too large to send; raise store.max_message_bytes",
+                               type=m.type, to=m.to, error=str(exc))
 
     def _apply(self, committed: list[Entry]) -> None:
         mvcc = self.mvcc
@@ -430,7 +469,7 @@ class StoreMember(Actor):
             else:
                 self.metrics.proposals_committed.inc()
                 body = response or {}
-                self._reply_result(pending.env, body.get("revision", mvcc.revision), body)
+                self._reply_result(pending.env, body.get("revision", mvcc.revision), body, write=True)
 
     def _install(self, snap: Snapshot) -> None:
         """The leader sent a snapshot: it replaces the state machine and everything we were waiting on."""
@@ -455,11 +494,10 @@ class StoreMember(Actor):
             if rd.leader:
                 self.metrics.leader_changes.inc()
             self.log.info("leader changed", leader=rd.leader or None, term=rd.term, role=rd.role)
-        if rd.term != old_term:
-            # Read-index requests of the old term will never be answered: let their clients retry.
-            for reads in self._reads_waiting.values():
-                for _, env in reads:
-                    self.reply(env, StoreNotLeader(rd.leader if rd.leader != self.name else "", rd.term))
+        if rd.term != old_term or rd.leader != old_leader:
+            # Read-index requests made under another leader will never be answered: let their clients retry.
+            for _, reads in self._reads_waiting.values():
+                self._fail_reads(reads)
             self._reads_waiting.clear()
 
     def _serve_reads(self) -> None:
@@ -487,11 +525,17 @@ class StoreMember(Actor):
             return
         self._reply_result(env, body["revision"], body)
 
-    def _reply_result(self, env: Envelope, revision: int, body: dict) -> None:
+    def _reply_result(self, env: Envelope, revision: int, body: dict, write: bool = False) -> None:
         try:
             self.reply(env, StoreResult(revision, body, self.name))
         except MessageTooLarge as exc:
-            self.reply(env, Error("response_too_large", f"{exc}; ask with a limit"))
+            if not write:
+                self.reply(env, Error("response_too_large", f"{exc}; ask with a limit"))
+                return
+            # The write was applied: say so, without the previous values that made the answer too big.
+            slim = {k: body[k] for k in ("revision", "deleted", "succeeded") if k in body}
+            slim["truncated"] = f"the answer was too large to send ({exc}); prev_kv/responses left out"
+            self.reply(env, StoreResult(revision, slim, self.name))
 
     def _maybe_snapshot(self) -> None:
         r = self.raft
@@ -535,6 +579,12 @@ class StoreMember(Actor):
         if w is not None:
             w.renewed = now  # a renewal
             return
+        if msg.renew:
+            # A renewal of a watch we do not hold (we restarted, or its first message was lost):
+            # starting it "from now" would skip events; tell the watcher to start it again instead.
+            self.send(env.sender, StoreWatchEvents(msg.watch_id, [], self.mvcc.revision, self.name, seq=1,
+                                                   canceled=f"unknown watch: {self.name} does not hold it"))
+            return
         if len(self._watches) >= MAX_WATCHES:
             self.metrics.reject("too_many_watches")
             self.send(env.sender, StoreWatchEvents(msg.watch_id, [], self.mvcc.revision, self.name,
@@ -548,12 +598,10 @@ class StoreMember(Actor):
         except Compacted as exc:
             self._cancel_watch(w, f"compacted: {exc}")
             return
-        self._watches[key] = w
         w.next_revision = mvcc.revision + 1 if start <= mvcc.revision else start
-        for i in range(0, len(backlog), WATCH_CHUNK):
-            self._send_events(w, backlog[i:i + WATCH_CHUNK])
-        if not backlog:
-            self._send_events(w, [])  # tells the watcher it is in place, and at which revision
+        # An empty first message tells the watcher it is in place, and at which revision.
+        if self._send_chunks(w, backlog) if backlog else self._send_events(w, []):
+            self._watches[key] = w
 
     @handles(StoreCancelWatch)
     def on_cancel_watch(self, msg: StoreCancelWatch, env: Envelope) -> None:
@@ -570,17 +618,46 @@ class StoreMember(Actor):
 
     def _flush_watches(self) -> None:
         revision = self.mvcc.revision
-        for w in self._watches.values():
+        for w in list(self._watches.values()):
             if w.events:
                 events, w.events = w.events, []
-                for i in range(0, len(events), WATCH_CHUNK):
-                    self._send_events(w, events[i:i + WATCH_CHUNK])
+                self._send_chunks(w, events)
             w.next_revision = revision + 1
 
-    def _send_events(self, w: _Watch, events: list[Event]) -> None:
+    def _send_chunks(self, w: _Watch, events: list[Event]) -> bool:
+        """Send events in messages that fit, never splitting one revision's events (a watcher
+        resumes after the last revision it saw, so half a revision would be lost); False if
+        one revision alone is too big, and the watch is then cancelled."""
+        budget = self.runtime.settings.max_frame_bytes // 2
+        chunk: list[Event] = []
+        size = 0
+        i = 0
+        while i < len(events):
+            j = i
+            group_size = 0
+            while j < len(events) and events[j].kv.mod_revision == events[i].kv.mod_revision:
+                group_size += _event_size(events[j], w.prev_kv)
+                j += 1
+            if chunk and (size + group_size > budget or len(chunk) + (j - i) > WATCH_CHUNK):
+                if not self._send_events(w, chunk):
+                    return False
+                chunk, size = [], 0
+            chunk.extend(events[i:j])
+            size += group_size
+            i = j
+        return self._send_events(w, chunk) if chunk else True
+
+    def _send_events(self, w: _Watch, events: list[Event]) -> bool:
         w.seq += 1
         wire = [[ev.type, ev.kv, ev.prev_kv if w.prev_kv else None] for ev in events]
-        self.send(w.owner, StoreWatchEvents(w.watch_id, wire, self.mvcc.revision, self.name, seq=w.seq))
+        try:
+            self.send(w.owner, StoreWatchEvents(w.watch_id, wire, self.mvcc.revision, self.name, seq=w.seq))
+        except MessageTooLarge:
+            self.metrics.reject("message_too_large")
+            self._cancel_watch(w, f"too large: the changes of revision {events[0].kv.mod_revision} do not fit "
+                                  f"in one message (store.max_message_bytes)")
+            return False
+        return True
 
     def _cancel_watch(self, w: _Watch, why: str) -> None:
         self._watches.pop((w.owner, w.watch_id), None)
@@ -596,6 +673,14 @@ class StoreMember(Actor):
                 self.log.info("watch expired", owner=w.owner, watch_id=w.watch_id)
             elif not w.events:
                 self._send_events(w, [])
+
+
+def _event_size(ev: Event, prev_kv: bool) -> int:
+    """About what an event costs on the wire."""
+    size = 48 + len(ev.kv.key) + len(ev.kv.value)
+    if prev_kv and ev.prev_kv is not None:
+        size += 48 + len(ev.prev_kv.key) + len(ev.prev_kv.value)
+    return size
 
 
 def _entry(raw: Any) -> Entry:

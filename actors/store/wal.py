@@ -138,6 +138,8 @@ class WAL:
         self.on_fsync: Callable[[float], None] | None = None
         self._segments: list[_Segment] = []
         self._fd = -1
+        self._unsynced = False
+        """The live segment holds writes of a ``sync=False`` save not yet fsynced."""
         self._last_index = 0  # the log's last index as the WAL knows it: what a save may follow
 
     @classmethod
@@ -227,6 +229,8 @@ class WAL:
             _write_all(self._fd, data)
             if self.fsync and sync:
                 self._sync_live()
+            else:
+                self._unsynced = True
         except BaseException:
             self.close()
             raise
@@ -236,12 +240,20 @@ class WAL:
 
     def _sync_live(self) -> None:
         started = time.perf_counter()
+        self._unsynced = False
         os.fsync(self._fd)
         if self.on_fsync is not None:
             self.on_fsync(time.perf_counter() - started)
 
     def _cut(self, first_index: int) -> None:
-        """Start a new live segment (the previous one was made durable by the save that wrote it)."""
+        """Start a new live segment; the previous one is made durable first.
+
+        A save with ``sync=False`` may have left its tail unsynced: if the
+        machine died later, that torn record would sit in a segment that is
+        no longer the newest, which replay must call corruption.
+        """
+        if self._fd >= 0 and self.fsync and self._unsynced:
+            self._sync_live()
         seq = self._segments[-1].seq + 1 if self._segments else 0
         path = os.path.join(self.directory, f"wal-{seq:016x}-{first_index:016x}.log")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o644)

@@ -170,11 +170,10 @@ class DirectLink:
     def _learn_route(self, sender: str) -> None:
         key = sender.encode()
         learned = self.learned
-        if learned.get(key) != self._rid:
-            learned[key] = self._rid
-            learned.move_to_end(key)
-            if len(learned) > MAX_LEARNED_ROUTES:
-                learned.popitem(last=False)
+        learned[key] = self._rid
+        learned.move_to_end(key)  # least recently heard from goes first when the table is full
+        if len(learned) > MAX_LEARNED_ROUTES:
+            learned.popitem(last=False)
 
     def close(self) -> None:
         for sock in self.sockets():
