@@ -303,6 +303,8 @@ class StoreSession:
                                   server_keys=server_keys)
         self.runtime.add(self.client)
         self.runtime.start()
+        self._unstarted: set = set()
+        """Calls started but not yet run by the loop: closed on close(), not left to warn."""
 
     def run(self, coro, timeout_s: float = 60.0) -> Any:
         outcome: list = []
@@ -322,6 +324,8 @@ class StoreSession:
         """Start a call; ``done(True, result)`` or ``done(False, exception)`` runs on this loop when it ends."""
 
         async def capture():
+            self._unstarted.discard(coro)
+            self._unstarted.discard(wrapper)
             try:
                 result = await coro
             except Exception as exc:  # an expected outcome here (Indeterminate...), not a crash to log
@@ -329,7 +333,9 @@ class StoreSession:
             else:
                 done(True, result)
 
-        self.client.spawn(capture())
+        wrapper = capture()
+        self._unstarted.update((coro, wrapper))
+        self.client.spawn(wrapper)
 
     def poll(self, timeout_s: float) -> None:
         """Run the loop once (for callers that drive many calls at a time)."""
@@ -337,6 +343,9 @@ class StoreSession:
 
     def close(self) -> None:
         self.runtime.shutdown()
+        for coro in self._unstarted:
+            coro.close()
+        self._unstarted.clear()
 
     def __enter__(self) -> StoreSession:
         return self
