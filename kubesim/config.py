@@ -128,6 +128,9 @@ class StoreSection(_Strict):
         ports = list(self.members.values())
         if len(ports) != len(set(ports)) or not all(1 <= p <= 65535 for p in ports):
             raise ValueError("store.members: each member needs its own port in 1..65535")
+        if self.max_message_bytes < 2 * self.max_request_bytes:
+            raise ValueError("store.max_message_bytes: must be at least twice max_request_bytes, so the "
+                             "largest write fits in one append with room to spare")
         if self.election_timeout_ms < 3 * self.heartbeat_interval_ms:
             raise ValueError("store.election_timeout_ms: must be at least 3 heartbeat intervals "
                              "(etcd advises 10), or followers time out between heartbeats")

@@ -184,7 +184,11 @@ class StoreMember(Actor):
             self.mvcc = MVCC.restore(snap.data)
         members = tuple(sorted(self.members))
         seed = opt.seed if opt.seed is not None else int.from_bytes(os.urandom(8), "big")
-        cfg = Config(id=self.name, peers=members, election_ticks=opt.election_ticks, heartbeat_ticks=1)
+        # An append must fit in one bus message: at most a quarter of it in entries (one entry
+        # alone may be bigger, up to max_request_bytes, which the config keeps under half of it).
+        frame = self.runtime.settings.max_frame_bytes if self.runtime is not None else 64 * 1024 * 1024
+        cfg = Config(id=self.name, peers=members, election_ticks=opt.election_ticks, heartbeat_ticks=1,
+                     max_bytes_per_msg=max(64 * 1024, min(1024 * 1024, frame // 4)))
         self.raft = Raft(cfg, Random(seed), hard_state=hard_state, snapshot=snap, entries=entries)
         self.wal.entries = []  # raft holds the log from here on
         self.log.info("store member recovered", term=hard_state.term, vote=hard_state.vote,
@@ -272,10 +276,11 @@ class StoreMember(Actor):
             self.reply(env, Error(exc.code, str(exc)))
             return
         data = pack_value(op)
-        if len(data) > self.opt.max_request_bytes:
+        limit = min(self.opt.max_request_bytes, self.runtime.settings.max_frame_bytes // 2)
+        if len(data) > limit:
             self.metrics.reject("request_too_large")
             self.reply(env, Error("request_too_large", f"{op['op']} of {len(data)} bytes > max_request_bytes "
-                                                       f"{self.opt.max_request_bytes}"))
+                                                       f"{limit}"))
             return
         self._proposals.append((data, env))
         self._schedule()
