@@ -145,6 +145,7 @@ class StoreMember(Actor):
         self._scheduled = False
         self._heartbeat_sent: dict[str, float] = {}
         self._soft = ("", 0, "")
+        self._campaigns_counted = 0
 
     # --- Start-up: recover from disk, then join the others ------------------------
     def on_start(self) -> None:
@@ -571,7 +572,7 @@ class StoreMember(Actor):
         m.db_size.set(self.mvcc.size_bytes)
         m.wal_size.set(self.wal.size_bytes)
         m.watchers.set(len(self._watches))
-        new = r.campaigns - getattr(self, "_campaigns_counted", 0)
+        new = r.campaigns - self._campaigns_counted
         if new:
             m.elections.inc(new)
             self._campaigns_counted = r.campaigns
