@@ -31,6 +31,7 @@ from actors.store.client import StoreSession, StoreUnavailable
 from bench.store_load import Done
 from bench.store_peers import (
     HOST,
+    ClusterContext,
     PeerFailed,
     Processes,
     _tails,
@@ -43,7 +44,7 @@ from bus.settings import BusSettings
 MEMBERS = ("store-0", "store-1", "store-2")
 
 
-class KubesimStore:
+class KubesimStore(ClusterContext):
     """Three store members on 127.0.0.1 in a temporary directory; a context manager.
 
     ``ports[m]`` is member m's port (peers and clients), ``metrics_ports[m]`` its Prometheus port.
@@ -65,19 +66,7 @@ class KubesimStore:
         """Leave the temporary directory (logs, data, cluster file) in place, for a post-mortem."""
         self.procs: dict[str, subprocess.Popen] = {}
 
-    # --- Start and stop -----------------------------------------------------------------
-    def __enter__(self) -> KubesimStore:
-        self._stack = contextlib.ExitStack()
-        try:
-            self._start()
-        except BaseException:
-            self._stack.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stack.close()  # session, then processes, then the temp dir
-
+    # --- Start (ClusterContext's __enter__ calls it; __exit__ unwinds session, processes, temp dir)
     def _start(self) -> None:
         # A short path: the members' control sockets live under state_dir (a Unix socket path is <= 107 bytes).
         if self.keep:

@@ -249,7 +249,29 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-class EtcdCluster:
+class ClusterContext:
+    """A cluster of processes as a context manager: ``_start`` builds it on an ExitStack that
+    ``__exit__`` (or a failed start) unwinds — processes, then their temporary directory."""
+
+    _stack: contextlib.ExitStack
+
+    def __enter__(self):
+        self._stack = contextlib.ExitStack()
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+
+class EtcdCluster(ClusterContext):
     """Three etcd members on 127.0.0.1 in a temporary directory; a context manager.
 
     ``client_ports[i]`` is member i's client URL port; ``leader_port`` the leader's.
@@ -262,18 +284,6 @@ class EtcdCluster:
         self.client_ports: list[int] = []
         self.leader_port = 0
         self.api = "/v3"
-
-    def __enter__(self) -> EtcdCluster:
-        self._stack = contextlib.ExitStack()
-        try:
-            self._start()
-        except BaseException:
-            self._stack.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stack.close()  # processes first (registered last), then the temp dir
 
     def _start(self) -> None:
         tmp = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="kubesim-bench-etcd-"))

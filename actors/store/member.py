@@ -371,6 +371,9 @@ class StoreMember(Actor):
         self._serve_reads()
         self._maybe_snapshot()
         self._flush_watches()
+        if r.campaigns != self._campaigns_counted:  # counted at once: a scrape must not miss an election
+            self.metrics.elections.inc(r.campaigns - self._campaigns_counted)
+            self._campaigns_counted = r.campaigns
 
     def _propose(self) -> None:
         props, self._proposals = self._proposals, []
@@ -572,10 +575,6 @@ class StoreMember(Actor):
         m.db_size.set(self.mvcc.size_bytes)
         m.wal_size.set(self.wal.size_bytes)
         m.watchers.set(len(self._watches))
-        new = r.campaigns - self._campaigns_counted
-        if new:
-            m.elections.inc(new)
-            self._campaigns_counted = r.campaigns
 
     # --- Watches --------------------------------------------------------------
     @handles(StoreWatch)
