@@ -1,0 +1,2 @@
+"""The API server (issue 4): pure cores first — selectors, patches, allocators,
+validation — then the broker actor."""
