@@ -65,8 +65,8 @@ def session_for(cfg: ClusterConfig, *, timeout_s: float = 5.0, deadline_s: float
     from kubesim.process import security_for
 
     settings = replace(cfg.bus_settings(), max_frame_bytes=cfg.store.max_message_bytes)
-    # Listening is never needed, but the key pair is: the members admit only known keys.
-    security = security_for(cfg, "admin", broker=True)
+    # A client's keys (the members admit only known ones); each member's public key comes per connection.
+    security = security_for(cfg, "admin", broker=False)
     return StoreSession(cfg.store.endpoints(), settings=settings, clock=make_clock(cfg.cluster.time_scale),
                         security=security, timeout_s=timeout_s, deadline_s=deadline_s,
                         server_keys=server_keys(cfg))

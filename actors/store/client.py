@@ -140,8 +140,7 @@ class StoreClient(Actor):
                 await self.sleep(0.02)
 
     async def transfer_leader(self, to: str) -> StoreStatusReply:
-        reply = await self._call(StoreTransferLeader(to), write=True)
-        return reply
+        return await self._call(StoreTransferLeader(to), write=True)
 
     async def _call(self, msg: Message, write: bool) -> Any:
         """Send ``msg`` where it can be served, retrying what is safe, until an answer or the deadline."""

@@ -139,8 +139,11 @@ class StoreMember(Actor):
         self._reads_waiting: dict[bytes, tuple[float, list[tuple[StoreRange, Envelope]]]] = {}
         self._reads_ready: list[tuple[int, list[tuple[StoreRange, Envelope]]]] = []
         self._read_seq = 0
+        # One generator for everything random in the member: seeded in tests, fresh otherwise.
+        seed = options.seed if options.seed is not None else int.from_bytes(os.urandom(8), "big")
+        self._rng = Random(seed)
         # A read-index answer delayed across a restart must not match a read of this incarnation.
-        self._read_nonce = os.urandom(6).hex()
+        self._read_nonce = f"{self._rng.getrandbits(48):012x}"
         self._watches: dict[tuple[str, str], _Watch] = {}
         self._scheduled = False
         self._heartbeat_sent: dict[str, float] = {}
@@ -184,13 +187,12 @@ class StoreMember(Actor):
         if snap is not None:
             self.mvcc = MVCC.restore(snap.data)
         members = tuple(sorted(self.members))
-        seed = opt.seed if opt.seed is not None else int.from_bytes(os.urandom(8), "big")
         # An append must fit in one bus message: at most a quarter of it in entries (one entry
         # alone may be bigger, up to max_request_bytes, which the config keeps under half of it).
         frame = self.runtime.settings.max_frame_bytes if self.runtime is not None else 64 * 1024 * 1024
         cfg = Config(id=self.name, peers=members, election_ticks=opt.election_ticks, heartbeat_ticks=1,
                      max_bytes_per_msg=max(64 * 1024, min(1024 * 1024, frame // 4)))
-        self.raft = Raft(cfg, Random(seed), hard_state=hard_state, snapshot=snap, entries=entries)
+        self.raft = Raft(cfg, Random(self._rng.getrandbits(64)), hard_state=hard_state, snapshot=snap, entries=entries)
         self.wal.entries = []  # raft holds the log from here on
         self.log.info("store member recovered", term=hard_state.term, vote=hard_state.vote,
                       commit=hard_state.commit, snapshot_index=snap.meta.index if snap else 0,

@@ -117,10 +117,6 @@ class Ready:
     leader: str
     term: int
 
-    def empty(self) -> bool:
-        return not (self.hard_state or self.entries or self.snapshot or self.committed or self.messages
-                    or self.read_states)
-
 
 class Progress:
     """The leader's view of one follower (etcd's ``tracker.Progress``)."""
@@ -256,7 +252,7 @@ class Raft:
             raise ProposalDropped(f"leadership is being handed to {self.lead_transferee}")
         last = self.log.last_index()
         entries = [Entry(self.term, last + 1 + i, d) for i, d in enumerate(datas)]
-        self._append_entries(entries)
+        self.log.append(entries)
         self._bcast_append()
         return entries
 
@@ -324,11 +320,6 @@ class Raft:
         self.snapshot = snapshot
         self.log.compact(snapshot.meta.index - keep_entries)
 
-    def status(self) -> dict:
-        return {"id": self.id, "role": self.role, "term": self.term, "leader": self.lead,
-                "vote": self.vote, "commit": self.log.committed, "applied": self.log.applied,
-                "last_index": self.log.last_index(), "first_index": self.log.first_index(),
-                "snapshot_index": self.snapshot.meta.index if self.snapshot else 0}
 
     # --- Step: what every role does first ------------------------------------------
     def step(self, m: Message) -> None:
@@ -406,7 +397,7 @@ class Raft:
         self.role = LEADER
         self.prs[self.id].become_replicate()
         # An entry of its own term lets the leader commit (and learn) everything before it (§5.4.2).
-        self._append_entries([Entry(self.term, self.log.last_index() + 1, b"")])
+        self.log.append([Entry(self.term, self.log.last_index() + 1, b"")])
 
     def _reset(self, term: int) -> None:
         if term != self.term:
@@ -628,8 +619,6 @@ class Raft:
         matches = sorted((pr.match for pr in self.prs.values()), reverse=True)
         return self.log.maybe_commit(matches[self.quorum - 1], self.term)
 
-    def _append_entries(self, entries: list[Entry]) -> None:
-        self.log.append(entries)
 
     def _bcast_append(self) -> None:
         for p in self.peers:

@@ -62,7 +62,6 @@ class DirectLink:
         self.learned: OrderedDict[bytes, bytes] = OrderedDict()
         """Actor name -> routing id of the connection it last wrote to our ROUTER from."""
         self._rid = b""
-        self._learn = self._learn_route
 
     # --- Set-up -----------------------------------------------------------------
     def listen(self, host: str, port: int) -> int:
@@ -165,7 +164,7 @@ class DirectLink:
                 rt.reject(Rejected("unknown_dst", f"no actor {dst[:64]!r} in {rt.process}"), "direct link")
                 continue
             self._rid = rid
-            rt._deliver(dst, identity, frames[2], frames[3], learn=self._learn)
+            rt._deliver(dst, identity, frames[2], frames[3], learn=self._learn_route)
 
     def _learn_route(self, sender: str) -> None:
         key = sender.encode()
