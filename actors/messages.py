@@ -212,3 +212,82 @@ class StoreTransferLeader:
     """Ask the leader to hand leadership to ``to``."""
 
     to: str
+
+
+# --- The API server (actors.apiserver) -----------------------------------------
+#
+# Every component talks to the API server, which is the broker's own actor
+# ``apiserver``. A request is shaped like a REST call (verb, resource,
+# namespace, name, subresource, body, query options), so the HTTP front that
+# real kubectl talks to is a thin translation. Objects travel as plain dicts
+# shaped exactly like Kubernetes objects; errors come back as Kubernetes
+# ``Status`` objects with the HTTP code.
+
+
+@message("api.Request")
+class ApiRequest:
+    """One API call: ``get``, ``list``, ``create``, ``update``, ``patch``, ``delete``, ``deletecollection``."""
+
+    verb: str
+    resource: str
+    """The plural resource (``pods``), as in the URL; kinds.lookup resolves it."""
+    namespace: str = ""
+    name: str = ""
+    subresource: str = ""
+    """``status``, ``binding``, ``scale`` or empty for the object itself."""
+    body: dict | None = None
+    """The object (create, update), the patch (patch), DeleteOptions (delete) or None."""
+    options: dict | None = None
+    """Query parameters: labelSelector, fieldSelector, resourceVersion, limit, continue, patchType,
+    propagationPolicy, gracePeriodSeconds, dryRun."""
+
+
+@message("api.Response")
+class ApiResponse:
+    """The answer: the HTTP status code and the object, list or ``Status``."""
+
+    code: int
+    body: dict
+
+
+@message("api.Watch")
+class ApiWatch:
+    """Start a watch (or, with ``renew``, keep one alive): changes after ``resource_version``."""
+
+    watch_id: str
+    """Chosen by the watcher; unique per watcher actor."""
+    resource: str
+    namespace: str = ""
+    label_selector: str = ""
+    field_selector: str = ""
+    resource_version: str = ""
+    """Empty or "0": the current state as ADDED events, then changes; else changes after it."""
+    renew: bool = False
+
+
+@message("api.WatchAck")
+class ApiWatchAck:
+    """The watcher has handled every message up to ``seq``: the server may send more."""
+
+    watch_id: str
+    seq: int
+
+
+@message("api.CancelWatch")
+class ApiCancelWatch:
+    watch_id: str
+
+
+@message("api.WatchEvents")
+class ApiWatchEvents:
+    """Events for a watch, in resourceVersion order; empty as a progress notice (a bookmark)."""
+
+    watch_id: str
+    seq: int
+    """1, 2, 3... per watch: a gap means events were lost and the watcher must watch again."""
+    events: list
+    """``[type, object]`` pairs; type is ADDED, MODIFIED or DELETED."""
+    resource_version: str
+    """Everything up to this resourceVersion has been sent (a bookmark's value)."""
+    closed: dict | None = None
+    """Set when the server ended the watch: a ``Status`` (410 Gone: relist; 429: too slow, watch again)."""

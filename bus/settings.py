@@ -15,6 +15,9 @@ class BusSettings:
     """A peer (or the broker) silent for this many intervals is dead."""
     max_frame_bytes: int = 1024 * 1024
     """Largest body accepted; larger frames are rejected (and ZeroMQ disconnects the sender)."""
+    peer_max_frame_bytes: int = 0
+    """Largest frame on the broker's socket, to and from peers (0: ``max_frame_bytes``). The API
+    server's broker takes whole store ranges over its direct links, so its own limit is larger."""
     request_timeout_s: float = 5.0
     """Default deadline of one request attempt, in cluster seconds."""
     request_retries: int = 2
@@ -25,3 +28,7 @@ class BusSettings:
     """Most messages to one destination coalesced into one frame; 1 sends every message alone."""
     drain_budget: int = 10_000
     """Most messages handled per wake-up before timers get their turn."""
+
+    @property
+    def peer_frame_limit(self) -> int:
+        return self.peer_max_frame_bytes or self.max_frame_bytes

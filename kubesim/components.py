@@ -55,9 +55,17 @@ def _add_store_member(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process:
     rt.add(member_for(cfg, process))
 
 
+def _add_apiserver(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: str) -> None:
+    from kubesim.apiserver import add_apiserver
+
+    add_apiserver(rt, cfg, process)
+
+
 COMPONENTS: dict[str, Component] = {
-    # The broker routes; later it will also host the API server's actors.
+    # A bare broker: routes and nothing else (the bus tests and benchmarks use it).
     "broker": Component(True, NoArgs, lambda rt, args, cfg, process: None),
+    # The broker that is also the API server: it holds the cluster's objects in the store.
+    "apiserver": Component(True, NoArgs, _add_apiserver),
     "demo-pong": Component(False, PongArgs, lambda rt, a, cfg, process: rt.add(Ponger(a.name))),
     "demo-ping": Component(False, PingArgs, lambda rt, a, cfg, process: rt.add(
         Pinger(a.name, target=a.target, interval_s=a.interval_s))),

@@ -140,6 +140,59 @@ class StoreSection(_Strict):
         return {name: (self.host, port) for name, port in self.members.items()}
 
 
+class ApiServerSection(_Strict):
+    """The API server (the broker's ``apiserver`` actor): ranges, caches, users and RBAC."""
+
+    service_cluster_ip_range: str = "10.96.0.0/12"
+    """kube-apiserver's --service-cluster-ip-range: where Service ClusterIPs come from."""
+    service_node_port_range: str = "30000-32767"
+    watch_cache_size: int = Field(10_000, ge=100)
+    """Events each resource's watch cache keeps; a watch from before them gets 410 Gone."""
+    watcher_buffer: int = Field(10_000, ge=10)
+    """Events one slow watcher may have queued before it is cut off."""
+    bookmark_interval_s: float = Field(5.0, gt=0)
+    compaction_interval_s: float = Field(300.0, gt=0)
+    """kube-apiserver's --etcd-compaction-interval (cluster seconds)."""
+    users: dict[str, str | dict[str, Any]] | None = None
+    """Bus identity (exact, or a prefix ending in '*') -> Kubernetes user; None takes the defaults.
+    With CURVE off the identity is the name a process registers with, so only listed names get in."""
+    rbac: list[dict[str, Any]] = Field(default_factory=list)
+    """Extra roles and bindings on top of Kubernetes' defaults (see actors.apiserver.rbac)."""
+
+    @field_validator("service_cluster_ip_range")
+    @classmethod
+    def check_cidr(cls, value: str) -> str:
+        try:
+            net = ipaddress.ip_network(value, strict=False)
+        except ValueError as exc:
+            raise ValueError(f"not a CIDR: {exc}") from None
+        if net.version != 4 or net.prefixlen > 28:
+            raise ValueError("an IPv4 CIDR of at most /28 is needed")
+        return value
+
+    @field_validator("service_node_port_range")
+    @classmethod
+    def check_ports(cls, value: str) -> str:
+        lo, _, hi = value.partition("-")
+        if not (lo.isdigit() and hi.isdigit() and 1 <= int(lo) < int(hi) <= 65535):
+            raise ValueError("a port range like 30000-32767 is needed")
+        return value
+
+    @model_validator(mode="after")
+    def check_policy(self) -> ApiServerSection:
+        from actors.apiserver.authn import Authenticator
+        from actors.apiserver.rbac import policy_from_config
+
+        if self.users is not None:
+            Authenticator(self.users)
+        policy_from_config(self.rbac)
+        return self
+
+    def node_ports(self) -> tuple[int, int]:
+        lo, _, hi = self.service_node_port_range.partition("-")
+        return int(lo), int(hi)
+
+
 class ProcessSection(_Strict):
     component: str
     """What the process runs: a name from ``kubesim.components``."""
@@ -157,18 +210,21 @@ class ClusterConfig(_Strict):
     metrics: MetricsSection = MetricsSection()
     supervisor: SupervisorSection = SupervisorSection()
     store: StoreSection = StoreSection()
+    apiserver: ApiServerSection = ApiServerSection()
     processes: dict[str, ProcessSection]
 
     @model_validator(mode="after")
     def check_processes(self) -> ClusterConfig:
-        brokers = [n for n, p in self.processes.items() if p.component == "broker"]
-        if len(brokers) != 1:
-            raise ValueError(f"exactly one process must run component 'broker', found {len(brokers)}")
         for name, proc in self.processes.items():
             if proc.component not in COMPONENTS:
                 raise ValueError(
                     f"processes.{name}.component: {proc.component!r} is not one of {', '.join(sorted(COMPONENTS))}"
                 )
+        brokers = [n for n, p in self.processes.items() if COMPONENTS[p.component].is_broker]
+        if len(brokers) != 1:
+            raise ValueError("exactly one process must be the broker (component 'apiserver' or 'broker'), "
+                             f"found {len(brokers)}")
+        for name, proc in self.processes.items():
             if not name.replace("-", "").isalnum() or len(name) > 63:
                 raise ValueError(f"processes.{name}: a process name is letters, digits and '-' (at most 63)")
             try:
@@ -202,7 +258,7 @@ class ClusterConfig(_Strict):
     # Derived values the rest of the program uses -------------------------------
     @property
     def broker_process(self) -> str:
-        return next(n for n, p in self.processes.items() if p.component == "broker")
+        return next(n for n, p in self.processes.items() if COMPONENTS[p.component].is_broker)
 
     def bus_settings(self) -> BusSettings:
         b = self.bus

@@ -47,6 +47,11 @@ def runtime_for(cfg: ClusterConfig, process: str, *, broker: bool, key_name: str
     if standalone:
         # Store traffic carries snapshots and whole ranges: its own, larger frame limit.
         settings = replace(settings, max_frame_bytes=cfg.store.max_message_bytes)
+    elif broker:
+        # The broker's own actors (the API server) read the store over direct links, with the store's
+        # limit; its socket to the peers keeps the bus's.
+        settings = replace(settings, max_frame_bytes=max(settings.max_frame_bytes, cfg.store.max_message_bytes),
+                           peer_max_frame_bytes=settings.max_frame_bytes)
     return Runtime(process, settings, clock or make_clock(cfg.cluster.time_scale), broker=broker,
                    security=security_for(cfg, key_name, broker or standalone), identity=key_name if curve else process,
                    fault_admins=frozenset(cfg.security.fault_admins) if curve else None, standalone=standalone)

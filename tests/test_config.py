@@ -19,7 +19,7 @@ BROKER = {"b": {"component": "broker"}}
 
 def test_the_default_cluster_file_is_valid_and_matches_the_procfile():
     cfg = load(ROOT / DEFAULT_CONFIG)
-    assert cfg.broker_process == "broker"
+    assert cfg.broker_process == "apiserver"
     assert cfg.bus.host == "127.0.0.1" and cfg.security.curve is False
     assert (ROOT / "Procfile").read_text() == procfile_text(cfg, DEFAULT_CONFIG)
 
@@ -32,7 +32,7 @@ def test_the_default_cluster_file_is_valid_and_matches_the_procfile():
         ({"cluster": {"time_scale": 0}, "processes": BROKER}, "cluster.time_scale: Input should be greater than 0"),
         ({"logging": {"level": "loud"}, "processes": BROKER}, "logging.level: Input should be 'debug', 'info', 'warning' or 'error'"),
         ({"bus": {"prot": 1}, "processes": BROKER}, "bus.prot: Extra inputs are not permitted"),
-        ({"processes": {}}, "exactly one process must run component 'broker', found 0"),
+        ({"processes": {}}, "exactly one process must be the broker (component 'apiserver' or 'broker'), found 0"),
         ({"processes": {**BROKER, "x": {"component": "kubelet-9000"}}}, "processes.x.component: 'kubelet-9000' is not one of"),
         ({}, "processes: Field required"),
         ({"metrics": {"host": "0.0.0.0"}, "processes": BROKER}, "metrics.host: metrics are served on a loopback address only"),

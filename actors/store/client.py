@@ -203,16 +203,19 @@ class StoreClient(Actor):
 
     # --- Watches ----------------------------------------------------------------
     def watch(self, key: bytes, range_end: bytes = b"", *, start_revision: int = 0, prev_kv: bool = False,
-              on_events: Callable[[list[Event], int], None], on_end: Callable[[str], None] | None = None) -> Watch:
+              on_events: Callable[[list[Event], int], None], on_end: Callable[[str], None] | None = None,
+              on_progress: Callable[[int], None] | None = None) -> Watch:
         """Every change to the keys from ``start_revision`` on (0: from now), in order, with no gaps.
 
         ``on_events(events, revision)`` gets each batch; a lost message, a
         member that dies or a member that stops answering makes the watch
         resume, on another member if need be, from the revision after the last
         one seen. ``on_end(reason)`` is called if it cannot go on (the
-        revision it needs was compacted) or is cancelled.
+        revision it needs was compacted) or is cancelled. ``on_progress(revision)``
+        hears the member's progress notices: every change up to ``revision`` has been reported.
         """
         w = Watch(self, key, range_end, prev_kv, on_events, on_end, start_revision)
+        w.on_progress = on_progress
         self._start_watch(w, self.leader or self._rotate())
         return w
 
@@ -246,8 +249,11 @@ class StoreClient(Actor):
             events = [Event(t, KeyValue(*kv), KeyValue(*prev) if prev else None) for t, kv, prev in msg.events]
             w.revision = events[-1].kv.mod_revision
             w.on_events(events, msg.revision)
-        elif not w.revision and not w.start_revision:
-            w.revision = msg.revision  # watching "from now": now is this
+        else:
+            if not w.revision and not w.start_revision:
+                w.revision = msg.revision  # watching "from now": now is this
+            if w.on_progress is not None:
+                w.on_progress(msg.revision)
 
     def _renew_watches(self) -> None:
         now = self.clock.monotonic()
@@ -272,6 +278,7 @@ class Watch:
         self.client = client
         self.key, self.range_end, self.prev_kv = key, range_end, prev_kv
         self.on_events, self.on_end = on_events, on_end
+        self.on_progress: Callable[[int], None] | None = None
         self.start_revision = start_revision
         self.revision = 0
         """The revision of the last event delivered (where a resumed watch starts after)."""

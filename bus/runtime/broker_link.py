@@ -58,14 +58,17 @@ class BrokerLink:
     def open(self) -> None:
         rt, s = self.rt, self.rt.settings
         self.sock, self.port, self._auth = bind_router(rt._ctx, s.broker_host, s.broker_port, rt.security,
-                                                       s.max_frame_bytes)
+                                                       s.peer_frame_limit)
         rt.log.info("broker listening", endpoint=f"tcp://{s.broker_host}:{self.port}",
                     curve=rt.security.curve)
 
     def send(self, dst_b: bytes, header: bytes, body: bytes) -> None:
         """A message from one of the broker's own actors to a peer."""
         peer = self.core.routes.get(dst_b)
-        failed = "unknown_dst" if peer is None else self._forward(peer, dst_b, self.rt.identity, header, body)
+        if len(body) > self.rt.settings.peer_frame_limit:
+            failed = "too_large"  # the peer's socket would drop the connection rather than take it
+        else:
+            failed = "unknown_dst" if peer is None else self._forward(peer, dst_b, self.rt.identity, header, body)
         if failed:
             self._bounce(None, dst_b, header, body, failed)
 

@@ -292,11 +292,13 @@ class Runtime:
         self._out = []
         send = self.link.send
         direct = self.direct
-        limit = self.settings.max_frame_bytes
+        direct_limit = self.settings.max_frame_bytes
+        peer_limit = self.settings.peer_frame_limit
         most = self.settings.max_batch
         i, n = 0, len(out)
         while i < n:
             dst_b, header, body = out[i]
+            limit = direct_limit if direct is not None and direct.has_route(dst_b) else peer_limit
             j, size = i + 1, len(header) + len(body)
             while j < n and out[j][0] == dst_b and j - i < most:
                 size += len(out[j][1]) + len(out[j][2]) + 10

@@ -1,0 +1,913 @@
+"""The API server actor: the broker's own actor that holds the cluster's objects.
+
+Every component talks to ``apiserver`` over the bus, as every Kubernetes
+component talks to kube-apiserver. A request (:class:`~actors.messages.ApiRequest`)
+goes through what kube-apiserver's handler chain does, in order:
+
+1. **authentication** — the user comes from the bus identity the broker
+   stamped on the frame (the CURVE key's name, or with CURVE off the
+   registered name, which the config must list): :mod:`actors.apiserver.authn`;
+2. **authorization** — RBAC rules, then node restriction for kubelets:
+   :mod:`actors.apiserver.rbac`;
+3. **admission and the registry strategy** — namespace lifecycle, defaults,
+   validation, status/spec separation, finalizers, grace periods, ClusterIP
+   and NodePort allocation: :mod:`actors.apiserver.objects`;
+4. **storage** — one compare-and-swap transaction on the replicated store,
+   keyed ``/registry/<resource>/<namespace>/<name>``, whose revision becomes
+   the object's resourceVersion.
+
+It keeps nothing but caches: a watch cache per resource
+(:mod:`actors.apiserver.watchcache`) fed by one store watch each, which
+serves ``resourceVersion=0`` lists and every client watch. Kill it at any
+moment and a new one rebuilds the caches from the store; clients resume their
+watches from their last resourceVersion.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.apiserver import objects as ob
+from actors.apiserver import status as st
+from actors.apiserver.allocators import (
+    AllocationError,
+    ClusterIPAllocator,
+    PortAllocator,
+)
+from actors.apiserver.authn import Authenticator
+from actors.apiserver.fielderrors import Path, invalid
+from actors.apiserver.kinds import KINDS, Kind, lookup, registry_key, registry_prefix
+from actors.apiserver.metrics import ApiServerMetrics
+from actors.apiserver.noderestriction import admit_node_request
+from actors.apiserver.patch import (
+    PatchError,
+    json_patch,
+    merge_patch,
+    strategic_merge_patch,
+)
+from actors.apiserver.rbac import Attributes, Authorizer, UserInfo, forbidden_message
+from actors.apiserver.selectors import (
+    SelectorError,
+    check_field_selector,
+    parse_field_selector,
+    parse_label_selector,
+)
+from actors.apiserver.watchcache import (
+    ADDED,
+    Filter,
+    Outbox,
+    TooOld,
+    WatchCache,
+    filtered,
+)
+from actors.messages import (
+    ApiCancelWatch,
+    ApiRequest,
+    ApiResponse,
+    ApiWatch,
+    ApiWatchAck,
+    ApiWatchEvents,
+)
+from actors.store.client import Indeterminate, StoreClient, StoreError, StoreUnavailable
+from actors.store.mvcc import KeyValue, prefix_end
+from bus.runtime import Actor, Envelope, Future, MessageTooLarge, handles
+
+READ_VERBS = frozenset({"get", "list"})
+WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
+PATCH_TYPES = {
+    "application/merge-patch+json": "merge", "merge": "merge",
+    "application/strategic-merge-patch+json": "strategic", "strategic": "strategic",
+    "application/json-patch+json": "json", "json": "json",
+}
+IP_RANGE_KEY = b"/registry/ranges/serviceips"
+PORT_RANGE_KEY = b"/registry/ranges/servicenodeports"
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+#: Conflicts an unconditional update retries before giving up (GuaranteedUpdate retries forever; we bound it).
+MAX_RETRIES = 20
+
+
+@dataclass(frozen=True)
+class ApiServerOptions:
+    service_cidr: str = "10.96.0.0/12"
+    node_ports: tuple[int, int] = (30000, 32767)
+    watch_cache_size: int = 10_000
+    """Events each resource's cache keeps; a watch from before the window gets 410 Gone."""
+    watch_window: int = 64
+    """Watch messages a client may leave unacknowledged before the server waits."""
+    watcher_buffer: int = 10_000
+    """Events one watcher may have queued before it is cut off as too slow."""
+    bookmark_interval_s: float = 5.0
+    watch_expiry_s: float = 60.0
+    """A watch neither acknowledged nor renewed for this long is dropped (its client is gone)."""
+    compaction_interval_s: float = 300.0
+    """Kubernetes' --etcd-compaction-interval: history older than one interval is compacted."""
+    max_object_bytes: int = 1_500_000
+    max_response_bytes: int = 900_000
+    """A list stops short of this and hands out a continue token (responses must fit in a bus frame)."""
+    default_list_limit: int = 0
+    seed: int | None = None
+
+
+@dataclass(slots=True)
+class _Watcher:
+    client: str
+    watch_id: str
+    kind: Kind
+    filter: Filter
+    outbox: Outbox
+    heard: float
+    min_rv: int = 0
+    sent_rv: int = 0
+
+
+@dataclass(slots=True)
+class _Cache:
+    kind: Kind
+    cache: WatchCache
+    ready: Future = field(default_factory=Future)
+    watchers: dict[tuple[str, str], _Watcher] = field(default_factory=dict)
+
+
+class ApiServer(Actor):
+    """Serves the Kubernetes API over the bus, from the replicated store."""
+
+    def __init__(self, name: str, store: StoreClient, options: ApiServerOptions, authenticator: Authenticator,
+                 authorizer: Authorizer, metrics: ApiServerMetrics | None = None) -> None:
+        super().__init__(name)
+        self.store = store
+        self.options = options
+        self.authn = authenticator
+        self.authz = authorizer
+        self.metrics = metrics or ApiServerMetrics()
+        self.rng = random.Random(options.seed)
+        self.caches: dict[str, _Cache] = {
+            k.resource: _Cache(k, WatchCache(k.resource, options.watch_cache_size)) for k in KINDS.values()}
+        self.ready = Future()
+        self._watchers: dict[tuple[str, str], _Watcher] = {}
+        self._compact_at = 0
+
+    # --- life cycle ---------------------------------------------------------------------
+    def on_start(self) -> None:
+        self.spawn(self._boot())
+        self.call_every(self.options.bookmark_interval_s, self._bookmarks)
+        self.call_every(min(5.0, self.options.watch_expiry_s / 4), self._expire_watches)
+        self.call_every(self.options.compaction_interval_s, self._compact)
+
+    async def _boot(self) -> None:
+        while True:
+            try:
+                for c in self.caches.values():
+                    await self._fill(c)
+                await self._bootstrap_objects()
+                break
+            except (StoreUnavailable, Indeterminate, StoreError) as exc:
+                self.log.warning("store not ready; retrying", error=str(exc))
+                await self.sleep(0.5)
+        self.log.info("API server ready", revision=max(c.cache.revision for c in self.caches.values()))
+        if not self.ready.done():
+            self.ready.set_result(None)
+
+    async def _fill(self, c: _Cache) -> None:
+        """List the resource and start its store watch; the window reaches back to keep resumes working.
+
+        After a restart, clients resume watches from the resourceVersions they
+        had. Listing at an older revision and replaying the store's history from
+        there (until the store compacted it) lets those resumes succeed instead
+        of all clients relisting at once.
+        """
+        prefix = registry_prefix(c.kind).encode()
+        end = prefix_end(prefix)
+        head = await self.store.get(prefix, end, count_only=True)
+        at = max(1, head["revision"] - self.options.watch_cache_size)
+        try:
+            items = await self._range_all(prefix, end, at)
+        except StoreError as exc:
+            if "compacted" not in str(exc):
+                raise
+            at = head["revision"]
+            items = await self._range_all(prefix, end, at)
+        c.cache.reset({kv.key.decode(): (self._decode(kv), len(kv.value)) for kv in items}, at)
+        self.metrics.cache_revision.labels(c.kind.resource).set(at)
+
+        def on_events(events, revision, c=c) -> None:
+            self._on_store_events(c, events)
+
+        def on_end(reason: str, c=c) -> None:
+            self.log.warning("store watch ended; refilling cache", resource=c.kind.resource, reason=reason)
+            self._close_all(c, st.gone(f"the watch cache was reset: {reason}"))
+            self.spawn(self._refill(c))
+
+        def on_progress(revision: int, c=c) -> None:
+            c.cache.progress(revision)
+
+        self.store.watch(prefix, end, start_revision=at + 1, prev_kv=False, on_events=on_events,
+                         on_end=on_end, on_progress=on_progress)
+        if not c.ready.done():
+            c.ready.set_result(None)
+
+    async def _refill(self, c: _Cache) -> None:
+        while True:
+            try:
+                await self._fill(c)
+                return
+            except (StoreUnavailable, Indeterminate, StoreError) as exc:
+                self.log.warning("cache refill failed; retrying", resource=c.kind.resource, error=str(exc))
+                await self.sleep(0.5)
+
+    async def _range_all(self, key: bytes, end: bytes, revision: int) -> list[KeyValue]:
+        out: list[KeyValue] = []
+        while True:
+            body = await self.store.get(key, end, revision=revision, limit=1000)
+            out.extend(body["kvs"])
+            if not body.get("more") or not body["kvs"]:
+                return out
+            key = body["kvs"][-1].key + b"\0"
+
+    async def _bootstrap_objects(self) -> None:
+        """What every cluster has: the system namespaces and the ``kubernetes`` Service."""
+        admin = UserInfo("system:apiserver", ("system:masters",))
+        for ns in SYSTEM_NAMESPACES:
+            if registry_key("namespaces", None, ns) not in self.caches["namespaces"].cache.objects:
+                try:
+                    await self._create(admin, KINDS["Namespace"], "", {
+                        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+                except st.ApiError as exc:
+                    if exc.reason != "AlreadyExists":
+                        raise
+        if registry_key("services", "default", "kubernetes") not in self.caches["services"].cache.objects:
+            ip = ClusterIPAllocator(self.options.service_cidr).kubernetes_ip
+            try:
+                await self._create(admin, KINDS["Service"], "default", {
+                    "apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+                    "spec": {"clusterIP": ip, "ports": [{"name": "https", "port": 443, "targetPort": 6443}]}})
+            except st.ApiError as exc:
+                if exc.reason != "AlreadyExists":
+                    raise
+
+    # --- store helpers --------------------------------------------------------------------
+    @staticmethod
+    def _decode(kv: KeyValue) -> dict:
+        obj = json.loads(kv.value)
+        obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
+        return obj
+
+    def _encode(self, obj: dict) -> bytes:
+        meta = obj.get("metadata") or {}
+        rv = meta.pop("resourceVersion", None)
+        try:
+            data = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+        finally:
+            if rv is not None:
+                meta["resourceVersion"] = rv
+        if len(data) > self.options.max_object_bytes:
+            raise st.too_large(self.options.max_object_bytes)
+        return data
+
+    async def _timed(self, operation: str, coro) -> Any:
+        perf = self.clock.perf
+        started = perf()
+        try:
+            return await coro
+        except StoreUnavailable as exc:
+            raise st.unavailable(f"the store is unavailable: {exc}") from None
+        except Indeterminate as exc:
+            raise st.timeout(f"the store did not answer in time; the write may or may not have been "
+                             f"applied: {exc}") from None
+        except StoreError as exc:
+            if exc.code in ("request_too_large", "too_large"):
+                raise st.too_large(self.options.max_object_bytes) from None
+            raise st.internal(str(exc)) from None
+        finally:
+            self.metrics.store_duration.labels(operation).observe(perf() - started)
+
+    async def _read(self, key: str) -> tuple[dict, int] | None:
+        body = await self._timed("get", self.store.get(key.encode()))
+        if not body["kvs"]:
+            return None
+        kv = body["kvs"][0]
+        return self._decode(kv), kv.mod_revision
+
+    async def _txn(self, operation: str, compare: list, success: list, failure: list) -> dict:
+        return await self._timed(operation, self.store.txn(compare, success, failure))
+
+    # --- requests -------------------------------------------------------------------------
+    @handles(ApiRequest)
+    async def on_request(self, msg: ApiRequest, env: Envelope) -> None:
+        perf = self.clock.perf
+        started = perf()
+        self.metrics.in_flight.inc()
+        resource = msg.resource if msg.resource in self.caches else "unknown"
+        try:
+            code, body = 200, await self._serve(msg, env)
+            if isinstance(body, tuple):
+                code, body = body
+        except st.ApiError as exc:
+            code, body = exc.code, exc.status()
+            if exc.code in (400, 401, 403, 413, 422):
+                self.metrics.rejected.labels(exc.reason).inc()
+        except (PatchError, SelectorError) as exc:
+            code, body = 400, st.bad_request(str(exc)).status()
+            self.metrics.rejected.labels("BadRequest").inc()
+        finally:
+            self.metrics.in_flight.dec()
+        try:
+            self.reply(env, ApiResponse(code, body))
+        except MessageTooLarge:
+            code = 500
+            err = st.internal("the response is larger than a bus frame; list with a limit")
+            self.reply(env, ApiResponse(code, err.status()))
+        self.metrics.requests.labels(msg.verb, resource, str(code)).inc()
+        self.metrics.duration.labels(msg.verb, resource).observe(perf() - started)
+
+    def _user(self, env: Envelope) -> UserInfo:
+        user = self.authn.authenticate(env.identity)
+        if user is None:
+            raise st.unauthorized(f"Unauthorized: unknown bus identity {env.identity!r}")
+        return user
+
+    async def _serve(self, msg: ApiRequest, env: Envelope) -> Any:
+        user = self._user(env)
+        kind = lookup(msg.resource) if isinstance(msg.resource, str) else None
+        if kind is None or msg.resource not in (kind.resource, ):
+            raise st.ApiError(404, "NotFound", f"the server could not find the requested resource "
+                              f"({msg.resource!r} is not a resource name)")
+        if msg.subresource and msg.subresource not in kind.subresources:
+            raise st.ApiError(404, "NotFound", f"the server could not find the requested resource "
+                              f"({kind.resource}/{msg.subresource})")
+        namespace = msg.namespace or ""
+        if not kind.namespaced and namespace:
+            raise st.ApiError(404, "NotFound", f"{kind.resource} is not namespaced")
+        verb = msg.verb
+        if verb not in READ_VERBS | WRITE_VERBS:
+            raise st.method_not_allowed(f"verb {verb!r} is not supported (use get, list, create, update, "
+                                        "patch, delete, deletecollection, or watch with api.Watch)")
+        if verb in ("get", "update", "patch", "delete") or (verb == "create" and msg.subresource):
+            if not msg.name:
+                raise st.bad_request(f"{verb} {kind.resource} needs a name")
+        options = msg.options or {}
+        if not isinstance(options, dict):
+            raise st.bad_request("options must be a map")
+        sub = msg.subresource
+        attrs = Attributes(user, verb, kind.group, kind.resource, sub, namespace, msg.name)
+        decision = self.authz.authorize(attrs)
+        if not decision.allowed:
+            raise st.forbidden(forbidden_message(attrs, decision.reason))
+        if not self.ready.done():
+            await self.ready
+        if verb == "get":
+            return await self._get(kind, namespace, msg.name, sub, options)
+        if verb == "list":
+            return await self._list(kind, namespace, options)
+        if verb == "create":
+            if sub == "binding":
+                return await self._bind(attrs, kind, namespace, msg.name, msg.body)
+            return 201, await self._create(user, kind, namespace, msg.body, options, attrs)
+        if verb == "update":
+            return await self._update(attrs, kind, namespace, msg.name, sub, msg.body)
+        if verb == "patch":
+            return await self._patch(attrs, kind, namespace, msg.name, sub, msg.body, options)
+        if verb == "delete":
+            return await self._delete(attrs, kind, namespace, msg.name, msg.body, options)
+        return await self._delete_collection(attrs, kind, namespace, msg.body, options)
+
+    # --- reads ----------------------------------------------------------------------------
+    async def _get(self, kind: Kind, namespace: str, name: str, sub: str, options: dict) -> dict:
+        key = registry_key(kind, namespace or None, name)
+        if str(options.get("resourceVersion") or "") == "0":
+            c = self.caches[kind.resource]
+            obj = c.cache.objects.get(key)
+            found = (obj, 0) if obj is not None else None
+        else:
+            found = await self._read(key)
+        if found is None:
+            raise st.not_found(kind.resource, name, kind.group)
+        obj = found[0]
+        if sub == "scale":
+            return ob.scale_of(kind, obj)
+        return obj
+
+    def _filter(self, kind: Kind, namespace: str, label_selector: Any, field_selector: Any) -> Filter:
+        labels = fields = None
+        if label_selector:
+            if not isinstance(label_selector, str):
+                raise st.bad_request("labelSelector must be a string")
+            try:
+                labels = parse_label_selector(label_selector)
+            except SelectorError as exc:
+                raise st.bad_request(f"unable to parse requirement: {exc}") from None
+        if field_selector:
+            if not isinstance(field_selector, str):
+                raise st.bad_request("fieldSelector must be a string")
+            try:
+                fields = parse_field_selector(field_selector)
+                check_field_selector(kind.kind, fields)
+            except SelectorError as exc:
+                raise st.bad_request(f'"{field_selector}" is not a known field selector: {exc}') from None
+        return Filter(namespace, labels, fields)
+
+    async def _list(self, kind: Kind, namespace: str, options: dict) -> dict:
+        f = self._filter(kind, namespace, options.get("labelSelector"), options.get("fieldSelector"))
+        limit = options.get("limit") or self.options.default_list_limit
+        if not isinstance(limit, int) or limit < 0:
+            raise st.bad_request(f"limit must be a non-negative integer, got {limit!r}")
+        token = options.get("continue") or ""
+        rv = str(options.get("resourceVersion") or "")
+        c = self.caches[kind.resource]
+        if rv == "0" and not token and not limit:
+            # "Any" semantics: served from the watch cache, possibly a little stale.
+            items = [o for o in c.cache.objects.values() if f.matches(o)]
+            items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+            return ob.list_object(kind, items, str(c.cache.revision))
+        prefix = registry_prefix(kind, namespace or None).encode()
+        end = prefix_end(prefix)
+        start, revision = prefix, 0
+        if token:
+            start, revision = self._decode_continue(token, prefix)
+        items, size, budget = [], 0, self.options.max_response_bytes
+        more_key = b""
+        while True:
+            page = limit - len(items) if limit else 500
+            try:
+                body = await self._timed("list", self.store.get(start, end, revision=revision, limit=max(page, 1)))
+            except st.ApiError as exc:
+                if "compacted" in exc.message:
+                    raise st.gone("The provided continue parameter is too old to display a consistent list "
+                                  "result. You can start a new list without the continue parameter.") from None
+                raise
+            revision = revision or body["revision"]
+            kvs = body["kvs"]
+            for i, kv in enumerate(kvs):
+                obj = self._decode(kv)
+                if not f.matches(obj):
+                    continue
+                if items and size + len(kv.value) > budget:
+                    more_key = kv.key
+                    break
+                items.append(obj)
+                size += len(kv.value)
+                if limit and len(items) >= limit and (i + 1 < len(kvs) or body.get("more")):
+                    more_key = kvs[i + 1].key if i + 1 < len(kvs) else kv.key + b"\0"
+                    break
+            if more_key or not body.get("more") or not kvs:
+                break
+            start = kvs[-1].key + b"\0"
+        cont = self._encode_continue(revision, more_key) if more_key else ""
+        return ob.list_object(kind, items, str(revision), cont)
+
+    @staticmethod
+    def _encode_continue(revision: int, key: bytes) -> str:
+        raw = json.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": key.decode()}).encode()
+        return base64.urlsafe_b64encode(raw).decode()
+
+    @staticmethod
+    def _decode_continue(token: Any, prefix: bytes) -> tuple[bytes, int]:
+        try:
+            data = json.loads(base64.urlsafe_b64decode(str(token).encode()))
+            start, revision = data["start"].encode(), int(data["rv"])
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            raise st.bad_request("continue key is not valid: a continue token comes from a previous list") from None
+        if not start.startswith(prefix) or revision <= 0:
+            raise st.bad_request("continue key is not valid: it belongs to another list")
+        return start, revision
+
+    # --- writes ---------------------------------------------------------------------------
+    async def _namespace_admits(self, kind: Kind, namespace: str, name: str) -> None:
+        """NamespaceLifecycle admission: the namespace must exist and not be terminating."""
+        if not kind.namespaced:
+            return
+        key = registry_key("namespaces", None, namespace)
+        ns = self.caches["namespaces"].cache.objects.get(key)
+        if ns is None:  # the cache may lag behind a namespace created a moment ago: ask the store
+            found = await self._read(key)
+            ns = found[0] if found else None
+        if ns is None:
+            raise st.not_found("namespaces", namespace)
+        if ns["metadata"].get("deletionTimestamp") or (ns.get("status") or {}).get("phase") == "Terminating":
+            raise st.forbidden(f'{kind.resource} "{name}" is forbidden: unable to create new '
+                               f"content in namespace {namespace} because it is being terminated")
+
+    def _node_admits(self, attrs: Attributes, old: dict | None, new: dict | None) -> None:
+        reason = admit_node_request(attrs, old, new)
+        if reason:
+            raise st.forbidden(f"{attrs.resource} \"{attrs.name}\" is forbidden: {reason}"
+                               if attrs.name else f"{attrs.resource} is forbidden: {reason}")
+
+    def _suffix(self) -> str:
+        return "".join(self.rng.choice(ob.NAME_ALPHABET) for _ in range(ob.NAME_SUFFIX_LEN))
+
+    async def _create(self, user: UserInfo, kind: Kind, namespace: str, body: Any, options: dict | None = None,
+                      attrs: Attributes | None = None) -> dict:
+        ob.decode_kind(body, kind)
+        for _ in range(8):  # generateName collisions are retried with a new suffix
+            obj = ob.prepare_create(kind, body, namespace=namespace, now=self.clock.wall(),
+                                    uid=str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
+                                    suffix=self._suffix())
+            meta = obj["metadata"]
+            ns = meta.get("namespace", "")
+            if attrs is not None:
+                if kind.namespaced and attrs.namespace and ns != attrs.namespace:
+                    raise st.bad_request("the namespace of the provided object does not match the namespace "
+                                         "sent on the request")
+                if not attrs.namespace and kind.namespaced:
+                    # Authorized cluster-wide but the object names its namespace: check that namespace.
+                    a = Attributes(user, "create", kind.group, kind.resource, "", ns, "")
+                    decision = self.authz.authorize(a)
+                    if not decision.allowed:
+                        raise st.forbidden(forbidden_message(a, decision.reason))
+                self._node_admits(Attributes(user, "create", kind.group, kind.resource, "", ns, meta["name"]),
+                                  None, obj)
+            await self._namespace_admits(kind, ns, meta["name"])
+            key = registry_key(kind, ns or None, meta["name"]).encode()
+            compare = [{"key": key, "target": "create", "result": "=", "value": 0}]
+            extra_ops: list = []
+            if kind.kind == "Service":
+                obj, extra_cmp, extra_ops = await self._allocate(obj, None)
+                compare += extra_cmp
+            success = [{"op": "put", "key": key, "value": self._encode(obj)}] + extra_ops
+            result = await self._txn("create", compare, success, [{"op": "range", "key": key, "count_only": True}])
+            if result["succeeded"]:
+                meta["resourceVersion"] = str(result["revision"])
+                return obj
+            if kind.kind == "Service" and not result["responses"][0]["count"]:
+                continue  # an allocation range moved under us: allocate again
+            if body.get("metadata", {}).get("name") or not body.get("metadata", {}).get("generateName"):
+                raise st.already_exists(kind.resource, meta["name"], kind.group)
+        raise st.ApiError(500, "InternalError", f"could not create {kind.resource}: too many conflicts")
+
+    async def _modify(self, attrs: Attributes, kind: Kind, namespace: str, name: str, change,
+                      expected_rv: str = "") -> tuple[int, dict]:
+        """Read, change, compare-and-swap; retried on conflict unless the caller pinned a resourceVersion.
+
+        ``change(old) -> new`` returns the object to store, or None to delete it.
+        """
+        key = registry_key(kind, namespace or None, name)
+        kb = key.encode()
+        for _ in range(MAX_RETRIES):
+            found = await self._read(key)
+            if found is None:
+                raise st.not_found(kind.resource, name, kind.group)
+            old, mod = found
+            if expected_rv and expected_rv != str(mod):
+                raise st.conflict(kind.resource, name, st.STALE, kind.group)
+            new = change(old)
+            if new is not None:
+                if ob.delete_now(new):
+                    new = None
+                else:  # the stored form has none; equal objects must compare equal
+                    new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+            self._node_admits(attrs, old, new)
+            if new == old:
+                return 200, old  # nothing changed: no write, no new resourceVersion (as Kubernetes)
+            compare = [{"key": kb, "target": "mod", "result": "=", "value": mod}]
+            extra_cmp: list = []
+            extra_ops: list = []
+            if kind.kind == "Service":
+                new, extra_cmp, extra_ops = await self._allocate(new, old)
+            if new is None:
+                ops = [{"op": "delete", "key": kb}]
+            else:
+                ops = [{"op": "put", "key": kb, "value": self._encode(new)}]
+            result = await self._txn(attrs.verb, compare + extra_cmp, ops + extra_ops, [])
+            if result["succeeded"]:
+                if new is None:
+                    gone = dict(old)
+                    gone["metadata"] = dict(old["metadata"], resourceVersion=str(result["revision"]))
+                    return 200, gone
+                new["metadata"]["resourceVersion"] = str(result["revision"])
+                return 200, new
+            if expected_rv:
+                raise st.conflict(kind.resource, name, st.STALE, kind.group)
+        raise st.conflict(kind.resource, name, "too many concurrent changes; try again", kind.group)
+
+    async def _update(self, attrs: Attributes, kind: Kind, namespace: str, name: str, sub: str,
+                      body: Any) -> tuple[int, dict]:
+        if sub == "scale":
+            def change(old):
+                return ob.apply_scale(old, body)
+            code, obj = await self._modify(attrs, kind, namespace, name, change,
+                                           str(((body or {}).get("metadata") or {}).get("resourceVersion") or ""))
+            return code, ob.scale_of(kind, obj)
+        ob.decode_kind(body, kind)
+        expected = str((body.get("metadata") or {}).get("resourceVersion") or "")
+
+        def change(old):
+            return ob.prepare_update(kind, old, body, subresource=sub, namespace=namespace, name=name)
+
+        return await self._modify(attrs, kind, namespace, name, change, expected)
+
+    async def _patch(self, attrs: Attributes, kind: Kind, namespace: str, name: str, sub: str, body: Any,
+                     options: dict) -> tuple[int, dict]:
+        ptype = PATCH_TYPES.get(str(options.get("patchType") or "merge"))
+        if ptype is None:
+            raise st.ApiError(415, "UnsupportedMediaType",
+                              f"the body of the request was in an unknown format - accepted media types "
+                              f"include: {', '.join(k for k in PATCH_TYPES if '/' in k)}")
+        if ptype == "json" and not isinstance(body, list):
+            body = (body or {}).get("operations") if isinstance(body, dict) else body
+        pinned = ""
+        if isinstance(body, dict):
+            pinned = str((body.get("metadata") or {}).get("resourceVersion") or "")
+
+        def change(old):
+            target = ob.scale_of(kind, old) if sub == "scale" else old
+            if ptype == "merge":
+                patched = merge_patch(target, body)
+            elif ptype == "strategic":
+                patched = strategic_merge_patch(target, body, "Scale" if sub == "scale" else kind.kind)
+            else:
+                patched = json_patch(target, body)
+            if sub == "scale":
+                return ob.apply_scale(old, patched)
+            return ob.prepare_update(kind, old, patched, subresource=sub, namespace=namespace, name=name)
+
+        code, obj = await self._modify(attrs, kind, namespace, name, change, pinned)
+        return code, ob.scale_of(kind, obj) if sub == "scale" else obj
+
+    async def _delete(self, attrs: Attributes, kind: Kind, namespace: str, name: str, body: Any,
+                      options: dict) -> tuple[int, dict]:
+        opts = ob.DeleteOptions.parse(body if isinstance(body, dict) else None, options)
+        now = self.clock.wall()
+
+        def change(old):
+            return ob.prepare_delete(kind, old, opts, now)
+
+        return await self._modify(attrs, kind, namespace, name, change)
+
+    async def _delete_collection(self, attrs: Attributes, kind: Kind, namespace: str, body: Any,
+                                 options: dict) -> dict:
+        listed = await self._list(kind, namespace, {k: v for k, v in options.items()
+                                                   if k in ("labelSelector", "fieldSelector")})
+        deleted = []
+        for obj in listed["items"]:
+            meta = obj["metadata"]
+            a = Attributes(attrs.user, "delete", kind.group, kind.resource, "", meta.get("namespace", ""),
+                           meta["name"])
+            try:
+                _, gone = await self._delete(a, kind, meta.get("namespace", ""), meta["name"], body, options)
+                deleted.append(gone)
+            except st.ApiError as exc:
+                if exc.reason != "NotFound":
+                    raise
+        return ob.list_object(kind, deleted, listed["metadata"]["resourceVersion"])
+
+    async def _bind(self, attrs: Attributes, kind: Kind, namespace: str, name: str, body: Any) -> tuple[int, dict]:
+        if kind.kind != "Pod":
+            raise st.method_not_allowed("binding is a subresource of pods only")
+        now = ob.rfc3339(self.clock.wall())
+
+        def change(old):
+            return ob.bind(old, body, now)
+
+        await self._modify(attrs, kind, namespace, name, change)
+        return 201, st.status_ok({"name": name, "kind": "pods"}) | {"code": 201}
+
+    # --- ClusterIP and NodePort allocation ---------------------------------------------------
+    async def _allocate(self, new: dict | None, old: dict | None) -> tuple[dict | None, list, list]:
+        """Allocate what ``new`` needs and release what ``old`` held, as compare + ops for the same txn."""
+        old_ips = set(_cluster_ips(old)) if old else set()
+        old_ports = set(_node_ports(old)) if old else set()
+        wants_ports = new is not None and (new.get("spec") or {}).get("type") in ("NodePort", "LoadBalancer")
+        ip_body = await self._timed("get", self.store.get(IP_RANGE_KEY))
+        port_body = await self._timed("get", self.store.get(PORT_RANGE_KEY))
+        ips = (ClusterIPAllocator.from_dict(json.loads(ip_body["kvs"][0].value), rng=self.rng)
+               if ip_body["kvs"] else ClusterIPAllocator(self.options.service_cidr, rng=self.rng))
+        lo, hi = self.options.node_ports
+        ports = (PortAllocator.from_dict(json.loads(port_body["kvs"][0].value), rng=self.rng)
+                 if port_body["kvs"] else PortAllocator(lo, hi, rng=self.rng))
+        errors = []
+        if new is not None:
+            spec = new.setdefault("spec", {})
+            name = new["metadata"].get("name", "")
+            if spec.get("type") != "ExternalName" and spec.get("clusterIP") != "None":
+                ip = spec.get("clusterIP") or None
+                if ip is None or ip not in old_ips:
+                    try:
+                        ip = ips.allocate(ip)
+                    except AllocationError as exc:
+                        errors.append(invalid(Path("spec", "clusterIPs").index(0), ip, str(exc)))
+                    except ValueError as exc:
+                        errors.append(invalid(Path("spec", "clusterIP"), ip, str(exc)))
+                spec["clusterIP"] = ip
+                spec["clusterIPs"] = [ip]
+            elif spec.get("clusterIP") == "None":
+                spec["clusterIPs"] = ["None"]
+            if wants_ports:
+                for i, port in enumerate(spec.get("ports") or []):
+                    if not isinstance(port, dict):
+                        continue
+                    want = port.get("nodePort") or None
+                    if want is not None and want in old_ports:
+                        continue
+                    try:
+                        port["nodePort"] = ports.allocate(want)
+                    except AllocationError as exc:
+                        errors.append(invalid(Path("spec", "ports").index(i).child("nodePort"), want, str(exc)))
+                    except (ValueError, TypeError) as exc:
+                        errors.append(invalid(Path("spec", "ports").index(i).child("nodePort"), want, str(exc)))
+            else:
+                for port in spec.get("ports") or []:
+                    if isinstance(port, dict):
+                        port.pop("nodePort", None)
+            if errors:
+                raise st.invalid("Service", name, errors)
+        kept_ips = set(_cluster_ips(new)) if new else set()
+        kept_ports = set(_node_ports(new)) if new else set()
+        for ip in old_ips - kept_ips:
+            ips.release(ip)
+        for port in old_ports - kept_ports:
+            ports.release(port)
+        compare, ops = [], []
+        for key, body, alloc in ((IP_RANGE_KEY, ip_body, ips), (PORT_RANGE_KEY, port_body, ports)):
+            mod = body["kvs"][0].mod_revision if body["kvs"] else 0
+            compare.append({"key": key, "target": "mod", "result": "=", "value": mod})
+            ops.append({"op": "put", "key": key, "value": json.dumps(alloc.to_dict()).encode()})
+        return new, compare, ops
+
+    # --- watches --------------------------------------------------------------------------
+    @handles(ApiWatch)
+    def on_watch(self, msg: ApiWatch, env: Envelope) -> None:
+        wkey = (env.sender, msg.watch_id)
+        if msg.renew:
+            w = self._watchers.get(wkey)
+            if w is not None:
+                w.heard = self.clock.monotonic()
+                return
+            self._send_closed(env.sender, msg.watch_id, 1, st.ApiError(
+                404, "NotFound", "unknown watch (the API server restarted?): watch again"))
+            return
+        try:
+            w = self._start_watch(msg, env)
+        except st.ApiError as exc:
+            self._send_closed(env.sender, msg.watch_id, 1, exc)
+            return
+        if w is not None:
+            self._flush(w)
+
+    def _start_watch(self, msg: ApiWatch, env: Envelope) -> _Watcher | None:
+        user = self._user(env)
+        kind = lookup(msg.resource) if isinstance(msg.resource, str) else None
+        if kind is None or kind.resource != msg.resource:
+            raise st.ApiError(404, "NotFound", f"the server could not find the requested resource ({msg.resource!r})")
+        attrs = Attributes(user, "watch", kind.group, kind.resource, "", msg.namespace, "")
+        decision = self.authz.authorize(attrs)
+        if not decision.allowed:
+            raise st.forbidden(forbidden_message(attrs, decision.reason))
+        f = self._filter(kind, msg.namespace, msg.label_selector, msg.field_selector)
+        c = self.caches[kind.resource]
+        if not c.ready.done():
+            raise st.unavailable("the watch cache is not ready yet; watch again")
+        wkey = (env.sender, msg.watch_id)
+        self._drop(self._watchers.get(wkey))
+        outbox = Outbox(self.options.watch_window, self.options.watcher_buffer,
+                        max(1024, self.options.max_response_bytes // 2))
+        w = _Watcher(env.sender, msg.watch_id, kind, f, outbox, self.clock.monotonic())
+        rv_text = msg.resource_version
+        if rv_text in ("", "0"):
+            initial = [(ADDED, o, c.cache.sizes.get(k, 0)) for k, o in c.cache.objects.items() if f.matches(o)]
+            initial.sort(key=lambda item: int(item[1]["metadata"]["resourceVersion"]))
+            w.min_rv = c.cache.revision
+            ok = outbox.push(initial)
+        else:
+            try:
+                rv = int(rv_text)
+            except ValueError:
+                raise st.bad_request(f"resourceVersion: invalid value {rv_text!r}: must be an integer") from None
+            try:
+                events = c.cache.since(rv)
+            except TooOld as exc:
+                raise st.gone(f"too old resource version: {exc.requested} ({exc.oldest})") from None
+            w.min_rv = rv
+            ok = outbox.push(filtered(events, f))
+        if not ok:
+            raise st.gone("too many events since that resource version for one watch: list again")
+        w.sent_rv = w.min_rv
+        self._watchers[wkey] = w
+        c.watchers[wkey] = w
+        self.metrics.watchers.labels(kind.resource).inc()
+        return w
+
+    @handles(ApiWatchAck)
+    def on_ack(self, msg: ApiWatchAck, env: Envelope) -> None:
+        w = self._watchers.get((env.sender, msg.watch_id))
+        if w is None:
+            return
+        w.heard = self.clock.monotonic()
+        w.outbox.ack(msg.seq)
+        self._flush(w)
+
+    @handles(ApiCancelWatch)
+    def on_cancel(self, msg: ApiCancelWatch, env: Envelope) -> None:
+        self._drop(self._watchers.get((env.sender, msg.watch_id)))
+
+    def _drop(self, w: _Watcher | None) -> None:
+        if w is None:
+            return
+        key = (w.client, w.watch_id)
+        if self._watchers.pop(key, None) is not None:
+            self.caches[w.kind.resource].watchers.pop(key, None)
+            self.metrics.watchers.labels(w.kind.resource).dec()
+
+    def _on_store_events(self, c: _Cache, events: list) -> None:
+        changes = []
+        for ev in events:
+            kv = ev.kv
+            key = kv.key.decode()
+            if ev.type == "PUT":
+                try:
+                    obj = self._decode(kv)
+                except ValueError:
+                    self.log.error("undecodable object in the store; skipped", key=key, revision=kv.mod_revision)
+                    continue
+                changes.append(("PUT", key, obj, kv.mod_revision, len(kv.value)))
+            else:
+                changes.append(("DELETE", key, None, kv.mod_revision, 0))
+        made = c.cache.apply(changes)
+        self.metrics.cache_revision.labels(c.kind.resource).set(c.cache.revision)
+        if not made:
+            return
+        for w in list(c.watchers.values()):
+            items = filtered((e for e in made if e.rv > w.min_rv), w.filter)
+            if not items:
+                continue
+            if not w.outbox.push(items):
+                self.metrics.terminated.labels(c.kind.resource).inc()
+                self.log.warning("watcher too slow; cut off", client=w.client, resource=c.kind.resource,
+                                 queued=len(w.outbox.queue))
+                self._drop(w)
+                self._send_closed(w.client, w.watch_id, w.outbox.next_seq(), st.too_many_requests(
+                    "the watcher fell too far behind and was cut off; watch again from the last resourceVersion"))
+                continue
+            self._flush(w)
+
+    def _flush(self, w: _Watcher) -> None:
+        for seq, batch in w.outbox.take():
+            rv = w.sent_rv
+            events = []
+            for typ, obj, _ in batch:
+                events.append([typ, obj])
+                rv = max(rv, int(obj["metadata"]["resourceVersion"]))
+            w.sent_rv = rv
+            self.send(w.client, ApiWatchEvents(w.watch_id, seq, events, str(rv)))
+            self.metrics.watch_events.labels(w.kind.resource).inc(len(events))
+
+    def _send_closed(self, client: str, watch_id: str, seq: int, err: st.ApiError) -> None:
+        self.send(client, ApiWatchEvents(watch_id, seq, [], "", err.status()))
+
+    def _close_all(self, c: _Cache, err: st.ApiError) -> None:
+        for w in list(c.watchers.values()):
+            self._drop(w)
+            self._send_closed(w.client, w.watch_id, w.outbox.next_seq(), err)
+
+    def _bookmarks(self) -> None:
+        for w in list(self._watchers.values()):
+            if w.outbox.queue or w.outbox.credit <= 0:
+                continue
+            c = self.caches[w.kind.resource]
+            rv = max(w.sent_rv, c.cache.revision)
+            w.sent_rv = rv
+            self.send(w.client, ApiWatchEvents(w.watch_id, w.outbox.next_seq(), [], str(rv)))
+
+    def _expire_watches(self) -> None:
+        deadline = self.clock.monotonic() - self.options.watch_expiry_s
+        for w in list(self._watchers.values()):
+            if w.heard < deadline:
+                self.log.info("watch expired: client silent", client=w.client, resource=w.kind.resource)
+                self._drop(w)
+
+    def _compact(self) -> None:
+        """Compact the store to the revision seen one interval ago, as kube-apiserver does."""
+        target, self._compact_at = self._compact_at, max(c.cache.revision for c in self.caches.values())
+        if target <= 0:
+            return
+
+        async def run() -> None:
+            try:
+                await self.store.compact(target)
+                self.log.info("store compacted", revision=target)
+            except (StoreUnavailable, Indeterminate, StoreError) as exc:
+                if "compacted" not in str(exc):
+                    self.log.warning("compaction failed", revision=target, error=str(exc))
+
+        self.spawn(run())
+
+
+def _cluster_ips(svc: dict | None) -> list[str]:
+    if not svc:
+        return []
+    spec = svc.get("spec") or {}
+    ips = [ip for ip in (spec.get("clusterIPs") or [spec.get("clusterIP")]) if ip and ip != "None"]
+    return [ip for ip in ips if isinstance(ip, str)]
+
+
+def _node_ports(svc: dict | None) -> list[int]:
+    if not svc:
+        return []
+    return [p["nodePort"] for p in (svc.get("spec") or {}).get("ports") or []
+            if isinstance(p, dict) and isinstance(p.get("nodePort"), int) and p["nodePort"]]
