@@ -235,8 +235,8 @@ class ApiRequest:
     name: str = ""
     subresource: str = ""
     """``status``, ``binding``, ``scale`` or empty for the object itself."""
-    body: dict | None = None
-    """The object (create, update), the patch (patch), DeleteOptions (delete) or None."""
+    body: dict | list | None = None
+    """The object (create, update), the patch (patch; a list for a JSON patch), DeleteOptions (delete)."""
     options: dict | None = None
     """Query parameters: labelSelector, fieldSelector, resourceVersion, limit, continue, patchType,
     propagationPolicy, gracePeriodSeconds, dryRun."""

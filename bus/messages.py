@@ -173,7 +173,8 @@ class Undeliverable:
     """The destination that was asked for."""
     reason: str
     """``unknown_dst`` (nobody registered it; a dead peer's names are dropped),
-    ``overloaded`` (the peer's pipe is full) or ``unreachable`` (its connection is gone)."""
+    ``overloaded`` (the peer's pipe is full), ``unreachable`` (its connection is gone) or
+    ``unregistered`` (the sender itself is not registered: the broker restarted or forgot it)."""
 
 
 @message("bus.Error")

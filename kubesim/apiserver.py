@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from actors.apiserver.authn import DEFAULT_USERS, Authenticator
 from actors.apiserver.client import ApiSession
-from actors.apiserver.rbac import Authorizer, default_policy, policy_from_config
+from actors.apiserver.rbac import Authorizer, default_policy, merge_policies, policy_from_config
 from actors.apiserver.server import ApiServer, ApiServerOptions
 from actors.store.client import StoreClient
 from bus.clock import Clock, make_clock
@@ -32,6 +32,7 @@ def options_for(cfg: ClusterConfig) -> ApiServerOptions:
         node_ports=a.node_ports(),
         watch_cache_size=a.watch_cache_size,
         watcher_buffer=a.watcher_buffer,
+        watch_window=a.watch_window,
         bookmark_interval_s=a.bookmark_interval_s,
         compaction_interval_s=a.compaction_interval_s,
         # An object must fit in the store's largest write and in one bus frame to a client.
@@ -41,9 +42,8 @@ def options_for(cfg: ClusterConfig) -> ApiServerOptions:
 
 
 def authorizer_for(cfg: ClusterConfig) -> Authorizer:
-    roles, bindings = default_policy()
-    extra_roles, extra_bindings = policy_from_config(cfg.apiserver.rbac)
-    return Authorizer({**roles, **extra_roles}, bindings + extra_bindings)
+    roles, bindings = merge_policies(default_policy(), policy_from_config(cfg.apiserver.rbac))
+    return Authorizer(roles, bindings)
 
 
 def add_apiserver(rt: Runtime, cfg: ClusterConfig, process: str) -> ApiServer:

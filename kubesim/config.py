@@ -150,6 +150,8 @@ class ApiServerSection(_Strict):
     """Events each resource's watch cache keeps; a watch from before them gets 410 Gone."""
     watcher_buffer: int = Field(10_000, ge=10)
     """Events one slow watcher may have queued before it is cut off."""
+    watch_window: int = Field(64, ge=1, le=10_000)
+    """Watch messages a client may leave unacknowledged; beyond them its events queue (flow control)."""
     bookmark_interval_s: float = Field(5.0, gt=0)
     compaction_interval_s: float = Field(300.0, gt=0)
     """kube-apiserver's --etcd-compaction-interval (cluster seconds)."""

@@ -123,6 +123,8 @@ class ApiClient(Actor):
                 raise ApiError(504, "Timeout", f"{verb} {resource}: no answer; the change may or may not "
                                f"have been made: {exc}") from None
             except RemoteError as exc:
+                if exc.code == "bad_request":  # the bus refused the message itself (a mistyped field)
+                    raise ApiError(400, "BadRequest", str(exc)) from None
                 raise ApiError(500, "InternalError", f"Internal error occurred: {exc}") from None
             if not isinstance(reply, ApiResponse):
                 raise ApiError(500, "InternalError", f"unexpected reply {type(reply).__name__}")

@@ -92,6 +92,11 @@ def _bound_node(pod: Obj) -> str:
     return _get(pod, "spec", "nodeName") or ""
 
 
+def _labels(obj: Obj) -> Mapping[str, Any]:
+    # Kubernetes' labels.Equals: a missing map equals an empty one.
+    return _get(obj, "metadata", "labels") or {}
+
+
 def _target_name(a: Attributes, op: str, new: Obj) -> str:
     # A create's name comes from the object (it is not in the URL).
     if op == "CREATE":
@@ -100,34 +105,50 @@ def _target_name(a: Attributes, op: str, new: Obj) -> str:
 
 
 def _admit_pod(node: str, op: str, a: Attributes, old: Obj, new: Obj) -> str | None:
-    if a.subresource == "":
-        if op == "CREATE":
-            return _admit_mirror_pod(node, new)
-        if op == "DELETE":
-            if _bound_node(old) != node:
-                return f"node {_q(node)} can only delete pods with spec.nodeName set to itself"
-            return None
-        return f"unexpected operation {_q(op)}, node {_q(node)} can only create and delete mirror pods"
-    if a.subresource == "status":
-        if op != "UPDATE":
-            return f"unexpected operation {_q(op)}"
-        if _bound_node(old) != node:
-            return (f"node {_q(node)} can only update pod status for pods with "
-                    "spec.nodeName set to itself")
-        # Labels steer services and controllers; a status write must not move them.
-        if new is not None and (_get(old, "metadata", "labels") or {}) != (
-                _get(new, "metadata", "labels") or {}):
-            return f"node {_q(node)} cannot update labels through pod status"
-        return None
-    if a.subresource == "eviction":
-        # Kubernetes prints these two with %s, unquoted.
-        if op != "CREATE":
-            return f"unexpected operation {op}"
-        if _bound_node(old) != node:
-            return f"node {node} can only evict pods with spec.nodeName set to itself"
-        return None
-    return (f"unexpected pod subresource {_q(a.subresource)}, "
-            "only 'status' and 'eviction' are allowed")
+    check = _POD_CHECKS.get(a.subresource)
+    if check is None:
+        return (f"unexpected pod subresource {_q(a.subresource)}, "
+                "only 'status' and 'eviction' are allowed")
+    return check(node, op, old, new)
+
+
+def _admit_pod_object(node: str, op: str, old: Obj, new: Obj) -> str | None:
+    if op == "CREATE":
+        return _admit_mirror_pod(node, new)
+    if op != "DELETE":
+        return (f"unexpected operation {_q(op)}, "
+                f"node {_q(node)} can only create and delete mirror pods")
+    if _bound_node(old) != node:
+        return f"node {_q(node)} can only delete pods with spec.nodeName set to itself"
+    return None
+
+
+def _admit_pod_status(node: str, op: str, old: Obj, new: Obj) -> str | None:
+    if op != "UPDATE":
+        return f"unexpected operation {_q(op)}"
+    if _bound_node(old) != node:
+        return (f"node {_q(node)} can only update pod status for pods with "
+                "spec.nodeName set to itself")
+    # Labels steer services and controllers; a status write must not move them.
+    if new is not None and _labels(old) != _labels(new):
+        return f"node {_q(node)} cannot update labels through pod status"
+    return None
+
+
+def _admit_eviction(node: str, op: str, old: Obj, new: Obj) -> str | None:
+    # Kubernetes prints these two with %s, unquoted.
+    if op != "CREATE":
+        return f"unexpected operation {op}"
+    if _bound_node(old) != node:
+        return f"node {node} can only evict pods with spec.nodeName set to itself"
+    return None
+
+
+_POD_CHECKS: dict[str, Callable[[str, str, Obj, Obj], str | None]] = {
+    "": _admit_pod_object,
+    "status": _admit_pod_status,
+    "eviction": _admit_eviction,
+}
 
 
 def _admit_mirror_pod(node: str, pod: Obj) -> str | None:
@@ -174,8 +195,8 @@ def admit_node_request(a: Attributes, old: Obj, new: Obj) -> str | None:
     for ``pods/eviction`` the pod being evicted. ``new`` is the object as it
     would be stored (``None`` for a delete). Call it after the authorizer
     allowed the request. Reads, and requests from anyone but a node, always
-    pass; a deletecollection by a node is refused for the kinds above, since
-    no single object can be checked.
+    pass. Check a deletecollection object by object, each as ``old``: with
+    no object to look at, a node's is refused for the kinds above.
     """
     node = node_name(a.user)
     op = _OPERATIONS.get(a.verb)

@@ -230,12 +230,12 @@ def _cannot(a: Attributes) -> str:
 def forbidden_message(a: Attributes, reason: str) -> str:
     """The message of the 403 Forbidden Status, as ``apierrors.NewForbidden`` words it.
 
-    ``reason`` is a refused :class:`Decision`'s reason, or a node restriction
-    refusal: ``nodes "node-2" is forbidden: User "system:node:node-1" cannot
-    delete resource "nodes" in API group "" at the cluster scope``. The
-    resource is qualified by its group (``deployments.apps``) and carries no
-    subresource; the name is left out when the request has none
-    (``pods is forbidden: ...``).
+    ``reason`` is a refused :class:`Decision`'s reason or a node restriction
+    refusal, and the result reads ``nodes "node-2" is forbidden: User
+    "system:node:node-1" cannot delete resource "nodes" in API group "" at
+    the cluster scope``. The resource is qualified by its group
+    (``deployments.apps``) and carries no subresource; the name is left out
+    when the request has none (``pods is forbidden: ...``).
     """
     if not a.resource and not a.api_group:
         return f"forbidden: {reason}"

@@ -420,11 +420,14 @@ class ApiServer(Actor):
         token = options.get("continue") or ""
         rv = str(options.get("resourceVersion") or "")
         c = self.caches[kind.resource]
-        if rv == "0" and not token and not limit:
-            # "Any" semantics: served from the watch cache, possibly a little stale.
-            items = [o for o in c.cache.objects.values() if f.matches(o)]
-            items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
-            return ob.list_object(kind, items, str(c.cache.revision))
+        if rv == "0" and not token:
+            # "Any" semantics: served from the watch cache, possibly a little stale, limit ignored (as
+            # Kubernetes does) unless the answer would not fit in one message: then page from the store.
+            keys = [k for k, o in c.cache.objects.items() if f.matches(o)]
+            if sum(c.cache.sizes.get(k, 0) for k in keys) <= self.options.max_response_bytes:
+                items = sorted((c.cache.objects[k] for k in keys),
+                               key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+                return ob.list_object(kind, items, str(c.cache.revision))
         prefix = registry_prefix(kind, namespace or None).encode()
         end = prefix_end(prefix)
         start, revision = prefix, 0
@@ -496,8 +499,7 @@ class ApiServer(Actor):
     def _node_admits(self, attrs: Attributes, old: dict | None, new: dict | None) -> None:
         reason = admit_node_request(attrs, old, new)
         if reason:
-            raise st.forbidden(f"{attrs.resource} \"{attrs.name}\" is forbidden: {reason}"
-                               if attrs.name else f"{attrs.resource} is forbidden: {reason}")
+            raise st.forbidden(forbidden_message(attrs, reason))
 
     def _suffix(self) -> str:
         return "".join(self.rng.choice(ob.NAME_ALPHABET) for _ in range(ob.NAME_SUFFIX_LEN))
@@ -610,7 +612,9 @@ class ApiServer(Actor):
                               f"the body of the request was in an unknown format - accepted media types "
                               f"include: {', '.join(k for k in PATCH_TYPES if '/' in k)}")
         if ptype == "json" and not isinstance(body, list):
-            body = (body or {}).get("operations") if isinstance(body, dict) else body
+            raise st.bad_request("a JSON patch is a list of operations")
+        if ptype != "json" and not isinstance(body, dict):
+            raise st.bad_request(f"a {ptype} merge patch is an object")
         pinned = ""
         if isinstance(body, dict):
             pinned = str((body.get("metadata") or {}).get("resourceVersion") or "")
@@ -773,7 +777,7 @@ class ApiServer(Actor):
             initial = [(ADDED, o, c.cache.sizes.get(k, 0)) for k, o in c.cache.objects.items() if f.matches(o)]
             initial.sort(key=lambda item: int(item[1]["metadata"]["resourceVersion"]))
             w.min_rv = c.cache.revision
-            ok = outbox.push(initial)
+            outbox.push(initial)
         else:
             try:
                 rv = int(rv_text)
@@ -784,9 +788,8 @@ class ApiServer(Actor):
             except TooOld as exc:
                 raise st.gone(f"too old resource version: {exc.requested} ({exc.oldest})") from None
             w.min_rv = rv
-            ok = outbox.push(filtered(events, f))
-        if not ok:
-            raise st.gone("too many events since that resource version for one watch: list again")
+            outbox.push(filtered(events, f))
+        # The backlog a new watch starts with is not held against it: it is sent as credit allows.
         w.sent_rv = w.min_rv
         self._watchers[wkey] = w
         c.watchers[wkey] = w
@@ -836,15 +839,15 @@ class ApiServer(Actor):
             items = filtered((e for e in made if e.rv > w.min_rv), w.filter)
             if not items:
                 continue
-            if not w.outbox.push(items):
+            w.outbox.push(items)
+            self._flush(w)
+            if len(w.outbox.queue) > w.outbox.limit:
                 self.metrics.terminated.labels(c.kind.resource).inc()
                 self.log.warning("watcher too slow; cut off", client=w.client, resource=c.kind.resource,
                                  queued=len(w.outbox.queue))
                 self._drop(w)
                 self._send_closed(w.client, w.watch_id, w.outbox.next_seq(), st.too_many_requests(
                     "the watcher fell too far behind and was cut off; watch again from the last resourceVersion"))
-                continue
-            self._flush(w)
 
     def _flush(self, w: _Watcher) -> None:
         for seq, batch in w.outbox.take():

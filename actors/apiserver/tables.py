@@ -3,12 +3,13 @@
 ``kubectl get`` does not decide what a pod's STATUS or a deployment's READY
 column says: it asks the API server for a ``Table``, and the server fills it
 with the printer handlers of ``k8s.io/kubernetes``
-(``pkg/printers/internalversion/printers.go``). People read those cells —
-``CrashLoopBackOff``, ``Init:0/2``, ``3 (45s ago)``, ``<pending>`` — as the
-cluster's state, so kubesim computes them the same way, from the same
-fields, for the twenty kinds it serves. Ages are apimachinery's
-``duration.HumanDuration`` and the layout is Go's ``text/tabwriter`` with
-kubectl's settings, so that the text is the text a real cluster gives.
+(``pkg/printers/internalversion/printers.go``, as of Kubernetes 1.32).
+People read those cells — ``CrashLoopBackOff``, ``Init:0/2``,
+``3 (45s ago)``, ``<pending>`` — as the cluster's state, so kubesim
+computes them the same way, from the same fields, for the twenty kinds it
+serves. Ages are apimachinery's ``duration.HumanDuration`` and the layout
+is Go's ``text/tabwriter`` with kubectl's settings, so that the text is the
+text a real cluster gives.
 
 Pure: objects (plain dicts shaped like Kubernetes objects) and ``now`` (epoch
 seconds) in, strings out. Fields the API server always defaults (a pod's
@@ -37,6 +38,7 @@ __all__ = [
     "format_labels",
     "format_table",
     "human_duration",
+    "node_roles",
     "parse_time",
     "pod_ready",
     "pod_restarts",
@@ -387,7 +389,7 @@ def _namespace_row(ns: Obj, now: float, wide: bool) -> tuple[list[str], list[str
     return [_str(_get(ns, "status", "phase")), _created(ns, now)], []
 
 
-def _node_roles(labels: Mapping[str, Any]) -> list[str]:
+def node_roles(labels: Mapping[str, Any]) -> list[str]:
     """``findNodeRoles``: ``node-role.kubernetes.io/<role>`` keys and ``kubernetes.io/role`` values."""
     roles = set()
     for key, value in labels.items():
@@ -422,7 +424,7 @@ def _node_address(node: Obj, kind: str) -> str:
 
 def _node_row(node: Obj, now: float, wide: bool) -> tuple[list[str], list[str]]:
     info = _dict(_get(node, "status", "nodeInfo"))
-    roles = ",".join(_node_roles(_dict(_meta(node, "labels")))) or "<none>"
+    roles = ",".join(node_roles(_dict(_meta(node, "labels")))) or "<none>"
     wide = [_node_address(node, "InternalIP"), _node_address(node, "ExternalIP"),
             _str(info.get("osImage")) or "<unknown>",
             _str(info.get("kernelVersion")) or "<unknown>",
@@ -866,6 +868,9 @@ def tabwrite(text: str, *, min_width: int = 0, padding: int = 1) -> str:
     runes.
     """
     lines = [line.split("\t") for line in text.split("\n")]
+    # An unfinished last line keeps an empty last cell only once it is ended.
+    if len(lines[-1]) > 1 and lines[-1][-1] == "":
+        lines[-1].pop()
     out: list[str] = []
     _format_block(lines, [], 0, len(lines), out, min_width, padding)
     return "\n".join(out)

@@ -211,6 +211,34 @@ class BrokerLink:
             self.sock.send_multipart((rid, BROKER_B, rt.identity, header, body), zmq.NOBLOCK)
         except zmq.ZMQError:
             pass
+        if len(frames) == PEER_FRAMES + 1 and frames[1] != BROKER_B:
+            # A peer the broker forgot (it restarted, or the peer was silent too long) sent a request:
+            # say it went nowhere, so the sender may safely send it again once registered.
+            self._bounce_to(rid, frames[1], frames[2], frames[3])
+
+    def _bounce_to(self, rid: bytes, dst_b: bytes, header_b: bytes, body_b: bytes) -> None:
+        rt = self.rt
+        try:
+            header = unpack_header(header_b)
+            if header.kind == BATCH_KIND:
+                frames = unpack_batch(body_b, rt.settings.max_frame_bytes + BATCH_SLACK_BYTES)
+                pairs = [(frames[i], frames[i + 1]) for i in range(0, len(frames), 2)]
+            else:
+                pairs = [(header_b, body_b)]
+            headers = [unpack_header(h) for h, _ in pairs]
+        except Rejected:
+            return
+        for h in headers:
+            if not h.wants_reply:
+                continue
+            rt.metrics.undeliverable["unregistered"] += 1
+            reply_h = pack_header(Undeliverable.KIND, rt._new_id(), h.id, False, BROKER, h.traceparent,
+                                  rt.clock.wall())
+            reply_b = pack_body(Undeliverable(dst_b.decode("utf-8", "replace"), "unregistered"))
+            try:
+                self.sock.send_multipart((rid, h.sender.encode(), rt.identity, reply_h, reply_b), zmq.NOBLOCK)
+            except zmq.ZMQError:
+                return
 
     def _register(self, rid: bytes, msg: Register, identity: bytes) -> None:
         rt = self.rt
