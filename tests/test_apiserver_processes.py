@@ -320,3 +320,89 @@ def _try_create(s, obj) -> bool:
 
 def _unused() -> None:  # keep the import of socket meaningful for linters in older pythons
     pysocket.gethostname()
+
+
+def test_object_lifecycle_as_kubernetes_has_it(cluster):
+    s = cluster.admin
+    api = s.api
+    ns = "life"
+    s.run(api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
+    # generateName, uid, creationTimestamp, generation, defaults.
+    dep = s.run(api.create({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"generateName": "web-", "namespace": ns},
+        "spec": {"selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}}}))
+    name = dep["metadata"]["name"]
+    assert name.startswith("web-") and len(name) == 9 and dep["metadata"]["uid"]
+    assert dep["metadata"]["generation"] == 1 and dep["spec"]["replicas"] == 1
+    assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": "25%", "maxSurge": "25%"}
+    assert dep["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == "IfNotPresent"
+    # A status write leaves spec alone; a spec write leaves status alone; only spec bumps generation.
+    with_status = dict(dep, status={"replicas": 1, "observedGeneration": 1}, spec=dict(dep["spec"], replicas=7))
+    after_status = s.run(api.update_status(with_status))
+    assert after_status["spec"]["replicas"] == 1 and after_status["status"]["replicas"] == 1
+    assert after_status["metadata"]["generation"] == 1
+    scaled = s.run(api.patch("deployments", name, {"spec": {"replicas": 3}, "status": {"replicas": 99}}, ns,
+                             patch_type="merge"))
+    assert scaled["spec"]["replicas"] == 3 and scaled["status"]["replicas"] == 1
+    assert scaled["metadata"]["generation"] == 2
+    labelled = s.run(api.patch("deployments", name, {"metadata": {"labels": {"x": "y"}}}, ns, patch_type="merge"))
+    assert labelled["metadata"]["generation"] == 2
+    scale = s.run(api.get("deployments", name, ns, subresource="scale"))
+    assert scale["kind"] == "Scale" and scale["spec"]["replicas"] == 3 and scale["status"]["selector"] == "app=web"
+    # Finalizers hold a deleted object; removing the last one deletes it.
+    cm = configmap("held", ns)
+    cm["metadata"]["finalizers"] = ["example.com/hold"]
+    s.run(api.create(cm))
+    held = s.run(api.delete("configmaps", "held", ns))
+    assert held["metadata"]["deletionTimestamp"]
+    assert s.run(api.get("configmaps", "held", ns))["metadata"]["deletionTimestamp"]
+    with pytest.raises(ApiError) as err:
+        s.run(api.patch("configmaps", "held", {"metadata": {"finalizers": ["example.com/hold", "other"]}}, ns,
+                        patch_type="merge"))
+    assert err.value.code == 422
+    s.run(api.patch("configmaps", "held", {"metadata": {"finalizers": None}}, ns, patch_type="merge"))
+    with pytest.raises(ApiError) as err:
+        s.run(api.get("configmaps", "held", ns))
+    assert err.value.code == 404
+    # A bound pod gets its grace period; an unbound one goes at once.
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bound", "namespace": ns},
+           "spec": {"nodeName": "node-x", "containers": [{"name": "c", "image": "busybox"}]}}
+    created = s.run(api.create(pod))
+    assert created["status"]["phase"] == "Pending" and created["status"]["qosClass"] == "BestEffort"
+    assert {t["key"] for t in created["spec"]["tolerations"]} == {"node.kubernetes.io/not-ready",
+                                                                  "node.kubernetes.io/unreachable"}
+    terminating = s.run(api.delete("pods", "bound", ns))
+    assert terminating["metadata"]["deletionGracePeriodSeconds"] == 30
+    s.run(api.delete("pods", "bound", ns, grace_period_s=0))  # what the kubelet does when the pod has stopped
+    with pytest.raises(ApiError):
+        s.run(api.get("pods", "bound", ns))
+    # ClusterIPs are never handed out twice and come back on delete; NodePorts likewise.
+    ips = set()
+    for i in range(5):
+        svc = s.run(api.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"s{i}", "namespace": ns},
+                                "spec": {"type": "NodePort", "ports": [{"port": 80}]}}))
+        ips.add(svc["spec"]["clusterIP"])
+        assert 30000 <= svc["spec"]["ports"][0]["nodePort"] <= 32767
+    assert len(ips) == 5
+    fixed = s.run(api.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "fixed", "namespace": ns},
+                              "spec": {"clusterIP": "10.96.0.50", "ports": [{"port": 80}]}}))
+    with pytest.raises(ApiError) as err:
+        s.run(api.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "dup", "namespace": ns},
+                          "spec": {"clusterIP": "10.96.0.50", "ports": [{"port": 80}]}}))
+    assert err.value.code == 422 and "provided IP is already allocated" in err.value.message
+    s.run(api.delete("services", fixed["metadata"]["name"], ns))
+    again = s.run(api.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "dup", "namespace": ns},
+                              "spec": {"clusterIP": "10.96.0.50", "ports": [{"port": 80}]}}))
+    assert again["spec"]["clusterIP"] == "10.96.0.50"
+    # A terminating namespace refuses new objects; AlreadyExists on a duplicate create.
+    with pytest.raises(ApiError) as err:
+        s.run(api.create(configmap("s0-again", ns) | {"metadata": {"name": "s0", "namespace": ns}} | {
+            "apiVersion": "v1", "kind": "Service", "spec": {"ports": [{"port": 80}]}}))
+    assert err.value.code == 409 and err.value.reason == "AlreadyExists"
+    gone = s.run(api.delete("namespaces", ns))
+    assert gone["status"]["phase"] == "Terminating"
+    with pytest.raises(ApiError) as err:
+        s.run(api.create(configmap("late", ns)))
+    assert err.value.code == 403 and "because it is being terminated" in err.value.message
