@@ -24,7 +24,11 @@ the three members share them (the CPU each used is reported).
                  concurrency and window put values of the same size as the
                  stored ConfigMap straight into the replicated store
                  (``StoreSession`` puts, new keys like the creates'):
-                 ratio = API creates/s / store puts/s.
+                 ratio = API creates/s / store puts/s. Then the same with the
+                 transaction the API server sends for a create (compare "key
+                 absent", put; ``store_txn_creates_per_s``, ``ratio_vs_store_txn``),
+                 which separates the API server's own cost from the store's
+                 (a txn costs the store more than a put).
 (2) watch fan-out  100 watches (``--watchers``) on ConfigMaps in one namespace,
                  spread over 4 processes, from the list's resourceVersion; then
                  N creates in that namespace (64 in flight). Every watch must see
@@ -66,6 +70,7 @@ if os.path.dirname(_HERE) not in sys.path:
 import argparse  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
+import socket  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -73,7 +78,14 @@ import urllib.request  # noqa: E402
 
 import yaml  # noqa: E402
 
-from bench.apiserver_load import LineReader, Window, configmap, error_text, now, percentile  # noqa: E402
+from bench.apiserver_load import (  # noqa: E402
+    LineReader,
+    Window,
+    configmap,
+    error_text,
+    now,
+    percentile,
+)
 from bench.store_peers import (  # noqa: E402
     HOST,
     ClusterContext,
@@ -193,6 +205,16 @@ class ApiBenchCluster(ClusterContext):
         t0 = time.monotonic()
         for name in (*MEMBERS, "apiserver"):
             self.start_proc(name)
+
+        def broker_listens():
+            self.check_alive()
+            socket.create_connection((HOST, self.broker_port), timeout=1).close()
+            return True
+        # A session made before the broker listens waits out a heartbeat timeout before it reconnects.
+        try:
+            wait_for("the API server's bus port", broker_listens, self.start_timeout_s, every_s=0.05)
+        except PeerFailed as exc:
+            raise PeerFailed(f"{exc}\n{self.tail_logs()}") from None
         self.session = session_for(self.cfg, name=f"kubesim-cli-bench-main-{os.getpid()}", timeout_s=10.0,
                                    deadline_s=30.0)
         self._stack.callback(self.session.close)
@@ -256,6 +278,17 @@ class ApiBenchCluster(ClusterContext):
         except OSError:
             return {}
 
+    def scrape_stores(self) -> dict[str, dict]:
+        """Each member's parsed /metrics (a member that does not answer: empty)."""
+        out = {}
+        for m in MEMBERS:
+            try:
+                with urllib.request.urlopen(f"http://{HOST}:{self.store_metrics[m]}/metrics", timeout=2) as r:
+                    out[m] = parse_metrics(r.read().decode())
+            except OSError:
+                out[m] = {}
+        return out
+
     def leader(self) -> str:
         """The store leader's name, from the members' /metrics (or '?')."""
         for m in MEMBERS:
@@ -276,11 +309,11 @@ class Sample:
     def __init__(self, cluster: ApiBenchCluster, client_pids: list[int] = ()) -> None:
         self.cluster = cluster
         self.client_pids = list(client_pids)
-        self.cpu0, self.m0 = cluster.cpu(self.client_pids), cluster.metrics()
+        self.cpu0, self.m0, self.s0 = cluster.cpu(self.client_pids), cluster.metrics(), cluster.scrape_stores()
 
     def stop(self) -> dict:
         c = self.cluster
-        self.cpu1, self.m1 = c.cpu(self.client_pids), c.metrics()
+        self.cpu1, self.m1, self.s1 = c.cpu(self.client_pids), c.metrics(), c.scrape_stores()
         secs = self.cpu1["_t"] - self.cpu0["_t"]
         busy = self.cpu1["_machine"][0] - self.cpu0["_machine"][0]
         total = self.cpu1["_machine"][1] - self.cpu0["_machine"][1]
@@ -301,8 +334,28 @@ class Sample:
             "bench_parent_cpu_pct": round(self.self_cpu_pct),
             "other_programs_cpu_pct": round(self.others_cpu_pct),
             "machine_busy_pct": round(self.machine_busy_pct),
+            **self.store_figures(),
         }
 
+    def store_figures(self) -> dict:
+        """What the members did meanwhile: snapshots (which stall a member), WAL fsyncs, leader changes."""
+        snaps = snap_s = changes = 0.0
+        fsyncs: dict[str, tuple[float, float]] = {}
+        for m in MEMBERS:
+            a, b = self.s0.get(m, {}), self.s1.get(m, {})
+            snaps += metric_delta(a, b, "kubesim_store_snapshot_save_duration_seconds_count")
+            snap_s += metric_delta(a, b, "kubesim_store_snapshot_save_duration_seconds_sum")
+            changes += metric_delta(a, b, "kubesim_store_leader_changes_total")
+            fsyncs[m] = (metric_delta(a, b, "kubesim_store_wal_fsync_duration_seconds_count"),
+                         metric_delta(a, b, "kubesim_store_wal_fsync_duration_seconds_sum"))
+        self.snapshots, self.snapshot_s, self.leader_changes = int(snaps), snap_s, int(changes)
+        return {
+            "store_snapshots": int(snaps),
+            "store_snapshot_s": round(snap_s, 3),
+            "store_leader_changes": int(changes),
+            "store_fsyncs_per_s": {m: round(n / self.seconds) for m, (n, _) in fsyncs.items()},
+            "store_fsync_mean_ms": {m: round(1e3 * t / n, 2) if n else 0.0 for m, (n, t) in fsyncs.items()},
+        }
     def server_ms(self, verb: str) -> tuple[float, float]:
         """(requests, mean ms) the API server took per ``verb`` request on configmaps."""
         n = metric_delta(self.m0, self.m1, "kubesim_apiserver_request_duration_seconds_count", verb=verb,
@@ -320,9 +373,11 @@ class Sample:
 
     def cpu_line(self) -> str:
         stores = "/".join(f"{v:.0f}" for v in self.store_cpu_pct.values())
+        snaps = (f"; store snapshots {self.snapshots} ({self.snapshot_s * 1e3:.0f} ms)" if self.snapshots else "")
+        changes = f"; STORE LEADER CHANGES {self.leader_changes}" if self.leader_changes else ""
         return (f"CPU (% of a core): apiserver {self.apiserver_cpu_pct:.0f}, stores {stores}, clients "
                 f"{self.clients_cpu_pct + self.self_cpu_pct:.0f}, other programs {self.others_cpu_pct:.0f}; "
-                f"machine {self.machine_busy_pct:.0f}% busy ({CORES} cores)")
+                f"machine {self.machine_busy_pct:.0f}% busy ({CORES} cores){snaps}{changes}")
 
 
 # --- worker processes ---------------------------------------------------------------------------
@@ -466,7 +521,7 @@ def load_phase(cluster: ApiBenchCluster, workers: Workers, op: str, label: str, 
         "seconds": duration,
         **cpu,
     }
-    if op != "put":
+    if op not in ("put", "txn"):
         verbs = {"update": ("get", "update"), "get0": ("get",)}.get(op, (op,))
         server = {}
         for verb in verbs:
@@ -654,8 +709,8 @@ def latency_phase(cluster: ApiBenchCluster, *, rate: float, duration: float, obj
 def run(args: argparse.Namespace) -> dict:
     q = args.quick
     warmup = 0.5 if q else 1.0
-    dur = {"create": 2.0, "put": 2.0, "update": 2.0, "patch": 1.5, "get": 1.5, "get0": 1.5} if q else \
-        {"create": 6.0, "put": 6.0, "update": 5.0, "patch": 4.0, "get": 4.0, "get0": 3.0}
+    dur = {"create": 2.0, "put": 2.0, "txn": 2.0, "update": 2.0, "patch": 1.5, "get": 1.5, "get0": 1.5} if q else \
+        {"create": 6.0, "put": 6.0, "txn": 5.0, "update": 5.0, "patch": 4.0, "get": 4.0, "get0": 3.0}
     watch_writes = args.watch_writes or (300 if q else 2000)
     lat_s = args.latency_seconds or (4.0 if q else 10.0)
     result: dict = {}
@@ -675,6 +730,8 @@ def run(args: argparse.Namespace) -> dict:
             vb = phases["create"].get("value_bytes") or 400
             phases["put"] = load_phase(cluster, workers, "put", f"store puts ({vb} B values, no API)",
                                        duration=dur["put"], lead=1.5, value_bytes=vb, **kw)
+            phases["txn"] = load_phase(cluster, workers, "txn", "store txn-creates (the API's txn)",
+                                       duration=dur["txn"], value_bytes=vb, **kw)
             workers.send_all({"cmd": "ensure", "namespace": NS_LOAD, "count": 2 * args.in_flight})
             workers.collect(60, "enough ConfigMaps per worker")
             phases["update"] = load_phase(cluster, workers, "update", "updates (get + update w/ rv)",
@@ -692,8 +749,9 @@ def run(args: argparse.Namespace) -> dict:
         cluster.check_alive()
         leader_after = cluster.leader()
 
-    c, p = phases["create"], phases["put"]
+    c, p, tx = phases["create"], phases["put"], phases["txn"]
     ratio = c["per_s"] / p["per_s"] if p["per_s"] else 0.0
+    ratio_txn = c["per_s"] / tx["per_s"] if tx["per_s"] else 0.0
     result.update({
         "creates_per_s": c["per_s"],
         "updates_per_s": phases["update"]["per_s"],
@@ -703,6 +761,9 @@ def run(args: argparse.Namespace) -> dict:
         "gets_cached_per_s": phases["get0"]["per_s"],
         "store_puts_per_s": p["per_s"],
         "ratio": round(ratio, 3),
+        "store_txn_creates_per_s": tx["per_s"],
+        "ratio_vs_store_txn": round(ratio_txn, 3),
+        "txn_vs_put": round(tx["per_s"] / p["per_s"], 3) if p["per_s"] else 0.0,
         "value_bytes": c.get("value_bytes"),
         "clients": args.clients,
         "in_flight_per_client": args.in_flight,
@@ -733,10 +794,11 @@ def run(args: argparse.Namespace) -> dict:
         "latency": lat,
     })
     say("--- summary")
-    say(f"API creates {c['per_s']:,}/s vs store puts {p['per_s']:,}/s: ratio {ratio:.2f}; updates (get+update) "
-        f"{result['updates_per_s']:,}/s, merge patches {result['patches_per_s']:,}/s, gets {result['gets_per_s']:,}/s"
-        f" (cached {result['gets_cached_per_s']:,}/s)")
-    say(f"API server CPU (% of one core): " + ", ".join(f"{k} {v}%" for k, v in result["apiserver_cpu_pct"].items()))
+    say(f"API creates {c['per_s']:,}/s vs store puts {p['per_s']:,}/s: ratio {ratio:.2f} (vs the same txn sent "
+        f"straight to the store, {tx['per_s']:,}/s: {ratio_txn:.2f})")
+    say(f"updates (get+update) {result['updates_per_s']:,}/s, merge patches {result['patches_per_s']:,}/s, "
+        f"gets {result['gets_per_s']:,}/s (cached {result['gets_cached_per_s']:,}/s)")
+    say("API server CPU (% of one core): " + ", ".join(f"{k} {v}%" for k, v in result["apiserver_cpu_pct"].items()))
     say(f"watch: {watch['events_per_s']:,} events/s to {watch['watchers']} watches, missed {watch['missed']} "
         f"(must be 0), out of order {watch['out_of_order']}, duplicates {watch['duplicates']}")
     say(f"open-loop {lat['target_rate']:g} writes/s (achieved {lat['achieved_rate']:g}): p50 {lat['p50_ms']:.1f} ms, "

@@ -25,7 +25,9 @@ Commands:
                 ``resourceVersion`` is in Kubernetes);
     ``get0``    a get with ``resourceVersion=0`` (served from the watch cache);
     ``put``     no API server: a ``StoreSession`` put of ``value_bytes`` to a new
-                key, straight to the replicated store.
+                key, straight to the replicated store;
+    ``txn``     no API server: the transaction the API server sends for a create
+                (compare "key absent", put ``value_bytes``, else a count-only range).
 
     update/patch/get/get0 cycle through the ConfigMaps this worker created.
 ``{"cmd": "ensure", "namespace": NS, "count": N}``
@@ -53,6 +55,7 @@ if os.path.dirname(_HERE) not in sys.path:
     sys.path.insert(0, os.path.dirname(_HERE))
 
 import argparse  # noqa: E402
+import itertools  # noqa: E402
 import json  # noqa: E402
 import select  # noqa: E402
 import signal  # noqa: E402
@@ -203,13 +206,22 @@ class Worker:
                 created.append(name)
                 return obj
             return create
-        if op == "put":
-            key = b"/bench/configmaps/%s/cm-%d-%d" % (namespace.encode(), self.wid, i)
+        if op in ("put", "txn"):
+            key = b"/bench/%s/%s/cm-%d-%d" % (op.encode(), namespace.encode(), self.wid, i)
             value = b"v" * value_bytes
-            store = self.store
+            client = self.store.client
+            if op == "txn":
+                # The transaction the API server sends for a create (ApiServer._create).
+                compare = [{"key": key, "target": "create", "result": "=", "value": 0}]
+                success = [{"op": "put", "key": key, "value": value}]
+                failure = [{"op": "range", "key": key, "count_only": True}]
+
+                async def txn():
+                    return await client.txn(compare, success, failure)
+                return txn
 
             async def put():
-                return await store.client.put(key, value)
+                return await client.put(key, value)
             return put
         names = self.names.get(namespace) or []
         if not names:
@@ -238,7 +250,8 @@ class Worker:
 
     def cmd_load(self, op: str, t0: float, warmup: float, duration: float, in_flight: int, namespace: str,
                  value_bytes: int = 0) -> dict:
-        if op == "put" and self.store is None:
+        store_op = op in ("put", "txn")
+        if store_op and self.store is None:
             from actors.store.client import StoreSession
             from bus.settings import BusSettings
             self.store = StoreSession(self.cfg.store.endpoints(), name=f"bench-store-{self.wid}-{os.getpid()}",
@@ -250,7 +263,7 @@ class Worker:
         outstanding = 0
         issued = 0
         sizes: list[int] = []
-        spawn = self.store.client.spawn if op == "put" else self.api.spawn
+        spawn = self.store.client.spawn if store_op else self.api.spawn
 
         def launch() -> None:
             nonlocal outstanding, issued
@@ -280,7 +293,7 @@ class Worker:
                 cpu0 = time.process_time()
             while outstanding < in_flight:
                 launch()
-            if op == "put":
+            if store_op:
                 self.store.poll(0.005)
                 self.session.poll(0)
             else:
@@ -362,7 +375,7 @@ class Worker:
                 "missed": len(expected_set - got),
                 "unexpected": len(got - expected_set),
                 "duplicates": len(rvs) - len(got),
-                "out_of_order": sum(1 for a, b in zip(rvs, rvs[1:]) if b <= a),
+                "out_of_order": sum(1 for a, b in itertools.pairwise(rvs) if b <= a),
                 "in_order": rvs == sorted(expected) if not (expected_set - got) else False,
                 "resumes_after_gap": w.gaps,
                 "restarts": w.restarts,

@@ -38,10 +38,21 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from actors.apiserver.apply import changes, original_of, three_way_patch, with_last_applied
+from actors.apiserver.apply import (
+    changes,
+    original_of,
+    three_way_patch,
+    with_last_applied,
+)
 from actors.apiserver.kinds import KINDS, Kind, UnknownKind, for_object, lookup
 from actors.apiserver.status import ApiError
-from actors.apiserver.tables import empty_message, format_labels, format_table, table, tabwrite
+from actors.apiserver.tables import (
+    empty_message,
+    format_labels,
+    format_table,
+    table,
+    tabwrite,
+)
 
 if TYPE_CHECKING:
     from actors.apiserver.client import ApiSession
@@ -203,7 +214,7 @@ def _files(name: str) -> list[tuple[str, str]]:
     return [(name, path.read_text())]
 
 
-def read_manifests(names: list[str]) -> list[Manifest]:
+def read_manifests(names: list[str], verb: str) -> list[Manifest]:
     """Every document of every file, ``kind: List`` expanded; :class:`UsageError` if one does not parse."""
     manifests: list[Manifest] = []
     for name in names:
@@ -223,7 +234,7 @@ def read_manifests(names: list[str]) -> list[Manifest]:
                 else:
                     manifests.append(Manifest(source, doc))
     if not manifests:
-        raise UsageError("no objects passed to " + ("apply" if names else "the command"))
+        raise UsageError(f"no objects passed to {verb}")
     return manifests
 
 
@@ -253,6 +264,7 @@ def place(m: Manifest, namespace: str | None) -> Placed:
                          "resource name may not be empty")
     obj = copy.deepcopy(m.obj)
     if not kind.namespaced:
+        obj.setdefault("metadata", {}).pop("namespace", None)
         return Placed(kind, "", name, obj)
     own = meta.get("namespace")
     if own and namespace and own != namespace:
@@ -349,6 +361,8 @@ def _run(body) -> Any:
         except TimeoutError as exc:
             _err(f"error: {exc}")
             return 1
+        except KeyboardInterrupt:
+            return 130  # Ctrl-C before a watch began: quietly, as a shell expects
         finally:
             k.close()
 
@@ -388,7 +402,7 @@ def _apply_one(k: Kubectl, m: Manifest) -> bool:
 
 def _each_manifest(k: Kubectl, one) -> int:
     ok = True
-    for m in read_manifests(k.args.filename):
+    for m in read_manifests(k.args.filename, k.args.command):
         try:
             ok = one(k, m) and ok
         except UsageError as exc:
@@ -486,6 +500,8 @@ def get(k: Kubectl) -> int:
     named = any(names for _, names in asked)
     if named and args.selector:
         raise UsageError("name cannot be provided when a selector is specified")
+    if named and args.all_namespaces:
+        raise UsageError("a resource cannot be retrieved by name across all namespaces")
     if args.watch:
         if len(asked) != 1:
             raise UsageError("you may only specify a single resource type")
@@ -614,7 +630,10 @@ def describe(k: Kubectl) -> int:
     args = k.args
     ok = True
     texts: list[str] = []
-    for kind, names in parse_targets(args.targets):
+    asked = parse_targets(args.targets)
+    if args.all_namespaces and any(names for _, names in asked):
+        raise UsageError("a resource cannot be retrieved by name across all namespaces")
+    for kind, names in asked:
         if names:
             objs = []
             for name in names:

@@ -102,7 +102,7 @@ def create(body: dict, namespace_: str = "default", *, now: float = NOW) -> dict
                              uid=UID, suffix=SUFFIX)
 
 
-def stored(body: dict, rv: str = "5", **status: Any) -> dict:
+def stored(body: dict, rv: str = "5", status: dict | None = None) -> dict:
     """``body`` as the store would hold it after a create: stamped, defaulted, with a resourceVersion."""
     obj = create(body)
     obj["metadata"]["resourceVersion"] = rv
@@ -194,6 +194,27 @@ def test_create_sets_no_generation_for_other_kinds(body):
     body = copy.deepcopy(body)
     body["metadata"]["generation"] = 3
     assert "generation" not in create(body)["metadata"]
+
+
+def test_create_generates_a_jobs_selector_from_its_uid():
+    got = create(workload("Job"))
+    assert got["spec"]["selector"] == {"matchLabels": {"batch.kubernetes.io/controller-uid": UID}}
+    labels = {"job-name": "w", "batch.kubernetes.io/job-name": "w",
+              "controller-uid": UID, "batch.kubernetes.io/controller-uid": UID}
+    assert got["spec"]["template"]["metadata"]["labels"] == labels
+    assert got["metadata"]["labels"] == labels  # SetDefaults_Job: a Job without labels takes its template's
+
+
+def test_create_job_with_manual_selector_needs_one():
+    body = workload("Job")
+    body["spec"]["manualSelector"] = True
+    err = raises(create, body)
+    assert err.message == 'Job.batch "w" is invalid: spec.selector: Required value'
+    body["spec"]["selector"] = {"matchLabels": {"app": "w"}}
+    body["spec"]["template"]["metadata"] = {"labels": {"app": "w"}}
+    got = create(body)
+    assert got["spec"]["selector"] == {"matchLabels": {"app": "w"}}
+    assert got["spec"]["template"]["metadata"]["labels"] == {"app": "w"}
 
 
 CREATE_STATUS_CASES = [
@@ -336,7 +357,7 @@ def test_main_write_keeps_the_stored_status_and_server_metadata():
     assert body == before
 
 
-def test_main_write_cannot_remove_or_set_a_deletion_timestamp():
+def test_main_write_cannot_remove_a_deletion_timestamp():
     old = stored(config_map(finalizers=["example.com/f"]))
     old["metadata"].update(deletionTimestamp=NOW_TEXT, deletionGracePeriodSeconds=0)
     body = copy.deepcopy(old)
@@ -344,11 +365,6 @@ def test_main_write_cannot_remove_or_set_a_deletion_timestamp():
     new = update(old, body)
     assert new["metadata"]["deletionTimestamp"] == NOW_TEXT
     assert new["metadata"]["deletionGracePeriodSeconds"] == 0
-
-    fresh = stored(config_map())
-    body = copy.deepcopy(fresh)
-    body["metadata"]["deletionTimestamp"] = NOW_TEXT
-    assert "deletionTimestamp" not in update(fresh, body)["metadata"]
 
 
 def test_main_write_with_another_uid_is_refused():
@@ -853,13 +869,15 @@ BIND_ERROR_CASES = [
                  id="scheduling-gates"),
     pytest.param(lambda: stored(pod()), binding(""), 422, 'Binding "p" is invalid: target.name: Required value',
                  id="no-target-name"),
-    pytest.param(lambda: stored(pod()), {"metadata": {"name": "p"}}, 422,
+    pytest.param(lambda: stored(pod()), {"metadata": {"name": "p"}, "target": None}, 422,
                  'Binding "p" is invalid: target.name: Required value', id="no-target"),
     pytest.param(lambda: stored(pod()), binding(kind="Pod"), 422,
                  'Binding "p" is invalid: target.kind: Unsupported value: "Pod": supported values: "Node", '
                  '"<empty>"', id="target-not-a-node"),
     pytest.param(lambda: stored(pod()), binding(name="q"), 400,
                  "name in URL does not match name in Binding object", id="binding-for-another-pod"),
+    pytest.param(lambda: stored(pod()), {"target": {"name": "n1"}}, 400,
+                 "name in URL does not match name in Binding object", id="binding-without-name"),
     pytest.param(lambda: stored(pod()), ["n1"], 400, None, id="not-an-object"),
 ]
 
@@ -872,10 +890,8 @@ def test_bind_refusals(make_pod, body, code, message):
         assert err.message == message
 
 
-def test_bind_accepts_an_explicit_node_kind_and_no_binding_name():
-    body = binding(kind="Node")
-    del body["metadata"]
-    assert ob.bind(stored(pod()), body, NOW_TEXT)["spec"]["nodeName"] == "n1"
+def test_bind_accepts_an_explicit_node_kind():
+    assert ob.bind(stored(pod()), binding(kind="Node"), NOW_TEXT)["spec"]["nodeName"] == "n1"
 
 
 # ------------------------------------------------------------------- scale_of / apply_scale

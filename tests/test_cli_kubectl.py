@@ -49,6 +49,12 @@ def web(cluster):
     return cluster.cli("apply", "-f", WEB)
 
 
+@pytest.fixture(scope="module")
+def examples(cluster, web):
+    """Then the whole config/examples/ directory (web.yaml again among the others)."""
+    return cluster.cli("apply", "-f", "config/examples/")
+
+
 def lines(text: str) -> list[str]:
     return text.splitlines()
 
@@ -81,11 +87,13 @@ def test_apply_creates_each_document_and_records_it(cluster, session, web):
     assert d["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == "IfNotPresent"  # defaulted
 
 
-def test_apply_again_is_unchanged(cluster, web):
-    again = cluster.cli("apply", "-f", WEB)
-    assert again.returncode == 0, again.stderr
-    assert lines(again.stdout) == ["namespace/demo unchanged", "configmap/web-config unchanged",
-                                   "deployment.apps/web unchanged", "service/web unchanged"]
+def test_apply_again_is_unchanged_and_a_directory_goes_in_name_order(examples):
+    assert examples.returncode == 0, examples.stderr
+    assert lines(examples.stdout) == [
+        "job.batch/pi created",  # job.yaml
+        "namespace/demo unchanged", "service/web-nodeport created",  # nodeport.yaml
+        "namespace/demo unchanged", "configmap/web-config unchanged",  # web.yaml, applied before
+        "deployment.apps/web unchanged", "service/web unchanged"]
 
 
 def test_apply_modified_manifest_patches_three_ways(cluster, session, tmp_path):
@@ -128,7 +136,7 @@ def test_apply_reports_each_bad_document_and_applies_the_others(cluster, session
 
 # --- get ---------------------------------------------------------------------------------
 
-def test_get_prints_kubectl_tables(cluster, web):
+def test_get_prints_kubectl_tables(cluster, examples):
     deploys = cluster.cli("get", "deployments", "-n", "demo")
     assert deploys.returncode == 0, deploys.stderr
     header, row = lines(deploys.stdout)
@@ -140,19 +148,22 @@ def test_get_prints_kubectl_tables(cluster, web):
     assert len(tables) == 2
     assert lines(tables[0])[0].startswith("NAME                  READY   UP-TO-DATE   AVAILABLE   AGE   CONTAINERS")
     assert lines(tables[0])[1].startswith("deployment.apps/web   0/3")
-    svc_header, svc_row = lines(tables[1])
-    assert svc_header.startswith("NAME          TYPE        CLUSTER-IP")
-    assert svc_header.endswith("EXTERNAL-IP   PORT(S)   AGE   SELECTOR")
-    assert svc_row.split()[0:2] == ["service/web", "ClusterIP"] and "80/TCP" in svc_row.split()
+    svc_header, web_row, nodeport_row = lines(tables[1])
+    assert svc_header.startswith("NAME                   TYPE        CLUSTER-IP")
+    assert svc_header.endswith("EXTERNAL-IP   PORT(S)        AGE   SELECTOR")
+    assert web_row.split()[0:2] == ["service/web", "ClusterIP"] and "80/TCP" in web_row.split()
+    assert nodeport_row.split()[0:2] == ["service/web-nodeport", "NodePort"]
+    assert "80:30080/TCP" in nodeport_row.split()
 
     everything = cluster.cli("get", "all", "-n", "demo")
     assert everything.returncode == 0, everything.stderr
     names = [line.split()[0] for line in lines(everything.stdout) if line and not line.startswith("NAME")]
-    assert names == ["service/web", "deployment.apps/web"]  # kubectl's order: core kinds first
+    # kubectl's order: core kinds first, then by group.
+    assert names == ["service/web", "service/web-nodeport", "deployment.apps/web"]
     assert "\n\nNAME" in everything.stdout
 
 
-def test_get_output_formats(cluster, web):
+def test_get_output_formats(cluster, examples):
     one = cluster.cli("get", "deploy/web", "-n", "demo", "-o", "json")
     obj = json.loads(one.stdout)
     assert (obj["kind"], obj["metadata"]["name"], obj["spec"]["replicas"]) == ("Deployment", "web", 3)
@@ -161,13 +172,14 @@ def test_get_output_formats(cluster, web):
     several = yaml.safe_load(cluster.cli("get", "cm,svc", "-n", "demo", "-o", "yaml").stdout)
     assert several["kind"] == "List" and several["apiVersion"] == "v1"
     assert [(o["kind"], o["metadata"]["name"]) for o in several["items"]] == [
-        ("ConfigMap", "web-config"), ("Service", "web")]
+        ("ConfigMap", "web-config"), ("Service", "web"), ("Service", "web-nodeport")]
 
     names = cluster.cli("get", "deploy,svc,cm", "-A", "-l", "app=web", "-o", "name")
-    assert lines(names.stdout) == ["deployment.apps/web", "service/web", "configmap/web-config"]
+    assert lines(names.stdout) == ["deployment.apps/web", "service/web", "service/web-nodeport",
+                                   "configmap/web-config"]
 
 
-def test_get_empty_not_found_and_unknown_kind(cluster, web):
+def test_get_empty_not_found_and_unknown_kind(cluster, examples):
     empty = cluster.cli("get", "po", "-n", "demo")
     assert (empty.returncode, empty.stdout, empty.stderr) == (0, "", "No resources found in demo namespace.\n")
 
@@ -182,7 +194,7 @@ def test_get_empty_not_found_and_unknown_kind(cluster, web):
 
 def test_get_watch_prints_changes(cluster, session):
     session.run(session.api.create(deployment("watched", replicas=1)))
-    proc = kubesim("get", "deploy", "watched", "-w", "--watch-timeout", "3", "--config", str(cluster.config),
+    proc = kubesim("get", "deploy", "watched", "-w", "--watch-timeout", "2", "--config", str(cluster.config),
                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out: list[str] = []
     reader = threading.Thread(target=lambda: out.extend(proc.stdout), daemon=True)
@@ -202,7 +214,7 @@ def test_get_watch_prints_changes(cluster, session):
 
 # --- describe, scale, create, delete -----------------------------------------------------
 
-def test_describe_shows_the_object_and_its_events(cluster, session, web):
+def test_describe_shows_the_object_and_its_events(cluster, session, examples):
     d = session.run(session.api.get("deployments", "web", "demo"))
     now = "2026-01-01T00:00:00Z"
     session.run(session.api.create({
@@ -246,7 +258,8 @@ def test_delete_from_file(cluster, session, tmp_path):
     svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "doomed"},
            "spec": {"selector": {"app": "doomed"}, "ports": [{"port": 80}]}}
     path = write_manifests(tmp_path / "doomed.yaml", cm, svc)
-    assert cluster.cli("apply", "-f", path).returncode == 0
+    for obj in (cm, svc):
+        session.run(session.api.create(obj, "default"))
     gone = cluster.cli("delete", "-f", path, "--now")
     assert (gone.returncode, lines(gone.stdout)) == (0, ['configmap "doomed" deleted', 'service "doomed" deleted'])
     for resource in ("configmaps", "services"):
@@ -260,3 +273,39 @@ def test_delete_from_file(cluster, session, tmp_path):
         f'Error from server (NotFound): error when deleting "{path}": services "doomed" not found']
     quiet = cluster.cli("delete", "configmap", "doomed", "--ignore-not-found")
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+
+
+# --- the command line alone (no cluster) ------------------------------------------------
+
+def test_targets_are_read_as_kubectl_reads_them():
+    from kubesim.kubectl import UsageError, parse_targets
+
+    def kinds(targets):
+        return [(k.kind, names) for k, names in parse_targets(targets)]
+
+    assert kinds(["deploy,svc", "web"]) == [("Deployment", ["web"]), ("Service", ["web"])]
+    assert kinds(["deploy/web", "svc/web", "deployments.apps/api"]) == [("Deployment", ["web", "api"]),
+                                                                      ("Service", ["web"])]
+    assert kinds(["all"]) == [("Pod", []), ("Service", []), ("DaemonSet", []), ("Deployment", []),
+                              ("ReplicaSet", []), ("StatefulSet", []), ("CronJob", []), ("Job", [])]
+    for bad in ([], ["foo"], ["deploy/web", "svc"]):
+        with pytest.raises(UsageError):
+            parse_targets(bad)
+
+
+def test_yaml_output_reads_like_kubectls():
+    from kubesim.kubectl import _dump
+
+    text = _dump({"metadata": {"annotations": {LAST_APPLIED: '{"a":1}\n'}, "resourceVersion": "9",
+                               "creationTimestamp": "2026-01-01T00:00:00Z", "name": "web"},
+                  "spec": {"ports": [{"port": 80}]}}, "yaml")
+    assert text == ("metadata:\n"
+                    "  annotations:\n"
+                    f"    {LAST_APPLIED}: |\n"
+                    '      {"a":1}\n'
+                    '  creationTimestamp: "2026-01-01T00:00:00Z"\n'
+                    "  name: web\n"
+                    '  resourceVersion: "9"\n'
+                    "spec:\n"
+                    "  ports:\n"
+                    "  - port: 80\n")

@@ -23,15 +23,24 @@ from typing import Any
 
 from actors.apiserver import status as st
 from actors.apiserver.defaults import apply_defaults
-from actors.apiserver.fielderrors import Path, forbidden
+from actors.apiserver.fielderrors import (
+    Path,
+    forbidden,
+    go_quote,
+    invalid,
+    not_supported,
+    required,
+)
 from actors.apiserver.kinds import Kind, UnknownKind, for_object
-from actors.apiserver.validation import validate, validate_update
+from actors.apiserver.validation import parse_quantity, validate, validate_update
 
 Obj = dict[str, Any]
 
 #: Characters of a generateName suffix (apimachinery's rand.String: no vowels, no look-alikes).
 NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 NAME_SUFFIX_LEN = 5
+#: A generateName longer than this is cut first, so the name fits a DNS label (SimpleNameGenerator).
+MAX_GENERATE_NAME_LEN = 63 - NAME_SUFFIX_LEN
 
 #: Kinds whose spec changes bump metadata.generation (their controllers report observedGeneration).
 GENERATION_KINDS = frozenset({"Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job", "CronJob"})
@@ -108,11 +117,12 @@ def prepare_create(kind: Kind, body: Obj, *, namespace: str, now: float, uid: st
 
     ``suffix`` completes a ``generateName``. Raises ApiError (400, 422).
     """
+    decode_kind(body, kind)
     obj = copy.deepcopy(body)
     check_name_and_namespace(kind, obj, namespace)
     meta = _meta(obj)
     if not meta.get("name") and meta.get("generateName"):
-        meta["name"] = f"{meta['generateName']}{suffix}"
+        meta["name"] = f"{str(meta['generateName'])[:MAX_GENERATE_NAME_LEN]}{suffix}"
     for key in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink",
                 "managedFields"):
         meta.pop(key, None)
@@ -123,6 +133,8 @@ def prepare_create(kind: Kind, body: Obj, *, namespace: str, now: float, uid: st
     else:
         meta.pop("generation", None)
     _reset_status_on_create(kind, obj)
+    if kind.kind == "Job":
+        _generate_job_selector(obj)
     obj = apply_defaults(obj, admission=True)
     errors = validate(obj, namespaced=kind.namespaced)
     if errors:
@@ -146,23 +158,61 @@ def _reset_status_on_create(kind: Kind, obj: Obj) -> None:
         obj["status"] = {}
 
 
+def _generate_job_selector(job: Obj) -> None:
+    """The Job strategy's generateSelector: unless ``spec.manualSelector``, the
+    Job selects its pods by its uid, and its template labels them so."""
+    spec = job.get("spec")
+    if not isinstance(spec, dict) or spec.get("manualSelector") is True:
+        return
+    template = spec.get("template")
+    if not isinstance(template, dict):
+        return  # validation reports it
+    meta, tmeta = _meta(job), _meta(template)
+    labels = tmeta.get("labels")
+    if not isinstance(labels, dict):
+        labels = tmeta["labels"] = {}
+    for key in ("job-name", "batch.kubernetes.io/job-name"):
+        labels.setdefault(key, meta.get("name", ""))
+    for key in ("controller-uid", "batch.kubernetes.io/controller-uid"):
+        labels.setdefault(key, meta.get("uid", ""))
+    selector = spec.get("selector")
+    if not isinstance(selector, dict):
+        selector = spec["selector"] = {}
+    if not isinstance(selector.get("matchLabels"), dict):
+        selector["matchLabels"] = {}
+    selector["matchLabels"].setdefault("batch.kubernetes.io/controller-uid", meta.get("uid", ""))
+
+
 def qos_class(spec: Obj) -> str:
-    """The pod's QoS class, as ``GetPodQOS`` computes it from requests and limits."""
+    """The pod's QoS class, as ``ComputePodQOS`` computes it from requests and limits.
+
+    Only cpu and memory count, and only positive amounts; requests and limits
+    are summed over containers and init containers and compared as
+    quantities (``1`` equals ``1000m``). A missing request counts as its
+    limit, as defaulting makes it. Guaranteed needs both limits on every
+    container and requests equal to limits.
+    """
     containers = [c for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
                   if isinstance(c, dict)]
-    requests_any = limits_any = False
-    guaranteed = bool(containers)
+    requests: dict[str, Any] = {}
+    limits: dict[str, Any] = {}
+    guaranteed = True
     for c in containers:
         res = c.get("resources") or {}
-        req, lim = res.get("requests") or {}, res.get("limits") or {}
-        requests_any |= any(k in ("cpu", "memory") for k in req)
-        limits_any |= any(k in ("cpu", "memory") for k in lim)
-        for r in ("cpu", "memory"):
-            if r not in lim or (r in req and str(req[r]) != str(lim[r])):
-                guaranteed = False
-    if guaranteed:
+        lim = res.get("limits") or {}
+        req = {**lim, **(res.get("requests") or {})}  # SetDefaults_Pod copies limits into requests
+        for totals, amounts in ((requests, req), (limits, lim)):
+            for name in ("cpu", "memory"):
+                value = parse_quantity(amounts.get(name)) if name in amounts else None
+                if value is not None and value > 0:
+                    totals[name] = totals.get(name, 0) + value
+        if not all(name in lim and (parse_quantity(lim[name]) or 0) > 0 for name in ("cpu", "memory")):
+            guaranteed = False
+    if not requests and not limits:
+        return "BestEffort"
+    if guaranteed and requests.keys() == limits.keys() and all(limits[n] == v for n, v in requests.items()):
         return "Guaranteed"
-    return "Burstable" if requests_any or limits_any else "BestEffort"
+    return "Burstable"
 
 
 def prepare_update(kind: Kind, old: Obj, body: Obj, *, subresource: str = "", namespace: str = "",
@@ -174,6 +224,7 @@ def prepare_update(kind: Kind, old: Obj, body: Obj, *, subresource: str = "", na
     metadata is carried over; generation is bumped when the spec changed.
     Raises ApiError (400, 422).
     """
+    decode_kind(body, kind)  # a patch may have rewritten kind or apiVersion
     new = copy.deepcopy(body)
     check_name_and_namespace(kind, new, namespace, name)
     meta, old_meta = _meta(new), old["metadata"]
@@ -188,6 +239,8 @@ def prepare_update(kind: Kind, old: Obj, body: Obj, *, subresource: str = "", na
         meta = new["metadata"]
     else:
         for key in _SERVER_META:
+            if key == "uid" and meta.get("uid"):
+                continue  # another uid is refused by validation as immutable; none means the stored one
             if key in old_meta:
                 meta[key] = copy.deepcopy(old_meta[key])
             else:
@@ -199,7 +252,12 @@ def prepare_update(kind: Kind, old: Obj, body: Obj, *, subresource: str = "", na
                 new.pop("status", None)
         new = apply_defaults(new, admission=False)
         meta = new["metadata"]
-        if kind.kind in GENERATION_KINDS and new.get("spec") != old.get("spec"):
+        if kind.kind == "Namespace":
+            _keep_namespace_finalizers(new, body, old)
+        # Deployments also count annotation changes: they are copied to their ReplicaSets.
+        if kind.kind in GENERATION_KINDS and (
+                new.get("spec") != old.get("spec")
+                or (kind.kind == "Deployment" and meta.get("annotations") != old_meta.get("annotations"))):
             meta["generation"] = int(old_meta.get("generation") or 1) + 1
     meta.pop("managedFields", None)
     meta.pop("selfLink", None)
@@ -207,12 +265,27 @@ def prepare_update(kind: Kind, old: Obj, body: Obj, *, subresource: str = "", na
     if old_meta.get("deletionTimestamp"):
         added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
         if added:
+            found = ", ".join(go_quote(f) for f in sorted(added))  # Go's %#v of a []string
             errors.append(forbidden(Path("metadata", "finalizers"),
                                     f"no new finalizers can be added if the object is being deleted, "
-                                    f"found new finalizers {sorted(added)!r}"))
+                                    f"found new finalizers []string{{{found}}}"))
     if errors:
         raise _invalid(kind, new, errors)
     return new
+
+
+def _keep_namespace_finalizers(new: Obj, body: Obj, old: Obj) -> None:
+    # Defaulting adds "kubernetes" to spec.finalizers, which is right on create
+    # only. kubesim serves no namespaces/finalize, so an update that names
+    # spec.finalizers sets them (the namespace controller empties them this
+    # way); one that does not keeps the stored ones.
+    body_spec = body.get("spec")
+    if isinstance(body_spec, dict) and body_spec.get("finalizers") is not None:
+        finalizers = body_spec["finalizers"]
+    else:
+        finalizers = (old.get("spec") or {}).get("finalizers") or []
+    if isinstance(new.get("spec"), dict):
+        new["spec"]["finalizers"] = copy.deepcopy(finalizers)
 
 
 def delete_now(obj: Obj) -> bool:
@@ -239,19 +312,31 @@ class DeleteOptions:
 
     @classmethod
     def parse(cls, body: dict | None, options: dict | None) -> DeleteOptions:
-        """DeleteOptions from a body and/or query options (either may carry them, as in Kubernetes)."""
-        merged: dict[str, Any] = {}
-        for source in (body or {}, options or {}):
-            if not isinstance(source, dict):
+        """DeleteOptions from a body or query options, as Kubernetes' delete handler reads them.
+
+        A non-empty body is the options and the query is not read; without one
+        the query is. Invalid options are a 422 on ``DeleteOptions.meta.k8s.io``.
+        """
+        for source in (body, options):
+            if source is not None and not isinstance(source, dict):
                 raise st.bad_request("DeleteOptions must be an object")
-            merged.update({k: v for k, v in source.items() if v is not None})
-        propagation = merged.get("propagationPolicy") or ""
-        if merged.get("orphanDependents") is True and not propagation:
+        given = {k: v for k, v in (body or options or {}).items() if v is not None}
+        propagation = given.get("propagationPolicy")
+        orphan = given.get("orphanDependents")
+        errors = []
+        if orphan is not None and propagation is not None:
+            errors.append(invalid(Path("propagationPolicy"), propagation,
+                                  "orphanDependents and deletionPropagation cannot be both set"))
+        if propagation is not None and propagation not in PROPAGATION:
+            errors.append(not_supported(Path("propagationPolicy"), propagation,
+                                        ["Foreground", "Background", "Orphan", "nil"]))
+        if errors:
+            raise st.invalid("DeleteOptions", "", errors, "meta.k8s.io")
+        if orphan is True:
             propagation = "Orphan"
-        if propagation and propagation not in PROPAGATION:
-            raise st.bad_request(f'propagationPolicy: Unsupported value: "{propagation}": supported values: '
-                                 '"Orphan", "Background", "Foreground"')
-        grace = merged.get("gracePeriodSeconds")
+        elif orphan is False:
+            propagation = "Background"  # an explicit "do not orphan" overrides a kind's Orphan default
+        grace = given.get("gracePeriodSeconds")
         if grace is not None:
             try:
                 grace = int(grace)
@@ -259,8 +344,8 @@ class DeleteOptions:
                 raise st.bad_request(f"gracePeriodSeconds: must be an integer, got {grace!r}") from None
             if grace < 0:
                 grace = 1  # Kubernetes treats a negative grace period as 1 second
-        pre = merged.get("preconditions") or {}
-        return cls(propagation, grace, str(pre.get("uid") or ""), str(pre.get("resourceVersion") or ""))
+        pre = given.get("preconditions") or {}
+        return cls(propagation or "", grace, str(pre.get("uid") or ""), str(pre.get("resourceVersion") or ""))
 
 
 def default_propagation(kind: Kind) -> str:
@@ -268,85 +353,151 @@ def default_propagation(kind: Kind) -> str:
     return "Orphan" if kind.kind == "Job" else "Background"
 
 
+def _gc_finalizers(kind: Kind, finalizers: list[str], opts: DeleteOptions) -> list[str]:
+    """The finalizers after a delete (``deletionFinalizersForGarbageCollection``).
+
+    An explicit policy wins, then an orphan or foregroundDeletion finalizer
+    already present, then the kind's default; the other GC finalizer goes.
+    """
+    present = next((f for f in finalizers if f in (ORPHAN, FOREGROUND)), None)
+    policy = opts.propagation or {ORPHAN: "Orphan", FOREGROUND: "Foreground"}.get(present or "") \
+        or default_propagation(kind)
+    wanted = [f for f in finalizers if f not in (ORPHAN, FOREGROUND)]
+    if policy == "Orphan":
+        wanted.append(ORPHAN)
+    elif policy == "Foreground":
+        wanted.append(FOREGROUND)
+    return list(finalizers) if set(wanted) == set(finalizers) else wanted
+
+
+def _check_preconditions(kind: Kind, meta: Obj, opts: DeleteOptions) -> None:
+    name, uid, rv = meta["name"], meta.get("uid"), meta.get("resourceVersion")
+    if kind.kind == "Namespace":  # the namespace registry's own Delete and wording
+        if opts.preconditions_uid and opts.preconditions_uid != uid:
+            raise st.conflict(kind.resource, name, f"Precondition failed: UID in precondition: "
+                              f"{opts.preconditions_uid}, UID in object meta: {uid}", kind.group)
+        if opts.preconditions_rv and opts.preconditions_rv != rv:
+            raise st.conflict(kind.resource, name, f"Precondition failed: ResourceVersion in precondition: "
+                              f"{opts.preconditions_rv}, ResourceVersion in object meta: {rv}", kind.group)
+        return
+    # BeforeDelete names the kind where the resource would go, as Kubernetes does.
+    if opts.preconditions_uid and opts.preconditions_uid != uid:
+        raise st.conflict(kind.kind, name, f"the UID in the precondition ({opts.preconditions_uid}) does not "
+                          f"match the UID in record ({uid}). The object might have been deleted and then "
+                          "recreated", kind.group)
+    if opts.preconditions_rv and opts.preconditions_rv != rv:
+        raise st.conflict(kind.kind, name, f"the ResourceVersion in the precondition ({opts.preconditions_rv}) "
+                          f"does not match the ResourceVersion in record ({rv}). The object might have been "
+                          "modified", kind.group)
+
+
+def _bump_generation(meta: Obj) -> None:
+    # Controllers must see that their object is going away (BeforeDelete, markAsDeleting).
+    if int(meta.get("generation") or 0) > 0:
+        meta["generation"] = int(meta["generation"]) + 1
+
+
 def prepare_delete(kind: Kind, obj: Obj, opts: DeleteOptions, now: float) -> Obj | None:
     """What a DELETE does to ``obj``: None to remove it now, or the object to store instead.
 
     The object stays (with deletionTimestamp) while finalizers hold it, while
-    a bound pod's grace period runs, or while a namespace is emptied.
+    a bound pod's grace period runs, or while a namespace is emptied. Deleting
+    again only shortens a running grace period (counted from the first
+    delete) or, once no grace period runs, changes the GC finalizers.
     """
     meta = obj["metadata"]
-    if opts.preconditions_uid and opts.preconditions_uid != meta.get("uid"):
-        raise st.conflict(kind.resource, meta["name"],
-                          f"Precondition failed: UID in precondition: {opts.preconditions_uid}, "
-                          f"UID in object meta: {meta.get('uid')}", kind.group)
-    if opts.preconditions_rv and opts.preconditions_rv != meta.get("resourceVersion"):
-        raise st.conflict(kind.resource, meta["name"],
-                          f"Precondition failed: ResourceVersion in precondition: {opts.preconditions_rv}, "
-                          f"ResourceVersion in object meta: {meta.get('resourceVersion')}", kind.group)
+    _check_preconditions(kind, meta, opts)
     new = copy.deepcopy(obj)
     nmeta = new["metadata"]
-    finalizers = list(nmeta.get("finalizers") or [])
-    propagation = opts.propagation or default_propagation(kind)
-    if propagation == "Orphan" and ORPHAN not in finalizers:
-        finalizers.append(ORPHAN)
-    elif propagation == "Foreground" and FOREGROUND not in finalizers:
-        finalizers.append(FOREGROUND)
-    if propagation != "Orphan" and ORPHAN in finalizers and opts.propagation:
-        finalizers.remove(ORPHAN)
-    grace = _grace_period(kind, obj, opts)
-    if meta.get("deletionTimestamp"):
-        # Deleting again: only a shorter grace period changes anything.
-        old_grace = meta.get("deletionGracePeriodSeconds")
-        if old_grace is not None and grace < old_grace:
-            nmeta["deletionGracePeriodSeconds"] = grace
-            nmeta["deletionTimestamp"] = rfc3339(now + grace)
-            return None if delete_now(new) and not finalizers else new
-        return None if delete_now(new) else new
     if kind.kind == "Namespace":
-        nmeta["deletionTimestamp"] = rfc3339(now)
-        nmeta["deletionGracePeriodSeconds"] = 0
-        nmeta["finalizers"] = finalizers
-        new.setdefault("status", {})["phase"] = "Terminating"
-        return None if delete_now(new) else new
-    if not finalizers and grace == 0:
-        return None
-    nmeta["finalizers"] = finalizers
-    nmeta["deletionTimestamp"] = rfc3339(now + grace)
-    nmeta["deletionGracePeriodSeconds"] = grace
+        if not meta.get("deletionTimestamp"):
+            nmeta["deletionTimestamp"] = rfc3339(now)
+            nmeta["deletionGracePeriodSeconds"] = 0
+            _set_finalizers(nmeta, _gc_finalizers(kind, nmeta.get("finalizers") or [], opts))
+            new.setdefault("status", {})["phase"] = "Terminating"
+            return None if delete_now(new) else new
+        if (new.get("spec") or {}).get("finalizers"):
+            return new  # the namespace controller is still emptying it
+    graceful = False
+    old_grace = meta.get("deletionGracePeriodSeconds")
+    if meta.get("deletionTimestamp") and old_grace:
+        # A grace period runs: only a shorter one, given explicitly, changes anything.
+        grace = opts.grace_period_s
+        if grace is None or grace >= old_grace:
+            return new
+        started = parse_rfc3339(meta["deletionTimestamp"]) - old_grace
+        nmeta["deletionTimestamp"] = rfc3339(started + grace)
+        nmeta["deletionGracePeriodSeconds"] = grace
+        graceful = True
+    elif not meta.get("deletionTimestamp") and kind.kind == "Pod":
+        grace = _grace_period(obj, opts)
+        nmeta["deletionTimestamp"] = rfc3339(now + grace)
+        nmeta["deletionGracePeriodSeconds"] = grace
+        _bump_generation(nmeta)
+        graceful = True
+    finalizers = _gc_finalizers(kind, list(nmeta.get("finalizers") or []), opts)
+    _set_finalizers(nmeta, finalizers)
+    if graceful:
+        return new if finalizers or nmeta["deletionGracePeriodSeconds"] > 0 else None
     if not finalizers:
-        nmeta.pop("finalizers")
+        return None
+    # markAsDeleting: held by finalizers, with nothing left to wait for but them.
+    if not meta.get("deletionTimestamp"):
+        _bump_generation(nmeta)
+        nmeta["deletionTimestamp"] = rfc3339(now)
+    elif parse_rfc3339(meta["deletionTimestamp"]) > now:
+        nmeta["deletionTimestamp"] = rfc3339(now)
+    nmeta["deletionGracePeriodSeconds"] = 0
     return new
 
 
-def _grace_period(kind: Kind, obj: Obj, opts: DeleteOptions) -> int:
-    """Seconds the object gets to shut down: only bound, running pods get any (CheckGracefulDelete)."""
-    if kind.kind != "Pod":
-        return 0
+def _set_finalizers(meta: Obj, finalizers: list[str]) -> None:
+    if finalizers:
+        meta["finalizers"] = finalizers
+    elif "finalizers" in meta:
+        meta["finalizers"] = []
+
+
+def _grace_period(obj: Obj, opts: DeleteOptions) -> int:
+    """Seconds a pod gets to shut down: only bound, running pods get any (CheckGracefulDelete)."""
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     if not spec.get("nodeName") or status.get("phase") in ("Failed", "Succeeded"):
         return 0
     if opts.grace_period_s is not None:
-        return opts.grace_period_s
-    value = spec.get("terminationGracePeriodSeconds")
-    return int(value) if isinstance(value, int) else 30
+        grace = opts.grace_period_s
+    else:
+        value = spec.get("terminationGracePeriodSeconds")
+        grace = int(value) if isinstance(value, int) else 30
+    return 1 if grace < 0 else grace
 
 
 def bind(pod: Obj, binding: Any, now: str) -> Obj:
     """The pod after a ``pods/binding`` create: its node set, PodScheduled true (``assignPod``)."""
     if not isinstance(binding, dict):
         raise st.bad_request("the binding must be an object")
-    target = binding.get("target") or {}
-    node = target.get("name") if isinstance(target, dict) else None
     name = pod["metadata"]["name"]
+    if (binding.get("metadata") or {}).get("name") != name:
+        raise st.bad_request("name in URL does not match name in Binding object")
+    target = binding.get("target")
+    target = target if isinstance(target, dict) else {}
+    node, target_kind = target.get("name"), target.get("kind")
+    errors = []  # ValidatePodBinding
+    if target_kind not in (None, "", "Node"):
+        errors.append(not_supported(Path("target", "kind"), target_kind, ["Node", "<empty>"]))
     if not node or not isinstance(node, str):
-        raise st.invalid("Binding", name, [forbidden(Path("target", "name"), "a node name is required")])
-    if target.get("kind") not in (None, "", "Node"):
-        raise st.invalid("Binding", name, [forbidden(Path("target", "kind"), "must be empty or Node")])
+        errors.append(required(Path("target", "name")))
+    if errors:
+        raise st.invalid("Binding", name, errors)
+    spec = pod.get("spec") or {}
+    why = ""
     if pod["metadata"].get("deletionTimestamp"):
-        raise st.conflict("pods", name, "pod is being deleted, cannot be assigned to a host")
-    current = (pod.get("spec") or {}).get("nodeName")
-    if current:
-        raise st.conflict("pods", name, f"pod {name} is already assigned to node \"{current}\"")
+        why = f"pod {name} is being deleted, cannot be assigned to a host"
+    elif spec.get("nodeName"):
+        why = f"pod {name} is already assigned to node {go_quote(spec['nodeName'])}"
+    elif spec.get("schedulingGates"):
+        why = f"pod {name} has non-empty .spec.schedulingGates"
+    if why:
+        raise st.conflict("pods/binding", name, why)
     new = copy.deepcopy(pod)
     new["spec"]["nodeName"] = node
     conditions = [c for c in (new.setdefault("status", {}).get("conditions") or []) if c.get("type") != "PodScheduled"]
@@ -379,14 +530,22 @@ def scale_of(kind: Kind, obj: Obj) -> Obj:
 
 
 def apply_scale(obj: Obj, scale: Any) -> Obj:
+    """The object after a ``<kind>/scale`` write: its spec.replicas, and generation bumped if that changed.
+
+    (Kubernetes writes a Scale through the kind's own update, whose strategy
+    counts the new replicas as a spec change.)
+    """
     if not isinstance(scale, dict) or not isinstance((scale.get("spec") or {}).get("replicas"), int):
         raise st.bad_request("a Scale needs spec.replicas as an integer")
     replicas = scale["spec"]["replicas"]
     if replicas < 0:
         raise st.invalid("Scale", obj["metadata"]["name"], [
-            forbidden(Path("spec", "replicas"), "must be greater than or equal to 0")], "autoscaling")
+            invalid(Path("spec", "replicas"), replicas, "must be greater than or equal to 0")], "autoscaling")
     new = copy.deepcopy(obj)
-    new.setdefault("spec", {})["replicas"] = replicas
+    spec = new.setdefault("spec", {})
+    if spec.get("replicas") != replicas and obj.get("kind") in GENERATION_KINDS:
+        new["metadata"]["generation"] = int(new["metadata"].get("generation") or 1) + 1
+    spec["replicas"] = replicas
     return new
 
 

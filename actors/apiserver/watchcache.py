@@ -164,8 +164,11 @@ def filtered(events: Iterable[CacheEvent], f: Filter) -> list[tuple[str, Obj, in
             elif now:
                 out.append((ADDED, ev.obj, ev.size))
             elif before:
-                # Modified out of the selector: gone for this watcher, at this revision.
-                out.append((DELETED, ev.obj, ev.size))
+                # Modified out of the selector: gone for this watcher. Like the
+                # cacher, send the content it last saw, at this revision.
+                gone = dict(ev.prev)
+                gone["metadata"] = dict(ev.prev.get("metadata") or {}, resourceVersion=str(ev.rv))
+                out.append((DELETED, gone, ev.size))
         elif before:
             out.append((DELETED, ev.obj, ev.size))
     return out
