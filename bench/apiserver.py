@@ -27,15 +27,20 @@ the three members share them (the CPU each used is reported).
                  ratio = API creates/s / store puts/s. Then the same with the
                  transaction the API server sends for a create (compare "key
                  absent", put; ``store_txn_creates_per_s``, ``ratio_vs_store_txn``),
-                 which separates the API server's own cost from the store's
-                 (a txn costs the store more than a put).
+                 which separates the API server's own cost from what the
+                 store charges for that txn (which need not equal a put's).
+                 Afterwards the peer's keys are deleted and the store
+                 compacted (untimed), so that the phases after it do not
+                 pay for bigger store snapshots than the API's data makes.
 (2) watch fan-out  100 watches (``--watchers``) on ConfigMaps in one namespace,
                  spread over 4 processes, from the list's resourceVersion; then
                  N creates in that namespace (64 in flight). Every watch must see
                  every write's resourceVersion exactly once, in increasing order:
                  missed, duplicate, out-of-order and unexpected events are
                  counted (all must be 0). events/s = events delivered to all
-                 watches / (last delivery - first write sent).
+                 watches / (last delivery - first write sent); it cannot exceed
+                 watches x the writer's creates/s, so the line also says how
+                 long after the last write's answer the last event arrived.
 (3) latency      open loop: a write every 1/200 s (``--rate``) for 10 s, sent on
                  schedule whatever the answers do, half creates and half merge
                  patches of existing ConfigMaps; latency = answer - *scheduled*
@@ -43,9 +48,12 @@ the three members share them (the CPU each used is reported).
                  Kubernetes' SLO for mutating calls: p99 <= 1 s; target here
                  p99 <= 50 ms.
 
-Each phase also reports the CPU the API server and the store members used
-(% of one core, from /proc), the machine's busy %, and from the API server's
-/metrics the mean time it spent per request and per store call.
+Each phase also reports the CPU the API server, the store members and the
+clients used (% of one core, from /proc), what other programs on the machine
+used meanwhile (the figures are only as quiet as the machine), from the API
+server's /metrics the mean time it spent per request and per store call, and
+from the members' /metrics the snapshots they took (a member snapshots
+synchronously, so a snapshot shows up in the tail latencies).
 
 Reading the output: one line per measurement, then a summary; the LAST line is
 one JSON object with every figure.
@@ -546,6 +554,27 @@ def load_phase(cluster: ApiBenchCluster, workers: Workers, op: str, label: str, 
     return out
 
 
+def tidy_store(cluster: ApiBenchCluster) -> None:
+    """Remove the peer's keys and compact the store, so the API phases after it see only the API's data.
+
+    A member's snapshot holds every key and its uncompacted history; left in place, the peer's
+    tens of thousands of keys would make every later snapshot (and the stall it causes) bigger.
+    """
+    from actors.store.client import StoreSession
+    from actors.store.mvcc import prefix_end
+    from bus.settings import BusSettings
+
+    t = now()
+    with StoreSession(cluster.cfg.store.endpoints(), name=f"bench-tidy-{os.getpid()}", timeout_s=10.0,
+                      deadline_s=30.0, settings=BusSettings(max_frame_bytes=64 * 1024 * 1024)) as store:
+        gone = store.run(store.client.delete(b"/bench/", prefix_end(b"/bench/")), timeout_s=60)
+        rev = store.run(store.client.get(b"/bench/", count_only=True), timeout_s=30)["revision"]
+        store.run(store.client.compact(rev), timeout_s=60)
+    cluster.pump(0.5)
+    say(f"store: deleted the peer's {gone.get('deleted', '?')} keys and compacted to revision {rev} "
+        f"({now() - t:.1f} s, untimed)")
+
+
 # --- (2): watch fan-out ---------------------------------------------------------------------------
 
 
@@ -732,6 +761,7 @@ def run(args: argparse.Namespace) -> dict:
                                        duration=dur["put"], lead=1.5, value_bytes=vb, **kw)
             phases["txn"] = load_phase(cluster, workers, "txn", "store txn-creates (the API's txn)",
                                        duration=dur["txn"], value_bytes=vb, **kw)
+            tidy_store(cluster)
             workers.send_all({"cmd": "ensure", "namespace": NS_LOAD, "count": 2 * args.in_flight})
             workers.collect(60, "enough ConfigMaps per worker")
             phases["update"] = load_phase(cluster, workers, "update", "updates (get + update w/ rv)",

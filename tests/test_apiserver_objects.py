@@ -167,7 +167,7 @@ CREATE_METADATA_CASES = [
                  ("selfLink", "managedFields"), id="selfLink-and-managedFields-dropped"),
     pytest.param({"name": "p", "finalizers": ["example.com/f"], "labels": {"a": "b"}},
                  {"finalizers": ["example.com/f"], "labels": {"a": "b"}}, (), id="finalizers-and-labels-kept"),
-    pytest.param({"name": "p", "generation": 7}, {}, ("generation",), id="generation-dropped-for-a-pod"),
+    pytest.param({"name": "p", "generation": 7}, {}, ("generation",), id="generation-dropped-for-a-configmap"),
 ]
 
 

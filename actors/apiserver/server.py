@@ -151,6 +151,8 @@ class ApiServer(Actor):
         self.ready = Future()
         self._watchers: dict[tuple[str, str], _Watcher] = {}
         self._compact_at = 0
+        self._namespace_written = 0
+        """Revision of the last namespace write this server made."""
 
     # --- life cycle ---------------------------------------------------------------------
     def on_start(self) -> None:
@@ -486,8 +488,11 @@ class ApiServer(Actor):
         if not kind.namespaced:
             return
         key = registry_key("namespaces", None, namespace)
-        ns = self.caches["namespaces"].cache.objects.get(key)
-        if ns is None:  # the cache may lag behind a namespace created a moment ago: ask the store
+        cache = self.caches["namespaces"].cache
+        # The cache trails the store by a watch event. After a namespace write of our own it may not
+        # show it yet: ask the store then, so a namespace just deleted refuses at once (read your writes).
+        ns = cache.objects.get(key) if cache.revision >= self._namespace_written else None
+        if ns is None:
             found = await self._read(key)
             ns = found[0] if found else None
         if ns is None:
@@ -534,6 +539,8 @@ class ApiServer(Actor):
                 compare += extra_cmp
             success = [{"op": "put", "key": key, "value": self._encode(obj)}] + extra_ops
             result = await self._txn("create", compare, success, [{"op": "range", "key": key, "count_only": True}])
+            if result["succeeded"] and kind.kind == "Namespace":
+                self._namespace_written = max(self._namespace_written, result["revision"])
             if result["succeeded"]:
                 meta["resourceVersion"] = str(result["revision"])
                 return obj
@@ -577,6 +584,8 @@ class ApiServer(Actor):
             else:
                 ops = [{"op": "put", "key": kb, "value": self._encode(new)}]
             result = await self._txn(attrs.verb, compare + extra_cmp, ops + extra_ops, [])
+            if result["succeeded"] and kind.kind == "Namespace":
+                self._namespace_written = max(self._namespace_written, result["revision"])
             if result["succeeded"]:
                 if new is None:
                     gone = dict(old)
