@@ -162,14 +162,17 @@ class ApiServer(Actor):
         self.call_every(self.options.compaction_interval_s, self._compact)
 
     async def _boot(self) -> None:
+        # Every resource's cache fills at once: each waits for its store watch to catch up.
+        for c in self.caches.values():
+            self.spawn(self._refill(c))
+        for c in self.caches.values():
+            await c.ready
         while True:
             try:
-                for c in self.caches.values():
-                    await self._fill(c)
                 await self._bootstrap_objects()
                 break
-            except (StoreUnavailable, Indeterminate, StoreError) as exc:
-                self.log.warning("store not ready; retrying", error=str(exc))
+            except (StoreUnavailable, Indeterminate, StoreError, st.ApiError) as exc:
+                self.log.warning("could not create the system objects; retrying", error=str(exc))
                 await self.sleep(0.5)
         self.log.info("API server ready", revision=max(c.cache.revision for c in self.caches.values()))
         if not self.ready.done():
@@ -196,9 +199,17 @@ class ApiServer(Actor):
             items = await self._range_all(prefix, end, at)
         c.cache.reset({kv.key.decode(): (self._decode(kv), len(kv.value)) for kv in items}, at)
         self.metrics.cache_revision.labels(c.kind.resource).set(at)
+        caught_up = Future()
+
+        def progressed(c=c) -> None:
+            self.metrics.cache_revision.labels(c.kind.resource).set(c.cache.revision)
+            if not caught_up.done() and c.cache.revision >= head["revision"]:
+                caught_up.set_result(None)
 
         def on_events(events, revision, c=c) -> None:
             self._on_store_events(c, events)
+            c.cache.progress(revision)
+            progressed()
 
         def on_end(reason: str, c=c) -> None:
             self.log.warning("store watch ended; refilling cache", resource=c.kind.resource, reason=reason)
@@ -207,9 +218,13 @@ class ApiServer(Actor):
 
         def on_progress(revision: int, c=c) -> None:
             c.cache.progress(revision)
+            progressed()
 
         self.store.watch(prefix, end, start_revision=at + 1, prev_kv=False, on_events=on_events,
                          on_end=on_end, on_progress=on_progress)
+        # Served only once it has replayed up to now: a cache still in the past would admit into a
+        # namespace deleted since, or miss objects made since.
+        await caught_up
         if not c.ready.done():
             c.ready.set_result(None)
 
@@ -235,14 +250,14 @@ class ApiServer(Actor):
         """What every cluster has: the system namespaces and the ``kubernetes`` Service."""
         admin = UserInfo("system:apiserver", ("system:masters",))
         for ns in SYSTEM_NAMESPACES:
-            if registry_key("namespaces", None, ns) not in self.caches["namespaces"].cache.objects:
+            if await self._read(registry_key("namespaces", None, ns)) is None:
                 try:
                     await self._create(admin, KINDS["Namespace"], "", {
                         "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
                 except st.ApiError as exc:
                     if exc.reason != "AlreadyExists":
                         raise
-        if registry_key("services", "default", "kubernetes") not in self.caches["services"].cache.objects:
+        if await self._read(registry_key("services", "default", "kubernetes")) is None:
             ip = ClusterIPAllocator(self.options.service_cidr).kubernetes_ip
             try:
                 await self._create(admin, KINDS["Service"], "default", {
@@ -554,25 +569,42 @@ class ApiServer(Actor):
                       expected_rv: str = "") -> tuple[int, dict]:
         """Read, change, compare-and-swap; retried on conflict unless the caller pinned a resourceVersion.
 
-        ``change(old) -> new`` returns the object to store, or None to delete it.
+        ``change(old) -> new`` returns the object to store, or None to delete it. As Kubernetes'
+        GuaranteedUpdate does, the first attempt starts from the watch cache's copy: the swap
+        compares the revision, so a stale copy costs a retry, never a wrong write. Anything
+        decided against a copy that may be stale (a conflict, a refusal, "nothing changed") is
+        decided again against the store's own before it is answered.
         """
         key = registry_key(kind, namespace or None, name)
         kb = key.encode()
+        cached = self.caches[kind.resource].cache.objects.get(key)
+        found = (cached, int(cached["metadata"]["resourceVersion"])) if cached is not None else None
+        fresh = False
+        if found is None:
+            found, fresh = await self._read(key), True
         for _ in range(MAX_RETRIES):
-            found = await self._read(key)
             if found is None:
                 raise st.not_found(kind.resource, name, kind.group)
             old, mod = found
-            if expected_rv and expected_rv != str(mod):
-                raise st.conflict(kind.resource, name, st.STALE, kind.group)
-            new = change(old)
-            if new is not None:
-                if ob.delete_now(new):
-                    new = None
-                else:  # the stored form has none; equal objects must compare equal
-                    new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
-            self._node_admits(attrs, old, new)
+            try:
+                if expected_rv and expected_rv != str(mod):
+                    raise st.conflict(kind.resource, name, st.STALE, kind.group)
+                new = change(old)
+                if new is not None:
+                    if ob.delete_now(new):
+                        new = None
+                    else:  # the stored form has none; equal objects must compare equal
+                        new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+                self._node_admits(attrs, old, new)
+            except st.ApiError:
+                if fresh:
+                    raise
+                found, fresh = await self._read(key), True
+                continue
             if new == old:
+                if not fresh:
+                    found, fresh = await self._read(key), True
+                    continue
                 return 200, old  # nothing changed: no write, no new resourceVersion (as Kubernetes)
             compare = [{"key": kb, "target": "mod", "result": "=", "value": mod}]
             extra_cmp: list = []
@@ -583,17 +615,23 @@ class ApiServer(Actor):
                 ops = [{"op": "delete", "key": kb}]
             else:
                 ops = [{"op": "put", "key": kb, "value": self._encode(new)}]
-            result = await self._txn(attrs.verb, compare + extra_cmp, ops + extra_ops, [])
-            if result["succeeded"] and kind.kind == "Namespace":
-                self._namespace_written = max(self._namespace_written, result["revision"])
+            result = await self._txn(attrs.verb, compare + extra_cmp, ops + extra_ops, [{"op": "range", "key": kb}])
             if result["succeeded"]:
+                if kind.kind == "Namespace":
+                    self._namespace_written = max(self._namespace_written, result["revision"])
                 if new is None:
                     gone = dict(old)
                     gone["metadata"] = dict(old["metadata"], resourceVersion=str(result["revision"]))
                     return 200, gone
                 new["metadata"]["resourceVersion"] = str(result["revision"])
                 return 200, new
-            if expected_rv:
+            # The swap failed: the failure branch read the object as it is now.
+            kvs = result["responses"][0]["kvs"]
+            current = KeyValue(*kvs[0]) if kvs else None
+            found, fresh = ((self._decode(current), current.mod_revision) if current else None), True
+            if expected_rv and (current is None or current.mod_revision != mod):
+                if current is None:
+                    raise st.not_found(kind.resource, name, kind.group)
                 raise st.conflict(kind.resource, name, st.STALE, kind.group)
         raise st.conflict(kind.resource, name, "too many concurrent changes; try again", kind.group)
 

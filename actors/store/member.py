@@ -647,7 +647,8 @@ class StoreMember(Actor):
                 group_size += _event_size(events[j], w.prev_kv)
                 j += 1
             if chunk and (size + group_size > budget or len(chunk) + (j - i) > WATCH_CHUNK):
-                if not self._send_events(w, chunk):
+                # More follows: this message vouches only for the revisions it carries.
+                if not self._send_events(w, chunk, chunk[-1].kv.mod_revision):
                     return False
                 chunk, size = [], 0
             chunk.extend(events[i:j])
@@ -655,11 +656,14 @@ class StoreMember(Actor):
             i = j
         return self._send_events(w, chunk) if chunk else True
 
-    def _send_events(self, w: _Watch, events: list[Event]) -> bool:
+    def _send_events(self, w: _Watch, events: list[Event], revision: int = 0) -> bool:
+        """Send one message; ``revision`` (default: the member's) is what it vouches for: every
+        change up to it has now been reported."""
         w.seq += 1
         wire = [[ev.type, ev.kv, ev.prev_kv if w.prev_kv else None] for ev in events]
         try:
-            self.send(w.owner, StoreWatchEvents(w.watch_id, wire, self.mvcc.revision, self.name, seq=w.seq))
+            self.send(w.owner, StoreWatchEvents(w.watch_id, wire, revision or self.mvcc.revision, self.name,
+                                                seq=w.seq))
         except MessageTooLarge:
             self.metrics.reject("message_too_large")
             self._cancel_watch(w, f"too large: the changes of revision {events[0].kv.mod_revision} do not fit "
