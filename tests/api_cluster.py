@@ -17,11 +17,20 @@ from actors.apiserver.client import ApiSession
 from bus import logs
 from kubesim import config
 from kubesim.apiserver import session_for
-from tests.helpers import free_port, kubesim, kubesim_out, scrape, stop, wait_until, write_cluster
+from tests.helpers import (
+    free_port,
+    kubesim,
+    kubesim_out,
+    scrape,
+    stop,
+    wait_until,
+    write_cluster,
+)
 
 
 class ApiCluster:
-    def __init__(self, tmp: Path, *, apiserver: dict | None = None, bus: dict | None = None) -> None:
+    def __init__(self, tmp: Path, *, apiserver: dict | None = None, bus: dict | None = None,
+                 security: dict | None = None) -> None:
         self.tmp = tmp
         self.members = [f"store-{i}" for i in range(3)]
         self.metrics_port = free_port()
@@ -37,6 +46,8 @@ class ApiCluster:
             sections["apiserver"] = apiserver
         if bus:
             sections["bus"] = bus
+        if security:
+            sections["security"] = security
         self.config = write_cluster(tmp, processes, **sections)
         self.cfg = config.load(self.config)
         self.procs: dict[str, subprocess.Popen] = {}

@@ -9,8 +9,6 @@ restart, and bad input refused with nothing written.
 
 from __future__ import annotations
 
-import socket as pysocket
-
 import pytest
 import zmq
 
@@ -318,10 +316,6 @@ def _try_create(s, obj) -> bool:
         return exc.reason == "AlreadyExists"
 
 
-def _unused() -> None:  # keep the import of socket meaningful for linters in older pythons
-    pysocket.gethostname()
-
-
 def test_object_lifecycle_as_kubernetes_has_it(cluster):
     s = cluster.admin
     api = s.api
@@ -406,3 +400,30 @@ def test_object_lifecycle_as_kubernetes_has_it(cluster):
     with pytest.raises(ApiError) as err:
         s.run(api.create(configmap("late", ns)))
     assert err.value.code == 403 and "because it is being terminated" in err.value.message
+
+
+def test_with_curve_the_user_comes_from_the_key_not_the_claimed_name(tmp_path):
+    c = ApiCluster(tmp_path, security={"curve": True})
+    made = c.cli("keys")
+    assert made.returncode == 0, made.stderr
+    from bus.transport.curve import generate
+    generate(c.cfg.security.keys_dir, ["scheduler"])  # a key the API server maps to system:kube-scheduler
+    c.start_all()
+    try:
+        admin = c.session()  # holds the 'admin' key
+        c.wait_ready(admin)
+        assert {n["metadata"]["name"] for n in admin.run(admin.api.list("namespaces"))["items"]} >= {"default"}
+        # Claims to be a CLI (admin, were names believed), holds the scheduler's key: it is the scheduler.
+        posing = c.session(name="kubesim-cli-posing", key_name="scheduler")
+        with pytest.raises(ApiError) as err:
+            posing.run(posing.api.create(configmap("not-allowed")))
+        assert err.value.code == 403 and 'User "system:kube-scheduler"' in err.value.message
+        # A key the API server has no user for (a store member's) is refused outright.
+        member = c.session(name="kubesim-cli-member", key_name="store-0")
+        with pytest.raises(ApiError) as err:
+            member.run(member.api.list("pods"))
+        assert err.value.code == 401
+        out = c.cli("get", "ns")
+        assert out.returncode == 0 and "kube-system" in out.stdout, out.stderr
+    finally:
+        c.close()
