@@ -30,7 +30,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from actors.apiserver.selectors import SelectorError, selector_from_dict
-from actors.apiserver.tables import age, format_labels, node_roles, parse_time, tabwrite
+from actors.apiserver.tables import (
+    age,
+    dig,
+    format_labels,
+    node_roles,
+    parse_time,
+    tabwrite,
+)
 
 __all__ = ["describe"]
 
@@ -61,15 +68,6 @@ class _Writer:
 
 
 # --- Readers and formatters ------------------------------------------------------------
-
-def _get(obj: Any, *path: str) -> Any:
-    node = obj
-    for name in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(name)
-    return node
-
 
 def _dict(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
@@ -133,7 +131,7 @@ def _or_none(text: str) -> str:
 
 
 def _controller_of(obj: Obj) -> str:
-    for ref in _maps(_get(obj, "metadata", "ownerReferences")):
+    for ref in _maps(dig(obj, "metadata", "ownerReferences")):
         if ref.get("controller") is True:
             return f"{_str(ref.get('kind'))}/{_str(ref.get('name'))}"
     return ""
@@ -245,7 +243,7 @@ def _events(w: _Writer, events: Sequence[Obj], now: float) -> None:
     w.write(0, "Events:\n  Type\tReason\tAge\tFrom\tMessage\n")
     w.write(1, "----\t------\t----\t----\t-------\n")
     for e in sorted(events, key=_event_sort_key):
-        source = _str(_get(e, "source", "component")) or _str(e.get("reportingController"))
+        source = _str(dig(e, "source", "component")) or _str(e.get("reportingController"))
         message = _str(e.get("message")).strip()
         w.write(1, f"{_str(e.get('type'))}\t{_str(e.get('reason'))}\t{_event_age(e, now)}\t"
                    f"{source}\t{message}\n")
@@ -309,7 +307,7 @@ def _state(w: _Writer, title: str, state: Mapping[str, Any]) -> None:
 
 def _resources(w: _Writer, resources: Any, level: int) -> None:
     for title in ("limits", "requests"):
-        values = _dict(_get(resources, title))
+        values = _dict(dig(resources, title))
         if values:
             w.write(level, f"{title.capitalize()}:\n")
         for name in sorted(values):
@@ -330,18 +328,18 @@ def _field_ref_value(pod: Obj | None, path: str) -> str:
     if pod is None:
         return ""
     if path in _POD_FIELDS:
-        return _str(_get(pod, *_POD_FIELDS[path]))
+        return _str(dig(pod, *_POD_FIELDS[path]))
     for field in ("labels", "annotations"):
         prefix = f"metadata.{field}['"
         if path.startswith(prefix) and path.endswith("']"):
-            return _str(_get(pod, "metadata", field, path[len(prefix):-2]))
+            return _str(dig(pod, "metadata", field, path[len(prefix):-2]))
     return ""
 
 
 def _resource_ref_value(container: Mapping[str, Any], resource: str) -> str:
     # The container's own request or limit; an unset limit is the node's allocatable.
     section, _, name = resource.partition(".")
-    value = _str(_get(container, "resources", section, name)) or "0"
+    value = _str(dig(container, "resources", section, name)) or "0"
     if value == "0" and resource in ("limits.cpu", "limits.memory"):
         return "node allocatable"
     return value
@@ -426,7 +424,7 @@ def _containers(w: _Writer, title: str, containers: list[Mapping[str, Any]],
                         w.write(3, f"{line}\n")
         if status is not None:
             _state(w, "State", _dict(status.get("state")))
-            if isinstance(_get(status, "lastState", "terminated"), Mapping):
+            if isinstance(dig(status, "lastState", "terminated"), Mapping):
                 _state(w, "Last State", _dict(status.get("lastState")))
             w.write(2, f"Ready:\t{'True' if status.get('ready') else 'False'}\n")
             w.write(2, f"Restart Count:\t{_int(status.get('restartCount'))}\n")
@@ -542,7 +540,7 @@ def _positive(resources: Any) -> dict[str, Decimal]:
     # Only cpu and memory count, and only when above zero.
     found = {}
     for name in ("cpu", "memory"):
-        value = _quantity(_get(resources, name)) if _get(resources, name) is not None else None
+        value = _quantity(dig(resources, name)) if dig(resources, name) is not None else None
         if value is not None and value > 0:
             found[name] = value
     return found
@@ -555,8 +553,8 @@ def _qos_class(pod: Obj) -> str:
     pod-level resources); Guaranteed needs cpu and memory limits on every
     container and requests equal to limits.
     """
-    if _get(pod, "status", "qosClass"):
-        return _str(_get(pod, "status", "qosClass"))
+    if dig(pod, "status", "qosClass"):
+        return _str(dig(pod, "status", "qosClass"))
     spec = _dict(pod.get("spec"))
     if isinstance(spec.get("resources"), Mapping):
         sources = [spec["resources"]]
@@ -659,7 +657,7 @@ def _describe_pod(w: _Writer, pod: Obj, events: Sequence[Obj], now: float) -> No
 def _pod_template(w: _Writer, template: Any) -> None:
     """DescribePodTemplate: the template's labels, containers and scheduling, indented."""
     w.write(0, "Pod Template:\n")
-    meta, spec = _dict(_get(template, "metadata")), _dict(_get(template, "spec"))
+    meta, spec = _dict(dig(template, "metadata")), _dict(dig(template, "spec"))
     _labels(w, "  Labels", meta.get("labels"))
     if _dict(meta.get("annotations")):
         _annotations(w, "  Annotations", meta.get("annotations"))
@@ -687,8 +685,8 @@ def _without_hash(template: Any) -> Any:
 
 def _replica_sets_text(replica_sets: list[Mapping[str, Any]]) -> str:
     """printReplicaSetsByLabels: ``name (current/desired replicas created)``."""
-    texts = [f"{_str(_get(rs, 'metadata', 'name'))} ({_int(_get(rs, 'status', 'replicas'))}/"
-             f"{_int(_get(rs, 'spec', 'replicas'), 1)} replicas created)" for rs in replica_sets]
+    texts = [f"{_str(dig(rs, 'metadata', 'name'))} ({_int(dig(rs, 'status', 'replicas'))}/"
+             f"{_int(dig(rs, 'spec', 'replicas'), 1)} replicas created)" for rs in replica_sets]
     return ", ".join(texts) or "<none>"
 
 
@@ -699,15 +697,15 @@ def _split_replica_sets(deployment: Obj, replica_sets: Sequence[Obj]) -> tuple[l
     whose template equals the deployment's (ignoring the hash label); the
     rest are old, in name order as the API lists them.
     """
-    uid = _get(deployment, "metadata", "uid")
+    uid = dig(deployment, "metadata", "uid")
     owned = [rs for rs in replica_sets
              if any(ref.get("controller") is True and ref.get("uid") == uid
-                    for ref in _maps(_get(rs, "metadata", "ownerReferences")))]
-    owned.sort(key=lambda rs: _str(_get(rs, "metadata", "name")))
-    wanted = _without_hash(_get(deployment, "spec", "template"))
-    by_age = sorted(owned, key=lambda rs: (parse_time(_str(_get(rs, "metadata", "creationTimestamp")))
-                                           or 0.0, _str(_get(rs, "metadata", "name"))))
-    new = next((rs for rs in by_age if _without_hash(_get(rs, "spec", "template")) == wanted), None)
+                    for ref in _maps(dig(rs, "metadata", "ownerReferences")))]
+    owned.sort(key=lambda rs: _str(dig(rs, "metadata", "name")))
+    wanted = _without_hash(dig(deployment, "spec", "template"))
+    by_age = sorted(owned, key=lambda rs: (parse_time(_str(dig(rs, "metadata", "creationTimestamp")))
+                                           or 0.0, _str(dig(rs, "metadata", "name"))))
+    new = next((rs for rs in by_age if _without_hash(dig(rs, "spec", "template")) == wanted), None)
     old = [rs for rs in owned if rs is not new]
     return old, [new] if new is not None else []
 
@@ -826,7 +824,7 @@ def _endpoint_slices_text(slices: Sequence[Obj], port_name: str) -> str:
         for port, e in pairs:
             if len(shown) == 3:
                 more = True
-            if _get(e, "conditions", "ready") is False:
+            if dig(e, "conditions", "ready") is False:
                 continue
             if not more:
                 address = _str((e.get("addresses") or [""])[0])
@@ -860,7 +858,7 @@ def _describe_service(w: _Writer, svc: Obj, events: Sequence[Obj], now: float,
         w.write(0, f"Desired LoadBalancer IP:\t{_str(spec['loadBalancerIP'])}\n")
     if spec.get("externalName"):
         w.write(0, f"External Name:\t{_str(spec['externalName'])}\n")
-    ingress = _maps(_get(svc, "status", "loadBalancer", "ingress"))
+    ingress = _maps(dig(svc, "status", "loadBalancer", "ingress"))
     if ingress:
         w.write(0, f"LoadBalancer Ingress:\t{_load_balancer_ingress(ingress)}\n")
     for p in _maps(spec.get("ports")):
@@ -892,8 +890,8 @@ def _describe_namespace(w: _Writer, ns: Obj) -> None:
     w.write(0, f"Name:\t{_str(meta.get('name'))}\n")
     _labels(w, "Labels", meta.get("labels"))
     _annotations(w, "Annotations", meta.get("annotations"))
-    w.write(0, f"Status:\t{_str(_get(ns, 'status', 'phase'))}\n")
-    conditions = _maps(_get(ns, "status", "conditions"))
+    w.write(0, f"Status:\t{_str(dig(ns, 'status', 'phase'))}\n")
+    conditions = _maps(dig(ns, "status", "conditions"))
     if conditions:
         w.write(0, "Conditions:\n")
         w.write(1, "Type\tStatus\tLastTransitionTime\tReason\tMessage\n")

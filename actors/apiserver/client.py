@@ -439,12 +439,8 @@ class ApiSession:
                 outcome.append((False, exc))
 
         self.api.spawn(capture())
-        rt = self.runtime
-        end = rt.clock.monotonic() + timeout_s
-        while not outcome:
-            if rt.clock.monotonic() > end:
-                raise TimeoutError(f"no result within {timeout_s:g} s")
-            rt.run_once(0.05)
+        if not self.runtime.run_until(lambda: bool(outcome), timeout_s):
+            raise TimeoutError(f"no result within {timeout_s:g} s")
         ok, value = outcome[0]
         if not ok:
             raise value
@@ -455,13 +451,7 @@ class ApiSession:
 
     def wait_for(self, condition: Callable[[], bool], timeout_s: float) -> bool:
         """Run the loop until ``condition()`` holds or ``timeout_s`` passes; whether it held."""
-        rt = self.runtime
-        end = rt.clock.monotonic() + timeout_s
-        while not condition():
-            if rt.clock.monotonic() > end:
-                return False
-            rt.run_once(0.02)
-        return True
+        return self.runtime.run_until(condition, timeout_s)
 
     def close(self) -> None:
         self.runtime.shutdown()

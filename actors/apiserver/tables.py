@@ -131,7 +131,8 @@ def age(timestamp: str | None, now: float) -> str:
 
 # --- Small readers and formatters ------------------------------------------------------
 
-def _get(obj: Any, *path: str) -> Any:
+def dig(obj: Any, *path: str) -> Any:
+    """The value at ``path`` in nested maps, or None where the path runs out."""
     node = obj
     for name in path:
         if not isinstance(node, Mapping):
@@ -162,7 +163,7 @@ def _str(value: Any) -> str:
 
 
 def _meta(obj: Obj, field: str) -> Any:
-    return _get(obj, "metadata", field)
+    return dig(obj, "metadata", field)
 
 
 def format_labels(labels: Mapping[str, str] | None) -> str:
@@ -190,7 +191,7 @@ def _format_label_selector(selector: Any) -> str:
 
 def _containers_cells(pod_spec: Any) -> list[str]:
     """``layoutContainerCells``: container names and images, comma-joined."""
-    containers = [c for c in _list(_get(pod_spec, "containers")) if isinstance(c, Mapping)]
+    containers = [c for c in _list(dig(pod_spec, "containers")) if isinstance(c, Mapping)]
     return [",".join(_str(c.get("name")) for c in containers),
             ",".join(_str(c.get("image")) for c in containers)]
 
@@ -234,8 +235,8 @@ def _restartable_init(container: Any) -> bool:
 
 
 def _last_terminated_at(status: Mapping[str, Any]) -> float | None:
-    finished = _get(status, "lastState", "terminated", "finishedAt")
-    if _get(status, "lastState", "terminated") is None:
+    finished = dig(status, "lastState", "terminated", "finishedAt")
+    if dig(status, "lastState", "terminated") is None:
         return None
     # A terminated state without a time is Go's zero time: known, but never "later".
     return parse_time(finished) if finished else None
@@ -371,7 +372,7 @@ def _pod_row(pod: Obj, now: float, wide: bool) -> tuple[list[str], list[str]]:
             if isinstance(c, Mapping):
                 by_type.setdefault(c.get("type"), c)
         true = sum(1 for g in gates if isinstance(g, Mapping)
-                   and _get(by_type.get(g.get("conditionType")), "status") == "True")
+                   and dig(by_type.get(g.get("conditionType")), "status") == "True")
         gates_text = f"{true}/{len(gates)}"
     wide_cells = [ip or "<none>", _str(spec.get("nodeName")) or "<none>",
                   _str(status.get("nominatedNodeName")) or "<none>", gates_text]
@@ -386,7 +387,7 @@ def _created(obj: Obj, now: float) -> str:
 
 
 def _namespace_row(ns: Obj, now: float, wide: bool) -> tuple[list[str], list[str]]:
-    return [_str(_get(ns, "status", "phase")), _created(ns, now)], []
+    return [_str(dig(ns, "status", "phase")), _created(ns, now)], []
 
 
 def node_roles(labels: Mapping[str, Any]) -> list[str]:
@@ -403,27 +404,27 @@ def node_roles(labels: Mapping[str, Any]) -> list[str]:
 def _node_status(node: Obj) -> str:
     status = []
     ready = None
-    for c in _list(_get(node, "status", "conditions")):
+    for c in _list(dig(node, "status", "conditions")):
         if isinstance(c, Mapping) and c.get("type") == "Ready":
             ready = c  # the last one wins, as in Kubernetes' condition map
     if ready is not None:
         status.append("Ready" if ready.get("status") == "True" else "NotReady")
     else:
         status.append("Unknown")
-    if _get(node, "spec", "unschedulable"):
+    if dig(node, "spec", "unschedulable"):
         status.append("SchedulingDisabled")
     return ",".join(status)
 
 
 def _node_address(node: Obj, kind: str) -> str:
-    for a in _list(_get(node, "status", "addresses")):
+    for a in _list(dig(node, "status", "addresses")):
         if isinstance(a, Mapping) and a.get("type") == kind:
             return _str(a.get("address"))
     return "<none>"
 
 
 def _node_row(node: Obj, now: float, wide: bool) -> tuple[list[str], list[str]]:
-    info = _dict(_get(node, "status", "nodeInfo"))
+    info = _dict(dig(node, "status", "nodeInfo"))
     roles = ",".join(node_roles(_dict(_meta(node, "labels")))) or "<none>"
     wide = [_node_address(node, "InternalIP"), _node_address(node, "ExternalIP"),
             _str(info.get("osImage")) or "<unknown>",
@@ -438,7 +439,7 @@ _LOAD_BALANCER_WIDTH = 16
 def _load_balancer_ips(svc: Obj, wide: bool) -> str:
     # loadBalancerStatusStringer: a sorted set, cut to 16 characters unless wide.
     found = set()
-    for ing in _list(_get(svc, "status", "loadBalancer", "ingress")):
+    for ing in _list(dig(svc, "status", "loadBalancer", "ingress")):
         if isinstance(ing, Mapping):
             if ing.get("ip"):
                 found.add(_str(ing["ip"]))
@@ -551,8 +552,8 @@ def _service_account_row(sa: Obj, now: float, wide: bool) -> tuple[list[str], li
 
 def _event_source(event: Obj) -> str:
     """``formatEventSource``: component (or reportingController), then host (or instance)."""
-    component = _str(_get(event, "source", "component")) or _str(event.get("reportingController"))
-    host = _str(_get(event, "source", "host")) or _str(event.get("reportingInstance"))
+    component = _str(dig(event, "source", "component")) or _str(event.get("reportingController"))
+    host = _str(dig(event, "source", "host")) or _str(event.get("reportingInstance"))
     return f"{component}, {host}" if host else component
 
 
@@ -581,7 +582,7 @@ def _event_row(event: Obj, now: float, wide: bool) -> tuple[list[str], list[str]
 
 
 def _lease_row(lease: Obj, now: float, wide: bool) -> tuple[list[str], list[str]]:
-    return [_str(_get(lease, "spec", "holderIdentity")), _created(lease, now)], []
+    return [_str(dig(lease, "spec", "holderIdentity")), _created(lease, now)], []
 
 
 def _deployment_row(d: Obj, now: float, wide: bool) -> tuple[list[str], list[str]]:
@@ -590,7 +591,7 @@ def _deployment_row(d: Obj, now: float, wide: bool) -> tuple[list[str], list[str
     selector = _selector_string(spec.get("selector"))
     return ([f"{_int(status.get('readyReplicas'))}/{replicas}", str(_int(status.get("updatedReplicas"))),
              str(_int(status.get("availableReplicas"))), _created(d, now)],
-            _containers_cells(_get(spec, "template", "spec"))
+            _containers_cells(dig(spec, "template", "spec"))
             + ["<invalid>" if selector is None else selector])
 
 
@@ -599,7 +600,7 @@ def _replica_set_row(rs: Obj, now: float, wide: bool) -> tuple[list[str], list[s
     replicas = _int(spec.get("replicas")) if "replicas" in spec else 1
     return ([str(replicas), str(_int(status.get("replicas"))), str(_int(status.get("readyReplicas"))),
              _created(rs, now)],
-            _containers_cells(_get(spec, "template", "spec"))
+            _containers_cells(dig(spec, "template", "spec"))
             + [_format_label_selector(spec.get("selector"))])
 
 
@@ -607,21 +608,21 @@ def _daemon_set_row(ds: Obj, now: float, wide: bool) -> tuple[list[str], list[st
     spec, status = _dict(ds.get("spec")), _dict(ds.get("status"))
     counts = [_int(status.get(f)) for f in ("desiredNumberScheduled", "currentNumberScheduled",
                                              "numberReady", "updatedNumberScheduled", "numberAvailable")]
-    node_selector = format_labels(_dict(_get(spec, "template", "spec", "nodeSelector")))
+    node_selector = format_labels(_dict(dig(spec, "template", "spec", "nodeSelector")))
     return ([str(n) for n in counts] + [node_selector, _created(ds, now)],
-            _containers_cells(_get(spec, "template", "spec"))
+            _containers_cells(dig(spec, "template", "spec"))
             + [_format_label_selector(spec.get("selector"))])
 
 
 def _stateful_set_row(sts: Obj, now: float, wide: bool) -> tuple[list[str], list[str]]:
     spec = _dict(sts.get("spec"))
     replicas = _int(spec.get("replicas")) if "replicas" in spec else 1
-    return ([f"{_int(_get(sts, 'status', 'readyReplicas'))}/{replicas}", _created(sts, now)],
-            _containers_cells(_get(spec, "template", "spec")))
+    return ([f"{_int(dig(sts, 'status', 'readyReplicas'))}/{replicas}", _created(sts, now)],
+            _containers_cells(dig(spec, "template", "spec")))
 
 
 def _job_status(job: Obj) -> str:
-    conditions = _get(job, "status", "conditions")
+    conditions = dig(job, "status", "conditions")
     if _condition_true(conditions, "Complete"):
         return "Complete"
     if _condition_true(conditions, "Failed"):
@@ -650,7 +651,7 @@ def _job_row(job: Obj, now: float, wide: bool) -> tuple[list[str], list[str]]:
     if start is not None:
         duration = human_duration((end if end is not None else now) - start)
     return ([_job_status(job), completions, duration, _created(job, now)],
-            _containers_cells(_get(spec, "template", "spec"))
+            _containers_cells(dig(spec, "template", "spec"))
             + [_format_label_selector(spec.get("selector"))])
 
 
@@ -664,12 +665,12 @@ def _bool_ptr(value: Any) -> str:
 def _cron_job_row(cj: Obj, now: float, wide: bool) -> tuple[list[str], list[str]]:
     spec, status = _dict(cj.get("spec")), _dict(cj.get("status"))
     last = age(status["lastScheduleTime"], now) if status.get("lastScheduleTime") else "<none>"
-    job_spec = _get(spec, "jobTemplate", "spec")
+    job_spec = dig(spec, "jobTemplate", "spec")
     return ([_str(spec.get("schedule")), _str(spec.get("timeZone")) or "<none>",
              _bool_ptr(spec.get("suspend")), str(len(_list(status.get("active")))), last,
              _created(cj, now)],
-            _containers_cells(_get(job_spec, "template", "spec"))
-            + [_format_label_selector(_get(job_spec, "selector"))])
+            _containers_cells(dig(job_spec, "template", "spec"))
+            + [_format_label_selector(dig(job_spec, "selector"))])
 
 
 _BETA_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"
@@ -680,13 +681,13 @@ def _storage_class_of(obj: Obj) -> str:
     annotations = _dict(_meta(obj, "annotations"))
     if _BETA_STORAGE_CLASS in annotations:
         return _str(annotations[_BETA_STORAGE_CLASS])
-    return _str(_get(obj, "spec", "storageClassName"))
+    return _str(dig(obj, "spec", "storageClassName"))
 
 
 def _phase_or_terminating(obj: Obj) -> str:
     if _meta(obj, "deletionTimestamp"):
         return "Terminating"
-    return _str(_get(obj, "status", "phase"))
+    return _str(dig(obj, "status", "phase"))
 
 
 def _pv_row(pv: Obj, now: float, wide: bool) -> tuple[list[str], list[str]]:
@@ -695,11 +696,11 @@ def _pv_row(pv: Obj, now: float, wide: bool) -> tuple[list[str], list[str]]:
     if isinstance(spec.get("claimRef"), Mapping):
         claim = f"{_str(spec['claimRef'].get('namespace'))}/{_str(spec['claimRef'].get('name'))}"
     # Quantity.String() of a missing capacity is "0".
-    capacity = _str(_get(spec, "capacity", "storage")) or "0"
+    capacity = _str(dig(spec, "capacity", "storage")) or "0"
     return ([capacity, access_modes(spec.get("accessModes")),
              _str(spec.get("persistentVolumeReclaimPolicy")), _phase_or_terminating(pv), claim,
              _storage_class_of(pv), _str(spec.get("volumeAttributesClassName")) or "<unset>",
-             _str(_get(pv, "status", "reason")), _created(pv, now)],
+             _str(dig(pv, "status", "reason")), _created(pv, now)],
             [_str(spec.get("volumeMode")) or "<unset>"])
 
 
@@ -708,7 +709,7 @@ def _pvc_row(pvc: Obj, now: float, wide: bool) -> tuple[list[str], list[str]]:
     capacity = modes = ""
     if spec.get("volumeName"):
         # Capacity and modes are the bound volume's, known only once bound.
-        capacity = _str(_get(status, "capacity", "storage")) or "0"
+        capacity = _str(dig(status, "capacity", "storage")) or "0"
         modes = access_modes(status.get("accessModes"))
     return ([_phase_or_terminating(pvc), _str(spec.get("volumeName")), capacity, modes,
              _storage_class_of(pvc), _str(spec.get("volumeAttributesClassName")) or "<unset>",

@@ -315,12 +315,8 @@ class StoreSession:
     def run(self, coro, timeout_s: float = 60.0) -> Any:
         outcome: list = []
         self.start(coro, lambda ok, value: outcome.append((ok, value)))
-        rt = self.runtime
-        end = rt.clock.monotonic() + timeout_s
-        while not outcome:
-            if rt.clock.monotonic() > end:
-                raise TimeoutError(f"no result within {timeout_s:g} s")
-            rt.run_once(0.05)
+        if not self.runtime.run_until(lambda: bool(outcome), timeout_s):
+            raise TimeoutError(f"no result within {timeout_s:g} s")
         ok, value = outcome[0]
         if not ok:
             raise value

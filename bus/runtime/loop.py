@@ -574,6 +574,15 @@ class Runtime:
         self._flush_out()
         link.want_write()
 
+    def run_until(self, done: Callable[[], bool], timeout_s: float) -> bool:
+        """Drive the loop from outside (a CLI, a test) until ``done()`` holds; False after ``timeout_s``."""
+        end = self.clock.monotonic() + timeout_s
+        while not done():
+            if self.clock.monotonic() > end:
+                return False
+            self.run_once(0.02)
+        return True
+
     def stop(self) -> None:
         self._running = False
 
