@@ -73,7 +73,12 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 
-from actors.store.client import Indeterminate, StoreError, StoreSession, StoreUnavailable  # noqa: E402
+from actors.store.client import (  # noqa: E402
+    Indeterminate,
+    StoreError,
+    StoreSession,
+    StoreUnavailable,
+)
 from bench.store_kubesim import MEMBERS, KubesimAdapter, KubesimStore  # noqa: E402
 from bench.store_load import percentile, run_load  # noqa: E402
 from bench.store_peers import (  # noqa: E402

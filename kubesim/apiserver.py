@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING
 
 from actors.apiserver.authn import DEFAULT_USERS, Authenticator
 from actors.apiserver.client import ApiSession
-from actors.apiserver.rbac import Authorizer, default_policy, merge_policies, policy_from_config
+from actors.apiserver.rbac import (
+    Authorizer,
+    default_policy,
+    merge_policies,
+    policy_from_config,
+)
 from actors.apiserver.server import ApiServer, ApiServerOptions
 from actors.store.client import StoreClient
 from bus.clock import Clock, make_clock

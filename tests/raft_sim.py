@@ -25,7 +25,13 @@ from random import Random
 from actors.messages import RaftMessage
 from actors.store import raft
 from actors.store.raft import Config, ProposalDropped, Raft
-from actors.store.types import EMPTY_HARD_STATE, Entry, HardState, Snapshot, SnapshotMeta
+from actors.store.types import (
+    EMPTY_HARD_STATE,
+    Entry,
+    HardState,
+    Snapshot,
+    SnapshotMeta,
+)
 
 
 class InvariantBroken(AssertionError):

@@ -327,6 +327,7 @@ class Informer:
         self._watch: Watch | None = None
         self._stopped = False
         self._resync_timer = None
+        self._error_pause = 0.0
 
     def start(self) -> None:
         self.client.spawn(self._list_and_watch())
@@ -346,7 +347,9 @@ class Informer:
     def list(self) -> list[dict]:
         return list(self.store.values())
 
-    async def _list_and_watch(self) -> None:
+    async def _list_and_watch(self, delay_s: float = 0.0) -> None:
+        if delay_s:
+            await self.client.sleep(delay_s)
         pause = 0.1
         while not self._stopped:
             try:
@@ -386,11 +389,18 @@ class Informer:
 
     def _on_event(self, typ: str, obj: dict) -> None:
         if typ == "ERROR":
-            # 410 Gone (or the watch was refused): start over with a list.
+            # 410 Gone: start over with a list at once. Anything else (the watch refused, say)
+            # will not get better by asking again right away: back off, doubling up to 30 s.
             self.relists += 1
             self._watch = None
+            if obj.get("code") == 410:
+                self._error_pause = 0.0
+            else:
+                self.client.log.warning("informer watch refused; backing off", resource=self.resource,
+                                        code=obj.get("code"), error=obj.get("message"))
+                self._error_pause = min(max(self._error_pause * 2, 0.5), 30.0)
             if not self._stopped:
-                self.client.spawn(self._list_and_watch())
+                self.client.spawn(self._list_and_watch(self._error_pause))
             return
         key = object_key(obj)
         self.resource_version = obj["metadata"].get("resourceVersion", self.resource_version)

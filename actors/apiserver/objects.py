@@ -50,6 +50,9 @@ _SERVER_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGraceP
 #: Metadata a status write leaves as it was (ResetObjectMetaForStatus).
 _STATUS_KEEPS_META = ("labels", "annotations", "finalizers", "ownerReferences")
 
+#: A grace period longer than this is this (Go's int64 seconds would overflow a timestamp much later).
+MAX_GRACE_S = 2**31 - 1
+
 ORPHAN = "orphan"
 FOREGROUND = "foregroundDeletion"
 PROPAGATION = ("Orphan", "Background", "Foreground")
@@ -227,6 +230,8 @@ def prepare_update(kind: Kind, old: Obj, body: Obj, *, subresource: str = "", na
     decode_kind(body, kind)  # a patch may have rewritten kind or apiVersion
     new = copy.deepcopy(body)
     check_name_and_namespace(kind, new, namespace, name)
+    if kind.kind == "Service" and not subresource:
+        keep_allocated_values(old, new)
     meta, old_meta = _meta(new), old["metadata"]
     if meta.get("name") != old_meta.get("name"):
         raise st.bad_request(f"the name of the object ({meta.get('name')}) does not match the name "
@@ -288,6 +293,34 @@ def _keep_namespace_finalizers(new: Obj, body: Obj, old: Obj) -> None:
         new["spec"]["finalizers"] = copy.deepcopy(finalizers)
 
 
+_NEEDS_NODE_PORTS = ("NodePort", "LoadBalancer")
+
+
+def keep_allocated_values(old: Obj, new: Obj) -> None:
+    """An update that leaves out a Service's ClusterIP or NodePorts keeps the allocated ones.
+
+    Kubernetes' ``patchAllocatedValues``: ``kubectl replace`` with a manifest
+    that never named them must not fail as "immutable" nor draw new ports.
+    Changes ``new`` in place.
+    """
+    old_spec, spec = old.get("spec"), new.get("spec")
+    if not isinstance(old_spec, dict) or not isinstance(spec, dict):
+        return
+    if spec.get("type", "ClusterIP") != "ExternalName" and old_spec.get("type", "ClusterIP") != "ExternalName":
+        if not spec.get("clusterIP") and old_spec.get("clusterIP"):
+            spec["clusterIP"] = old_spec["clusterIP"]
+        if not spec.get("clusterIPs") and old_spec.get("clusterIPs"):
+            spec["clusterIPs"] = copy.deepcopy(old_spec["clusterIPs"])
+    if spec.get("type") in _NEEDS_NODE_PORTS and old_spec.get("type") in _NEEDS_NODE_PORTS:
+        allocated = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+                     for p in old_spec.get("ports") or [] if isinstance(p, dict) and p.get("nodePort")}
+        for port in spec.get("ports") or []:
+            if isinstance(port, dict) and not port.get("nodePort"):
+                found = allocated.get((port.get("port"), port.get("protocol", "TCP")))
+                if found:
+                    port["nodePort"] = found
+
+
 def delete_now(obj: Obj) -> bool:
     """Whether an object being deleted may go: deletionTimestamp set, no finalizers, no grace left.
 
@@ -340,11 +373,14 @@ class DeleteOptions:
         if grace is not None:
             try:
                 grace = int(grace)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise st.bad_request(f"gracePeriodSeconds: must be an integer, got {grace!r}") from None
             if grace < 0:
                 grace = 1  # Kubernetes treats a negative grace period as 1 second
+            grace = min(grace, MAX_GRACE_S)
         pre = given.get("preconditions") or {}
+        if not isinstance(pre, dict):
+            raise st.bad_request("preconditions must be an object with uid and/or resourceVersion")
         return cls(propagation or "", grace, str(pre.get("uid") or ""), str(pre.get("resourceVersion") or ""))
 
 
@@ -468,7 +504,7 @@ def _grace_period(obj: Obj, opts: DeleteOptions) -> int:
     else:
         value = spec.get("terminationGracePeriodSeconds")
         grace = int(value) if isinstance(value, int) else 30
-    return 1 if grace < 0 else grace
+    return 1 if grace < 0 else min(grace, MAX_GRACE_S)
 
 
 def bind(pod: Obj, binding: Any, now: str) -> Obj:
@@ -476,7 +512,8 @@ def bind(pod: Obj, binding: Any, now: str) -> Obj:
     if not isinstance(binding, dict):
         raise st.bad_request("the binding must be an object")
     name = pod["metadata"]["name"]
-    if (binding.get("metadata") or {}).get("name") != name:
+    bmeta = binding.get("metadata")
+    if not isinstance(bmeta, dict) or bmeta.get("name") != name:
         raise st.bad_request("name in URL does not match name in Binding object")
     target = binding.get("target")
     target = target if isinstance(target, dict) else {}
@@ -535,12 +572,14 @@ def apply_scale(obj: Obj, scale: Any) -> Obj:
     (Kubernetes writes a Scale through the kind's own update, whose strategy
     counts the new replicas as a spec change.)
     """
-    if not isinstance(scale, dict) or not isinstance((scale.get("spec") or {}).get("replicas"), int):
+    spec_in = scale.get("spec") if isinstance(scale, dict) else None
+    replicas = spec_in.get("replicas") if isinstance(spec_in, dict) else None
+    if not isinstance(replicas, int) or isinstance(replicas, bool):
         raise st.bad_request("a Scale needs spec.replicas as an integer")
-    replicas = scale["spec"]["replicas"]
-    if replicas < 0:
+    if replicas < 0 or replicas > 2**31 - 1:  # an int32 in Kubernetes
         raise st.invalid("Scale", obj["metadata"]["name"], [
-            invalid(Path("spec", "replicas"), replicas, "must be greater than or equal to 0")], "autoscaling")
+            invalid(Path("spec", "replicas"), replicas, "must be greater than or equal to 0" if replicas < 0
+                    else "must be less than or equal to 2147483647")], "autoscaling")
     new = copy.deepcopy(obj)
     spec = new.setdefault("spec", {})
     if spec.get("replicas") != replicas and obj.get("kind") in GENERATION_KINDS:

@@ -76,9 +76,16 @@ from actors.messages import (
 )
 from actors.store.client import Indeterminate, StoreClient, StoreError, StoreUnavailable
 from actors.store.mvcc import KeyValue, prefix_end
-from bus.runtime import Actor, Envelope, Future, MessageTooLarge, handles
+from bus.codec import pack_value
+from bus.runtime import Actor, Envelope, Future, Lock, MessageTooLarge, handles
 
 READ_VERBS = frozenset({"get", "list"})
+#: What each subresource serves (anything else is 405, as in Kubernetes).
+SUBRESOURCE_VERBS = {
+    "status": frozenset({"get", "update", "patch"}),
+    "scale": frozenset({"get", "update", "patch"}),
+    "binding": frozenset({"create"}),
+}
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 PATCH_TYPES = {
     "application/merge-patch+json": "merge", "merge": "merge",
@@ -122,7 +129,10 @@ class _Watcher:
     filter: Filter
     outbox: Outbox
     heard: float
-    min_rv: int = 0
+    identity: str = ""
+    """Who opened it: only that identity may acknowledge, renew or cancel it."""
+    queued_rv: int = 0
+    """Every event up to this resourceVersion has been queued for this watcher (or filtered out)."""
     sent_rv: int = 0
 
 
@@ -151,6 +161,8 @@ class ApiServer(Actor):
         self.ready = Future()
         self._watchers: dict[tuple[str, str], _Watcher] = {}
         self._compact_at = 0
+        self._allocation = Lock()
+        """Service IP and port allocations, one at a time (they all read and write the same range keys)."""
         self._namespace_written = 0
         """Revision of the last namespace write this server made."""
 
@@ -213,6 +225,7 @@ class ApiServer(Actor):
 
         def on_end(reason: str, c=c) -> None:
             self.log.warning("store watch ended; refilling cache", resource=c.kind.resource, reason=reason)
+            c.ready = Future()  # nothing is served from this cache until it has caught up again
             self._close_all(c, st.gone(f"the watch cache was reset: {reason}"))
             self.spawn(self._refill(c))
 
@@ -268,6 +281,11 @@ class ApiServer(Actor):
                 if exc.reason != "AlreadyExists":
                     raise
 
+    def _ready_cache(self, kind: Kind) -> WatchCache | None:
+        """The resource's cache if it may be served from (not while it refills), else None."""
+        c = self.caches[kind.resource]
+        return c.cache if c.ready.done() else None
+
     # --- store helpers --------------------------------------------------------------------
     @staticmethod
     def _decode(kv: KeyValue) -> dict:
@@ -283,8 +301,11 @@ class ApiServer(Actor):
         finally:
             if rv is not None:
                 meta["resourceVersion"] = rv
-        if len(data) > self.options.max_object_bytes:
-            raise st.too_large(self.options.max_object_bytes)
+        # Stored as JSON, carried on the bus as msgpack (which can be the larger: 9 bytes a float):
+        # an object must fit the limit in both, or a client could not read back what it wrote.
+        limit = self.options.max_object_bytes
+        if len(data) > limit or len(pack_value(obj)) > limit:
+            raise st.too_large(limit)
         return data
 
     async def _timed(self, operation: str, coro) -> Any:
@@ -332,6 +353,13 @@ class ApiServer(Actor):
         except (PatchError, SelectorError) as exc:
             code, body = 400, st.bad_request(str(exc)).status()
             self.metrics.rejected.labels("BadRequest").inc()
+        except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as exc:
+            # Everything that reaches the store or the bus is turned into an ApiError on the way, so
+            # what is left is a body shaped so oddly that the strategy code tripped over it: the
+            # client's mistake (a 400), logged with its traceback in case it is ours.
+            self.log.warning("malformed request", verb=msg.verb, resource=msg.resource, exc_info=True)
+            code, body = 400, st.bad_request(f"the request is malformed: {type(exc).__name__}: {exc}").status()
+            self.metrics.rejected.labels("Malformed").inc()
         finally:
             self.metrics.in_flight.dec()
         try:
@@ -365,14 +393,25 @@ class ApiServer(Actor):
         if verb not in READ_VERBS | WRITE_VERBS:
             raise st.method_not_allowed(f"verb {verb!r} is not supported (use get, list, create, update, "
                                         "patch, delete, deletecollection, or watch with api.Watch)")
-        if verb in ("get", "update", "patch", "delete") or (verb == "create" and msg.subresource):
-            if not msg.name:
+        sub = msg.subresource
+        if sub and verb not in SUBRESOURCE_VERBS.get(sub, ()):
+            raise st.method_not_allowed(f"{verb} is not supported on {kind.resource}/{sub} (only "
+                                        f"{', '.join(sorted(SUBRESOURCE_VERBS.get(sub, ())))})")
+        one_object = verb in ("get", "update", "patch", "delete") or (verb == "create" and bool(sub))
+        if one_object:
+            if not msg.name or not isinstance(msg.name, str):
                 raise st.bad_request(f"{verb} {kind.resource} needs a name")
+            if kind.namespaced and not namespace:
+                raise st.bad_request(f"{verb} {kind.resource}: a namespace is required ({kind.resource} "
+                                     "are namespaced)")
+        elif msg.name:
+            raise st.bad_request(f"{verb} {kind.resource} takes no name (the name goes in the object)")
         options = msg.options or {}
         if not isinstance(options, dict):
             raise st.bad_request("options must be a map")
-        sub = msg.subresource
-        attrs = Attributes(user, verb, kind.group, kind.resource, sub, namespace, msg.name)
+        # Kubernetes' request info carries a name only for requests on one object: a rule limited
+        # to resourceNames never grants list, watch, deletecollection or a plain create.
+        attrs = Attributes(user, verb, kind.group, kind.resource, sub, namespace, msg.name if one_object else "")
         decision = self.authz.authorize(attrs)
         if not decision.allowed:
             raise st.forbidden(forbidden_message(attrs, decision.reason))
@@ -397,9 +436,9 @@ class ApiServer(Actor):
     # --- reads ----------------------------------------------------------------------------
     async def _get(self, kind: Kind, namespace: str, name: str, sub: str, options: dict) -> dict:
         key = registry_key(kind, namespace or None, name)
-        if str(options.get("resourceVersion") or "") == "0":
-            c = self.caches[kind.resource]
-            obj = c.cache.objects.get(key)
+        cache = self._ready_cache(kind)
+        if str(options.get("resourceVersion") or "") == "0" and cache is not None:
+            obj = cache.objects.get(key)
             found = (obj, 0) if obj is not None else None
         else:
             found = await self._read(key)
@@ -436,15 +475,15 @@ class ApiServer(Actor):
             raise st.bad_request(f"limit must be a non-negative integer, got {limit!r}")
         token = options.get("continue") or ""
         rv = str(options.get("resourceVersion") or "")
-        c = self.caches[kind.resource]
-        if rv == "0" and not token:
+        cache = self._ready_cache(kind)
+        if rv == "0" and not token and cache is not None:
             # "Any" semantics: served from the watch cache, possibly a little stale, limit ignored (as
             # Kubernetes does) unless the answer would not fit in one message: then page from the store.
-            keys = [k for k, o in c.cache.objects.items() if f.matches(o)]
-            if sum(c.cache.sizes.get(k, 0) for k in keys) <= self.options.max_response_bytes:
-                items = sorted((c.cache.objects[k] for k in keys),
+            keys = [k for k, o in cache.objects.items() if f.matches(o)]
+            if sum(cache.sizes.get(k, 0) for k in keys) <= self.options.max_response_bytes:
+                items = sorted((cache.objects[k] for k in keys),
                                key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
-                return ob.list_object(kind, items, str(c.cache.revision))
+                return ob.list_object(kind, items, str(cache.revision))
         prefix = registry_prefix(kind, namespace or None).encode()
         end = prefix_end(prefix)
         start, revision = prefix, 0
@@ -491,7 +530,7 @@ class ApiServer(Actor):
         try:
             data = json.loads(base64.urlsafe_b64decode(str(token).encode()))
             start, revision = data["start"].encode(), int(data["rv"])
-        except (ValueError, KeyError, TypeError, binascii.Error):
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError, binascii.Error):
             raise st.bad_request("continue key is not valid: a continue token comes from a previous list") from None
         if not start.startswith(prefix) or revision <= 0:
             raise st.bad_request("continue key is not valid: it belongs to another list")
@@ -503,10 +542,10 @@ class ApiServer(Actor):
         if not kind.namespaced:
             return
         key = registry_key("namespaces", None, namespace)
-        cache = self.caches["namespaces"].cache
+        cache = self._ready_cache(KINDS["Namespace"])
         # The cache trails the store by a watch event. After a namespace write of our own it may not
         # show it yet: ask the store then, so a namespace just deleted refuses at once (read your writes).
-        ns = cache.objects.get(key) if cache.revision >= self._namespace_written else None
+        ns = cache.objects.get(key) if cache is not None and cache.revision >= self._namespace_written else None
         if ns is None:
             found = await self._read(key)
             ns = found[0] if found else None
@@ -527,7 +566,7 @@ class ApiServer(Actor):
     async def _create(self, user: UserInfo, kind: Kind, namespace: str, body: Any, options: dict | None = None,
                       attrs: Attributes | None = None) -> dict:
         ob.decode_kind(body, kind)
-        for _ in range(8):  # generateName collisions are retried with a new suffix
+        for attempt in range(MAX_RETRIES):  # generateName collisions and allocation races are retried
             obj = ob.prepare_create(kind, body, namespace=namespace, now=self.clock.wall(),
                                     uid=str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
                                     suffix=self._suffix())
@@ -549,18 +588,29 @@ class ApiServer(Actor):
             key = registry_key(kind, ns or None, meta["name"]).encode()
             compare = [{"key": key, "target": "create", "result": "=", "value": 0}]
             extra_ops: list = []
-            if kind.kind == "Service":
-                obj, extra_cmp, extra_ops = await self._allocate(obj, None)
-                compare += extra_cmp
-            success = [{"op": "put", "key": key, "value": self._encode(obj)}] + extra_ops
-            result = await self._txn("create", compare, success, [{"op": "range", "key": key, "count_only": True}])
+            service = kind.kind == "Service"
+            if service:  # one allocation at a time here; the txn's compares guard against anyone else
+                await self._allocation.acquire()
+            try:
+                if service:
+                    obj, extra_cmp, extra_ops = await self._allocate(obj, None)
+                    compare += extra_cmp
+                success = [{"op": "put", "key": key, "value": self._encode(obj)}] + extra_ops
+                result = await self._txn("create", compare, success,
+                                         [{"op": "range", "key": key, "count_only": True}])
+            finally:
+                if service:
+                    self._allocation.release()
             if result["succeeded"] and kind.kind == "Namespace":
                 self._namespace_written = max(self._namespace_written, result["revision"])
             if result["succeeded"]:
                 meta["resourceVersion"] = str(result["revision"])
                 return obj
             if kind.kind == "Service" and not result["responses"][0]["count"]:
-                continue  # an allocation range moved under us: allocate again
+                # An allocation range moved under us: allocate again, after a little while (many
+                # Services created at once all contend for the same range key).
+                await self.sleep(self.rng.uniform(0, 0.002 * (attempt + 1)))
+                continue
             if body.get("metadata", {}).get("name") or not body.get("metadata", {}).get("generateName"):
                 raise st.already_exists(kind.resource, meta["name"], kind.group)
         raise st.ApiError(500, "InternalError", f"could not create {kind.resource}: too many conflicts")
@@ -577,7 +627,8 @@ class ApiServer(Actor):
         """
         key = registry_key(kind, namespace or None, name)
         kb = key.encode()
-        cached = self.caches[kind.resource].cache.objects.get(key)
+        cache = self._ready_cache(kind)
+        cached = cache.objects.get(key) if cache is not None else None
         found = (cached, int(cached["metadata"]["resourceVersion"])) if cached is not None else None
         fresh = False
         if found is None:
@@ -596,7 +647,7 @@ class ApiServer(Actor):
                     else:  # the stored form has none; equal objects must compare equal
                         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
                 self._node_admits(attrs, old, new)
-            except st.ApiError:
+            except Exception:  # a refusal, a patch that does not apply: maybe only to a stale copy
                 if fresh:
                     raise
                 found, fresh = await self._read(key), True
@@ -609,13 +660,21 @@ class ApiServer(Actor):
             compare = [{"key": kb, "target": "mod", "result": "=", "value": mod}]
             extra_cmp: list = []
             extra_ops: list = []
-            if kind.kind == "Service":
-                new, extra_cmp, extra_ops = await self._allocate(new, old)
-            if new is None:
-                ops = [{"op": "delete", "key": kb}]
-            else:
-                ops = [{"op": "put", "key": kb, "value": self._encode(new)}]
-            result = await self._txn(attrs.verb, compare + extra_cmp, ops + extra_ops, [{"op": "range", "key": kb}])
+            service = kind.kind == "Service"
+            if service:
+                await self._allocation.acquire()
+            try:
+                if service:
+                    new, extra_cmp, extra_ops = await self._allocate(new, old)
+                if new is None:
+                    ops = [{"op": "delete", "key": kb}]
+                else:
+                    ops = [{"op": "put", "key": kb, "value": self._encode(new)}]
+                result = await self._txn(attrs.verb, compare + extra_cmp, ops + extra_ops,
+                                         [{"op": "range", "key": kb}])
+            finally:
+                if service:
+                    self._allocation.release()
             if result["succeeded"]:
                 if kind.kind == "Namespace":
                     self._namespace_written = max(self._namespace_written, result["revision"])
@@ -629,6 +688,9 @@ class ApiServer(Actor):
             kvs = result["responses"][0]["kvs"]
             current = KeyValue(*kvs[0]) if kvs else None
             found, fresh = ((self._decode(current), current.mod_revision) if current else None), True
+            if current is not None and current.mod_revision == mod:
+                # The object is as it was: an allocation range moved under us. Back off a little.
+                await self.sleep(self.rng.uniform(0, 0.005))
             if expected_rv and (current is None or current.mod_revision != mod):
                 if current is None:
                     raise st.not_found(kind.resource, name, kind.group)
@@ -693,20 +755,29 @@ class ApiServer(Actor):
 
     async def _delete_collection(self, attrs: Attributes, kind: Kind, namespace: str, body: Any,
                                  options: dict) -> dict:
-        listed = await self._list(kind, namespace, {k: v for k, v in options.items()
-                                                   if k in ("labelSelector", "fieldSelector")})
-        deleted = []
-        for obj in listed["items"]:
-            meta = obj["metadata"]
-            a = Attributes(attrs.user, "delete", kind.group, kind.resource, "", meta.get("namespace", ""),
-                           meta["name"])
-            try:
-                _, gone = await self._delete(a, kind, meta.get("namespace", ""), meta["name"], body, options)
-                deleted.append(gone)
-            except st.ApiError as exc:
-                if exc.reason != "NotFound":
-                    raise
-        return ob.list_object(kind, deleted, listed["metadata"]["resourceVersion"])
+        """Delete every matching object, page by page; the answer lists what was deleted (metadata only,
+        so it fits in one message however many there were)."""
+        query = {k: v for k, v in options.items() if k in ("labelSelector", "fieldSelector")}
+        deleted, revision = [], ""
+        while True:
+            listed = await self._list(kind, namespace, query)
+            revision = revision or listed["metadata"]["resourceVersion"]
+            for obj in listed["items"]:
+                meta = obj["metadata"]
+                ns = meta.get("namespace", "")
+                a = Attributes(attrs.user, "delete", kind.group, kind.resource, "", ns, meta["name"])
+                try:
+                    _, gone = await self._delete(a, kind, ns, meta["name"], body, options)
+                except st.ApiError as exc:
+                    if exc.reason != "NotFound":
+                        raise
+                    continue
+                deleted.append({"apiVersion": kind.api_version, "kind": kind.kind, "metadata": {
+                    k: gone["metadata"][k] for k in ("name", "namespace", "uid", "resourceVersion")
+                    if k in gone["metadata"]}})
+            if not listed["metadata"].get("continue"):
+                return ob.list_object(kind, deleted, revision)
+            query["continue"] = listed["metadata"]["continue"]
 
     async def _bind(self, attrs: Attributes, kind: Kind, namespace: str, name: str, body: Any) -> tuple[int, dict]:
         if kind.kind != "Pod":
@@ -732,6 +803,8 @@ class ApiServer(Actor):
         lo, hi = self.options.node_ports
         ports = (PortAllocator.from_dict(json.loads(port_body["kvs"][0].value), rng=self.rng)
                  if port_body["kvs"] else PortAllocator(lo, hi, rng=self.rng))
+        before_ips = ips.to_dict() if ip_body["kvs"] else None
+        before_ports = ports.to_dict() if port_body["kvs"] else None
         errors = []
         if new is not None:
             spec = new.setdefault("spec", {})
@@ -775,7 +848,10 @@ class ApiServer(Actor):
         for port in old_ports - kept_ports:
             ports.release(port)
         compare, ops = [], []
-        for key, body, alloc in ((IP_RANGE_KEY, ip_body, ips), (PORT_RANGE_KEY, port_body, ports)):
+        ranges = ((IP_RANGE_KEY, ip_body, ips, before_ips), (PORT_RANGE_KEY, port_body, ports, before_ports))
+        for key, body, alloc, before in ranges:
+            if alloc.to_dict() == before:
+                continue  # untouched: neither compared nor written, so other Services' writes do not collide
             mod = body["kvs"][0].mod_revision if body["kvs"] else 0
             compare.append({"key": key, "target": "mod", "result": "=", "value": mod})
             ops.append({"op": "put", "key": key, "value": json.dumps(alloc.to_dict()).encode()})
@@ -787,7 +863,7 @@ class ApiServer(Actor):
         wkey = (env.sender, msg.watch_id)
         if msg.renew:
             w = self._watchers.get(wkey)
-            if w is not None:
+            if w is not None and w.identity == env.identity:
                 w.heard = self.clock.monotonic()
                 return
             self._send_closed(env.sender, msg.watch_id, 1, st.ApiError(
@@ -815,15 +891,18 @@ class ApiServer(Actor):
         if not c.ready.done():
             raise st.unavailable("the watch cache is not ready yet; watch again")
         wkey = (env.sender, msg.watch_id)
-        self._drop(self._watchers.get(wkey))
+        old = self._watchers.get(wkey)
+        if old is not None and old.identity != env.identity:
+            raise st.forbidden("a watch with that id belongs to another identity")
+        self._drop(old)
         outbox = Outbox(self.options.watch_window, self.options.watcher_buffer,
                         max(1024, self.options.max_response_bytes // 2))
-        w = _Watcher(env.sender, msg.watch_id, kind, f, outbox, self.clock.monotonic())
+        w = _Watcher(env.sender, msg.watch_id, kind, f, outbox, self.clock.monotonic(), env.identity)
         rv_text = msg.resource_version
         if rv_text in ("", "0"):
             initial = [(ADDED, o, c.cache.sizes.get(k, 0)) for k, o in c.cache.objects.items() if f.matches(o)]
             initial.sort(key=lambda item: int(item[1]["metadata"]["resourceVersion"]))
-            w.min_rv = c.cache.revision
+            w.queued_rv = c.cache.revision
             outbox.push(initial)
         else:
             try:
@@ -834,10 +913,10 @@ class ApiServer(Actor):
                 events = c.cache.since(rv)
             except TooOld as exc:
                 raise st.gone(f"too old resource version: {exc.requested} ({exc.oldest})") from None
-            w.min_rv = rv
+            w.queued_rv = max([rv] + [e.rv for e in events])
             outbox.push(filtered(events, f))
         # The backlog a new watch starts with is not held against it: it is sent as credit allows.
-        w.sent_rv = w.min_rv
+        w.sent_rv = int(rv_text) if rv_text not in ("", "0") else w.queued_rv
         self._watchers[wkey] = w
         c.watchers[wkey] = w
         self.metrics.watchers.labels(kind.resource).inc()
@@ -846,7 +925,7 @@ class ApiServer(Actor):
     @handles(ApiWatchAck)
     def on_ack(self, msg: ApiWatchAck, env: Envelope) -> None:
         w = self._watchers.get((env.sender, msg.watch_id))
-        if w is None:
+        if w is None or w.identity != env.identity:
             return
         w.heard = self.clock.monotonic()
         w.outbox.ack(msg.seq)
@@ -854,7 +933,9 @@ class ApiServer(Actor):
 
     @handles(ApiCancelWatch)
     def on_cancel(self, msg: ApiCancelWatch, env: Envelope) -> None:
-        self._drop(self._watchers.get((env.sender, msg.watch_id)))
+        w = self._watchers.get((env.sender, msg.watch_id))
+        if w is not None and w.identity == env.identity:
+            self._drop(w)
 
     def _drop(self, w: _Watcher | None) -> None:
         if w is None:
@@ -883,7 +964,8 @@ class ApiServer(Actor):
         if not made:
             return
         for w in list(c.watchers.values()):
-            items = filtered((e for e in made if e.rv > w.min_rv), w.filter)
+            items = filtered((e for e in made if e.rv > w.queued_rv), w.filter)
+            w.queued_rv = max(w.queued_rv, made[-1].rv)
             if not items:
                 continue
             w.outbox.push(items)
@@ -897,15 +979,29 @@ class ApiServer(Actor):
                     "the watcher fell too far behind and was cut off; watch again from the last resourceVersion"))
 
     def _flush(self, w: _Watcher) -> None:
-        for seq, batch in w.outbox.take():
-            rv = w.sent_rv
-            events = []
-            for typ, obj, _ in batch:
-                events.append([typ, obj])
-                rv = max(rv, int(obj["metadata"]["resourceVersion"]))
-            w.sent_rv = rv
-            self.send(w.client, ApiWatchEvents(w.watch_id, seq, events, str(rv)))
-            self.metrics.watch_events.labels(w.kind.resource).inc(len(events))
+        while True:
+            batches = w.outbox.take()
+            for i, (seq, batch) in enumerate(batches):
+                rv = w.sent_rv
+                events = []
+                for typ, obj, _ in batch:
+                    events.append([typ, obj])
+                    rv = max(rv, int(obj["metadata"]["resourceVersion"]))
+                try:
+                    self.send(w.client, ApiWatchEvents(w.watch_id, seq, events, str(rv)))
+                except MessageTooLarge:
+                    # Batches are sized by the stored JSON; on the bus an object can be larger.
+                    if len(batch) == 1:
+                        self._drop(w)
+                        self._send_closed(w.client, w.watch_id, seq, st.internal(
+                            f"an object at resourceVersion {rv} does not fit in one watch message"))
+                        return
+                    w.outbox.give_back(batches[i:])
+                    break
+                w.sent_rv = rv
+                self.metrics.watch_events.labels(w.kind.resource).inc(len(events))
+            else:
+                return
 
     def _send_closed(self, client: str, watch_id: str, seq: int, err: st.ApiError) -> None:
         self.send(client, ApiWatchEvents(watch_id, seq, [], "", err.status()))
@@ -917,9 +1013,9 @@ class ApiServer(Actor):
 
     def _bookmarks(self) -> None:
         for w in list(self._watchers.values()):
-            if w.outbox.queue or w.outbox.credit <= 0:
-                continue
             c = self.caches[w.kind.resource]
+            if w.outbox.queue or w.outbox.credit <= 0 or not c.ready.done():
+                continue
             rv = max(w.sent_rv, c.cache.revision)
             w.sent_rv = rv
             self.send(w.client, ApiWatchEvents(w.watch_id, w.outbox.next_seq(), [], str(rv)))

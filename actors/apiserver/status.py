@@ -110,11 +110,23 @@ STALE = "the object has been modified; please apply your changes to the latest v
 
 def invalid(kind: str, name: str, errors: list[FieldError], group: str = "") -> ApiError:
     """422 with one cause per field error: ``Pod "x" is invalid: spec.containers[0].image: Required value``."""
-    message = aggregate_message(kind, name, errors, group)
-    details = {"name": name, "kind": kind, "causes": status_causes(errors)}
+    message = _cap(aggregate_message(kind, name, errors, group), MAX_MESSAGE_CHARS)
+    causes = status_causes(errors)[:MAX_CAUSES]
+    for cause in causes:
+        cause["message"] = _cap(cause["message"], MAX_MESSAGE_CHARS // 4)
+    details = {"name": name, "kind": kind, "causes": causes}
     if group:
         details["group"] = group
     return ApiError(422, "Invalid", message, details)
+
+
+#: Field errors echo the offending value: a huge value must not make the answer too big to send.
+MAX_MESSAGE_CHARS = 16 * 1024
+MAX_CAUSES = 100
+
+
+def _cap(text: str, most: int) -> str:
+    return text if len(text) <= most else text[:most] + "… (truncated)"
 
 
 def bad_request(message: str) -> ApiError:

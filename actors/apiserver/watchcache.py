@@ -58,6 +58,8 @@ class CacheEvent:
     rv: int
     size: int
     """Bytes of the stored value: what the event costs to send."""
+    prev_size: int = 0
+    """Bytes of ``prev``: what a DELETED sent with the previous content costs."""
 
 
 class WatchCache:
@@ -92,24 +94,28 @@ class WatchCache:
         revision (a resumed store watch repeating itself) is skipped.
         """
         out = []
+        # One revision may change many keys (a txn, a range delete): the floor is where this call
+        # started, not the revision of the change just applied.
+        floor = self.revision
         for op, key, obj, rv, size in changes:
-            if rv <= self.revision:
+            if rv <= floor:
                 continue
             prev = self.objects.get(key)
             if op == "PUT":
                 assert obj is not None
                 self.objects[key] = obj
+                prev_size = self.sizes.get(key, 0)
                 self.sizes[key] = size
-                ev = CacheEvent(ADDED if prev is None else MODIFIED, key, obj, prev, rv, size)
+                ev = CacheEvent(ADDED if prev is None else MODIFIED, key, obj, prev, rv, size, prev_size)
             else:
                 if prev is None:
-                    self.revision = rv
+                    self.revision = max(self.revision, rv)
                     continue  # a delete of something never seen (listed after it went)
                 del self.objects[key]
                 gone = dict(prev)
                 gone["metadata"] = dict(prev.get("metadata") or {}, resourceVersion=str(rv))
                 ev = CacheEvent(DELETED, key, gone, prev, rv, self.sizes.pop(key, size))
-            self.revision = rv
+            self.revision = max(self.revision, rv)
             self.events.append(ev)
             self._rvs.append(rv)
             out.append(ev)
@@ -168,7 +174,7 @@ def filtered(events: Iterable[CacheEvent], f: Filter) -> list[tuple[str, Obj, in
                 # cacher, send the content it last saw, at this revision.
                 gone = dict(ev.prev)
                 gone["metadata"] = dict(ev.prev.get("metadata") or {}, resourceVersion=str(ev.rv))
-                out.append((DELETED, gone, ev.size))
+                out.append((DELETED, gone, ev.prev_size or ev.size))
         elif before:
             out.append((DELETED, ev.obj, ev.size))
     return out
@@ -223,6 +229,18 @@ class Outbox:
             self.seq += 1
             batches.append((self.seq, batch))
         return batches
+
+    def give_back(self, batches: list[tuple[int, list[tuple[str, Obj, int]]]]) -> None:
+        """Return batches that :meth:`take` handed out but could not be sent (in order, the first
+        one's sequence number next again), and make later batches half as large."""
+        if not batches:
+            return
+        for _, batch in reversed(batches):
+            for item in reversed(batch):
+                self.queue.appendleft(item)
+                self.queued_bytes += item[2]
+        self.seq = batches[0][0] - 1
+        self.max_bytes = max(1, self.max_bytes // 2)
 
     def next_seq(self) -> int:
         """A sequence number for a message outside the queue (a bookmark, the closing notice)."""

@@ -224,7 +224,7 @@ class StoreClient(Actor):
         w.watch_id = f"w{next(self._watch_ids)}"
         w.member, w.seq, w.heard = member, 0, self.clock.monotonic()
         self._watches[w.watch_id] = w
-        start = w.revision + 1 if w.revision else w.start_revision
+        start = max(w.revision + 1, w.start_revision) if w.revision else w.start_revision
         self.send(member, StoreWatch(w.watch_id, w.key, w.range_end, start, w.prev_kv))
 
     @handles(StoreWatchEvents)
@@ -245,13 +245,16 @@ class StoreClient(Actor):
             else:
                 self._start_watch(w, self._rotate(avoid=w.member))
             return
+        # The member vouches that every change up to msg.revision has been reported: a resumed
+        # watch starts after it, not after the last event (which, for a quiet key range, may be
+        # long compacted away).
+        vouched = msg.revision if msg.revision >= w.start_revision - 1 else 0
         if msg.events:
             events = [Event(t, KeyValue(*kv), KeyValue(*prev) if prev else None) for t, kv, prev in msg.events]
-            w.revision = events[-1].kv.mod_revision
+            w.revision = max(w.revision, events[-1].kv.mod_revision, vouched)
             w.on_events(events, msg.revision)
         else:
-            if not w.revision and not w.start_revision:
-                w.revision = msg.revision  # watching "from now": now is this
+            w.revision = max(w.revision, vouched)
             if w.on_progress is not None:
                 w.on_progress(msg.revision)
 

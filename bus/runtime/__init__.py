@@ -12,6 +12,7 @@ from bus.runtime.actor import Actor, BusControl, Envelope, handles
 from bus.runtime.futures import (
     Future,
     Indeterminate,
+    Lock,
     MessageTooLarge,
     RemoteError,
     RequestFailed,
@@ -22,6 +23,6 @@ from bus.runtime.futures import (
 from bus.runtime.loop import Runtime
 
 __all__ = [
-    "Actor", "BusControl", "Envelope", "Future", "Indeterminate", "MessageTooLarge", "RemoteError",
+    "Actor", "BusControl", "Envelope", "Future", "Indeterminate", "Lock", "MessageTooLarge", "RemoteError",
     "RequestFailed", "Runtime", "Task", "Timer", "UndeliverableError", "handles",
 ]

@@ -65,7 +65,7 @@ class BrokerLink:
     def send(self, dst_b: bytes, header: bytes, body: bytes) -> None:
         """A message from one of the broker's own actors to a peer."""
         peer = self.core.routes.get(dst_b)
-        if len(body) > self.rt.settings.peer_frame_limit:
+        if len(body) > self.rt.settings.peer_frame_limit + BATCH_SLACK_BYTES:  # what the peer's socket takes
             failed = "too_large"  # the peer's socket would drop the connection rather than take it
         else:
             failed = "unknown_dst" if peer is None else self._forward(peer, dst_b, self.rt.identity, header, body)

@@ -11,6 +11,7 @@ future ends, with no scheduler besides the loop itself.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING, Any, Callable
 
 from bus import logs
@@ -156,3 +157,36 @@ class Timer:
 
     def cancel(self) -> None:
         self.cancelled = True
+
+
+class Lock:
+    """A mutex for coroutines on one runtime: ``await lock.acquire()`` ... ``lock.release()``.
+
+    Waiters are served in arrival order, and ownership passes straight to the
+    next one, so nobody can overtake a coroutine that was waiting.
+    """
+
+    __slots__ = ("_held", "_waiters")
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiters: deque[Future] = deque()
+
+    @property
+    def locked(self) -> bool:
+        return self._held
+
+    async def acquire(self) -> None:
+        if not self._held:
+            self._held = True
+            return
+        fut = Future()
+        self._waiters.append(fut)
+        await fut
+
+    def release(self) -> None:
+        assert self._held, "release of a lock that is not held"
+        if self._waiters:
+            self._waiters.popleft().set_result(None)
+        else:
+            self._held = False

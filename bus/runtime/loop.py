@@ -253,14 +253,17 @@ class Runtime:
         header = pack_header(kind, msg_id, reply_to, wants_reply, sender,
                              traceparent or self._traceparent(), self.clock.wall())
         body = pack_body(msg)
-        if len(body) > self.settings.max_frame_bytes:
+        dst_b = dst.encode()
+        limit = self.settings.max_frame_bytes
+        if (self.settings.peer_max_frame_bytes and dst_b not in self._actors
+                and (self.direct is None or not self.direct.has_route(dst_b))):
+            limit = self.settings.peer_max_frame_bytes  # a peer's socket takes no more than the bus limit
+        if len(body) > limit:
             self.metrics.dropped_outbound["too_large"] += 1
-            raise MessageTooLarge(f"{kind} to {dst}: body of {len(body)} bytes > max_frame_bytes "
-                                  f"{self.settings.max_frame_bytes}")
+            raise MessageTooLarge(f"{kind} to {dst}: body of {len(body)} bytes > max_frame_bytes {limit}")
         m = self.metrics
         m.sent[kind] += 1
         m.sent_bytes[kind] += len(header) + len(body)
-        dst_b = dst.encode()
         if self.faults.active:
             for delay, item in self.faults.apply("send", sender, dst, kind, (dst_b, header, body),
                                                  self.clock.monotonic()):
