@@ -23,6 +23,8 @@ and ``now`` in, text out.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -906,6 +908,30 @@ def _describe_namespace(w: _Writer, ns: Obj) -> None:
     w.write(0, "No LimitRange resource.\n")
 
 
+def _describe_secret(w: _Writer, secret: Obj) -> None:
+    """SecretDescriber: the keys and their sizes, never the values."""
+    meta = _dict(secret.get("metadata"))
+    w.write(0, f"Name:\t{_str(meta.get('name'))}\n")
+    w.write(0, f"Namespace:\t{_str(meta.get('namespace'))}\n")
+    _labels(w, "Labels", meta.get("labels"))
+    _annotations(w, "Annotations", meta.get("annotations"))
+    w.write(0, "\n")
+    w.write(0, f"Type:\t{_str(secret.get('type'))}\n")
+    w.write(0, "\n")
+    w.write(0, "Data\n====\n")
+    data = _dict(secret.get("data"))
+    for key in sorted(data):
+        value = data[key]
+        try:
+            size = len(base64.b64decode(str(value), validate=True))
+        except (ValueError, binascii.Error):
+            size = len(str(value))
+        w.write(0, f"{key}:\t{size} bytes\n")
+    for key, value in sorted(_dict(secret.get("stringData")).items()):
+        if key not in data:
+            w.write(0, f"{key}:\t{len(str(value).encode())} bytes\n")
+
+
 # --- The generic describer -------------------------------------------------------------
 
 def _camel_split(word: str) -> list[str]:
@@ -1010,6 +1036,8 @@ def describe(obj: dict, events: list[dict], now: float, *,
         _describe_service(w, obj, events, now, endpoint_slices)
     elif kind == "Namespace":
         _describe_namespace(w, obj)
+    elif kind == "Secret":
+        _describe_secret(w, obj)
     else:
         _describe_generic(w, obj, events, now)
     return w.text()

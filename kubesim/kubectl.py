@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from actors.apiserver.apply import (
+    LAST_APPLIED,
     changes,
     original_of,
     three_way_patch,
@@ -111,6 +112,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--cascade", default="background", type=str.lower, choices=sorted(CASCADE))
     p.add_argument("--grace-period", type=int, default=-1, help="seconds (default: the object's own)")
     p.add_argument("--now", action="store_true", help="same as --grace-period=1")
+    p.add_argument("--force", action="store_true",
+                   help="with --grace-period=0: remove at once, without waiting for the kubelet")
     p.add_argument("--ignore-not-found", action="store_true")
 
     p = sub.add_parser("create", help="create a namespace, or objects from manifests")
@@ -201,17 +204,48 @@ class Manifest:
     obj: dict
 
 
+class _ManifestLoader(yaml.SafeLoader):
+    """YAML as kubectl reads it: timestamps and ``!!binary`` stay strings (Kubernetes' YAML-to-JSON
+    step knows no dates), so ``built: 2024-05-01`` is the string it looks like."""
+
+
+_ManifestLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_ManifestLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+_ManifestLoader.add_constructor("tag:yaml.org,2002:binary", yaml.SafeLoader.construct_yaml_str)
+
+
+def _jsonable(value: Any) -> Any:
+    """Map keys as JSON has them: strings (YAML allows ``1: x`` or ``true: y``)."""
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else json.dumps(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _read(source: str, read) -> tuple[str, str]:
+    try:
+        return source, read()
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"error reading {source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise UsageError(f"error reading {source}: {exc.strerror or exc}") from None
+
+
 def _files(name: str) -> list[tuple[str, str]]:
     """(source, text) of a file, of a directory's manifests in name order, or of stdin."""
     if name == "-":
-        return [("STDIN", sys.stdin.read())]
+        return [_read("STDIN", sys.stdin.read)]
     path = Path(name)
     if path.is_dir():
         found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in MANIFEST_SUFFIXES)
-        return [(str(p), p.read_text()) for p in found]
+        return [_read(str(p), p.read_text) for p in found]
     if not path.exists():
         raise UsageError(f'the path "{name}" does not exist')
-    return [(name, path.read_text())]
+    return [_read(name, path.read_text)]
 
 
 def read_manifests(names: list[str], verb: str) -> list[Manifest]:
@@ -220,7 +254,7 @@ def read_manifests(names: list[str], verb: str) -> list[Manifest]:
     for name in names:
         for source, text in _files(name):
             try:
-                docs = list(yaml.safe_load_all(text))
+                docs = [_jsonable(d) for d in yaml.load_all(text, Loader=_ManifestLoader)]
             except yaml.YAMLError as exc:
                 raise UsageError(f"error parsing {source}: {exc}") from None
             for doc in docs:
@@ -230,7 +264,11 @@ def read_manifests(names: list[str], verb: str) -> list[Manifest]:
                     raise UsageError(f"error parsing {source}: a document must be an object, "
                                      f"not {type(doc).__name__}")
                 if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
-                    manifests += [Manifest(source, item) for item in doc["items"]]
+                    for item in doc["items"]:
+                        if not isinstance(item, dict):
+                            raise UsageError(f"error parsing {source}: a List's items must be objects, "
+                                             f"not {type(item).__name__}")
+                        manifests.append(Manifest(source, item))
                 else:
                     manifests.append(Manifest(source, doc))
     if not manifests:
@@ -248,8 +286,11 @@ class Placed:
     obj: dict = field(default_factory=dict)
 
 
-def place(m: Manifest, namespace: str | None) -> Placed:
-    """The manifest's kind and where it goes (``-n``, else its own namespace, else default)."""
+def place(m: Manifest, namespace: str | None, *, generated_name_ok: bool = False) -> Placed:
+    """The manifest's kind and where it goes (``-n``, else its own namespace, else default).
+
+    ``generated_name_ok``: a ``generateName`` may stand in for the name (create, not apply).
+    """
     meta = m.obj.get("metadata")
     meta = meta if isinstance(meta, dict) else {}
     name = str(meta.get("name") or "")
@@ -259,7 +300,7 @@ def place(m: Manifest, namespace: str | None) -> Placed:
         raise UsageError(f'resource mapping not found for name: "{name}" namespace: '
                          f'"{meta.get("namespace") or namespace or ""}" from "{m.source}": {exc}\n'
                          "ensure CRDs are installed first") from None
-    if not name:
+    if not name and not (generated_name_ok and meta.get("generateName")):
         raise UsageError(f'error when retrieving current configuration of {display(kind)} from "{m.source}": '
                          "resource name may not be empty")
     obj = copy.deepcopy(m.obj)
@@ -325,7 +366,12 @@ class Kubectl:
 
             # The bus's own chatter (registered with broker...) is not the command's output.
             logs.configure("kubesim-cli", "warning", self.cfg.logging.format)
-            self._session = session_for(self.cfg)
+            from bus.transport.curve import MissingKey
+
+            try:
+                self._session = session_for(self.cfg)
+            except MissingKey as exc:
+                raise UsageError(f"no client key: {exc} (run `kubesim keys` first)") from None
         return self._session
 
     def call(self, coro) -> Any:
@@ -373,6 +419,9 @@ def _run(body) -> Any:
 
 # --- apply / create ---------------------------------------------------------------------
 
+#: kubectl 1.32 asks the server to refuse unknown fields (--validate=strict, its default).
+STRICT = {"fieldValidation": "Strict"}
+
 def _apply_one(k: Kubectl, m: Manifest) -> bool:
     p = place(m, k.args.namespace)
     label = f"{display(p.kind)}/{p.name}"
@@ -383,20 +432,28 @@ def _apply_one(k: Kubectl, m: Manifest) -> bool:
             _server_error(exc, f'error when retrieving current configuration of {label} from "{m.source}": ')
             return False
         try:
-            k.call(k.api.call("create", p.kind.resource, p.namespace, body=with_last_applied(p.obj)))
+            k.call(k.api.call("create", p.kind.resource, p.namespace, body=with_last_applied(p.obj),
+                              options=STRICT))
         except ApiError as exc:
             _server_error(exc, f'error when creating "{m.source}": ')
             return False
         _out(f"{label} created\n")
         return True
-    patch = three_way_patch(original_of(current), p.obj, current, p.kind.kind)
+    original = original_of(current)
+    if original is None:
+        # As kubectl: the live object was made some other way; apply takes it over from now on.
+        _err(f"Warning: resource {p.kind.resource}/{p.name} is missing the {LAST_APPLIED} annotation which "
+             "is required by kubesim apply. kubesim apply should only be used on resources created "
+             "declaratively by kubesim apply. The missing annotation will be patched automatically.")
+    patch = three_way_patch(original, p.obj, current, p.kind.kind)
     if patch:
         try:
-            k.call(k.api.patch(p.kind.resource, p.name, patch, p.namespace, patch_type="strategic"))
+            k.call(k.api.call("patch", p.kind.resource, p.namespace, p.name, body=patch,
+                              options={"patchType": "strategic", **STRICT}))
         except ApiError as exc:
             _server_error(exc, f'error when patching "{m.source}": ')
             return False
-    _out(f"{label} {'configured' if changes(patch) else 'unchanged'}\n")
+    _out(f"{label} {'configured' if changes(patch) or original is None else 'unchanged'}\n")
     return True
 
 
@@ -418,13 +475,13 @@ def apply(k: Kubectl) -> int:
 
 
 def _create_one(k: Kubectl, m: Manifest) -> bool:
-    p = place(m, k.args.namespace)
+    p = place(m, k.args.namespace, generated_name_ok=True)
     try:
-        k.call(k.api.call("create", p.kind.resource, p.namespace, body=p.obj))
+        made = k.call(k.api.call("create", p.kind.resource, p.namespace, body=p.obj, options=STRICT))
     except ApiError as exc:
         _server_error(exc, f'error when creating "{m.source}": ')
         return False
-    _out(f"{display(p.kind)}/{p.name} created\n")
+    _out(f"{display(p.kind)}/{made['metadata']['name']} created\n")
     return True
 
 
@@ -607,6 +664,13 @@ def _replica_sets_of(k: Kubectl, deployment: dict) -> list[dict]:
                    for ref in (rs.get("metadata") or {}).get("ownerReferences") or [])]
 
 
+def _endpoint_slices_of(k: Kubectl, service: dict) -> list[dict]:
+    meta = service["metadata"]
+    selector = f"kubernetes.io/service-name={meta.get('name')}"
+    listed = k.call(k.api.list("endpointslices", meta.get("namespace", ""), label_selector=selector))["items"]
+    return [_with_type(s, KINDS["EndpointSlice"]) for s in listed]
+
+
 def _matching(k: Kubectl, kind: Kind, name: str) -> list[dict]:
     """The object named ``name``, else those whose names start with it (kubectl describe's prefix match)."""
     ns = _scope(k, kind)
@@ -647,7 +711,11 @@ def describe(k: Kubectl) -> int:
             if not objs:
                 _err(empty_message(kind.kind, k.namespace(), args.all_namespaces))
         for obj in objs:
-            extra = {"replica_sets": _replica_sets_of(k, obj)} if kind.kind == "Deployment" else {}
+            extra: dict[str, Any] = {}
+            if kind.kind == "Deployment":
+                extra["replica_sets"] = _replica_sets_of(k, obj)
+            elif kind.kind == "Service":
+                extra["endpoint_slices"] = _endpoint_slices_of(k, obj)
             texts.append(describe_text(obj, _events_for(k, obj), k.now(), **extra))
     _out("\n\n".join(texts))
     return 0 if ok else 1
@@ -655,9 +723,22 @@ def describe(k: Kubectl) -> int:
 
 # --- delete -----------------------------------------------------------------------------
 
+def _grace(args) -> int | None:
+    """kubectl delete's grace period: --now is 1, and 0 is 1 unless --force (no accidental force delete)."""
+    if args.now and args.grace_period >= 0:
+        raise UsageError("--now and --grace-period cannot be specified together")
+    if args.now:
+        return 1
+    if args.grace_period < 0:
+        return None
+    if args.grace_period == 0 and not args.force:
+        return 1
+    return args.grace_period
+
+
 def _delete_one(k: Kubectl, kind: Kind, ns: str, name: str, context: str = "") -> bool:
     args = k.args
-    grace = 1 if args.now else (args.grace_period if args.grace_period >= 0 else None)
+    grace = _grace(args)
     try:
         k.call(k.api.delete(kind.resource, name, ns, propagation=CASCADE[args.cascade], grace_period_s=grace))
     except ApiError as exc:
@@ -673,6 +754,9 @@ def _delete_one(k: Kubectl, kind: Kind, ns: str, name: str, context: str = "") -
 def delete(k: Kubectl) -> int:
     """``kubectl delete``: by name, from manifests, or every object a selector (or ``--all``) matches."""
     args = k.args
+    _grace(args)  # refuse bad flag combinations before anything is deleted
+    if args.force and args.grace_period != 0:
+        _err("Warning: --force is ignored without --grace-period=0")
     if args.filename:
         if args.targets:
             raise UsageError("cannot give both -f and KIND NAME to delete")
@@ -698,7 +782,7 @@ def delete(k: Kubectl) -> int:
         for name in names:
             ok = _delete_one(k, kind, ns, name) and ok
     if not any_found:
-        _err("No resources found")
+        _out("No resources found\n")  # kubectl delete says it on stdout
     return 0 if ok else 1
 
 

@@ -105,6 +105,16 @@ def changes(patch: dict) -> dict:
     return rest
 
 
+#: Maps whose keys are alternatives (one strategy type, one volume source): Kubernetes' patchStrategy
+#: retainKeys. A patch of one says which keys it keeps, so switching kinds drops the old one.
+_RETAIN_KEYS_MAPS = {("Deployment", "spec.strategy"), ("DaemonSet", "spec.updateStrategy"),
+                     ("StatefulSet", "spec.updateStrategy")}
+
+
+def _retains_keys(kind: str, path: tuple[str, ...]) -> bool:
+    return (kind, ".".join(path)) in _RETAIN_KEYS_MAPS
+
+
 def _strategy(kind: str, path: tuple[str, ...]) -> ListStrategy:
     return PATCH_STRATEGIES.get((kind, ".".join(path)), REPLACE)
 
@@ -124,6 +134,8 @@ def _diff_map(original: dict | None, modified: dict, current: dict, kind: str,
         elif isinstance(want, dict) and isinstance(have, dict):
             sub = _diff_map(was if isinstance(was, dict) else None, want, have, kind, here)
             if sub:
+                if _retains_keys(kind, here):
+                    sub["$retainKeys"] = sorted(want)
                 patch[name] = sub
         elif isinstance(want, list) and isinstance(have, list):
             patch.update(_diff_list(name, was if isinstance(was, list) else None, want, have, kind, here))
@@ -169,16 +181,24 @@ def _diff_keyed(name: str, key: str, original: list | None, modified: list, curr
         was = _find(original, key, want[key])
         sub = _diff_map(was if isinstance(was, dict) else None, want, have, kind, path)
         if sub:
+            if path[-1] == "volumes":  # a volume's source is one of many keys: the others go (retainKeys)
+                sub["$retainKeys"] = sorted(want)
             elements.append({key: want[key], **sub})
     for was in original or ():
         if not isinstance(was, dict) or key not in was:
             continue
         if _find(modified, key, was[key]) is _ABSENT and _find(current, key, was[key]) is not _ABSENT:
             elements.append({key: was[key], "$patch": "delete"})
+    order = [{key: want[key]} for want in modified]
     if not elements:
-        return {}
+        # Nothing changed but perhaps the order (env order matters for $(VAR) references).
+        live = [item[key] for item in current if isinstance(item, dict) and key in item
+                and _find(modified, key, item[key]) is not _ABSENT]
+        if live == [want[key] for want in modified]:
+            return {}
+        return {f"$setElementOrder/{name}": order}
     # The manifest's order wins, as kubectl's $setElementOrder makes it.
-    return {f"$setElementOrder/{name}": [{key: want[key]} for want in modified], name: elements}
+    return {f"$setElementOrder/{name}": order, name: elements}
 
 
 def _diff_scalars(name: str, original: list | None, modified: list, current: list) -> dict:

@@ -16,6 +16,7 @@ writes the store around them.
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as _dt
 from dataclasses import dataclass
@@ -138,6 +139,7 @@ def prepare_create(kind: Kind, body: Obj, *, namespace: str, now: float, uid: st
     _reset_status_on_create(kind, obj)
     if kind.kind == "Job":
         _generate_job_selector(obj)
+    fold_string_data(obj)
     obj = apply_defaults(obj, admission=True)
     errors = validate(obj, namespaced=kind.namespaced)
     if errors:
@@ -255,6 +257,7 @@ def prepare_update(kind: Kind, old: Obj, body: Obj, *, subresource: str = "", na
                 new["status"] = copy.deepcopy(old["status"])
             else:
                 new.pop("status", None)
+        fold_string_data(new)
         new = apply_defaults(new, admission=False)
         meta = new["metadata"]
         if kind.kind == "Namespace":
@@ -311,14 +314,66 @@ def keep_allocated_values(old: Obj, new: Obj) -> None:
             spec["clusterIP"] = old_spec["clusterIP"]
         if not spec.get("clusterIPs") and old_spec.get("clusterIPs"):
             spec["clusterIPs"] = copy.deepcopy(old_spec["clusterIPs"])
+    allocated = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+                 for p in old_spec.get("ports") or [] if isinstance(p, dict) and p.get("nodePort")}
     if spec.get("type") in _NEEDS_NODE_PORTS and old_spec.get("type") in _NEEDS_NODE_PORTS:
-        allocated = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
-                     for p in old_spec.get("ports") or [] if isinstance(p, dict) and p.get("nodePort")}
         for port in spec.get("ports") or []:
             if isinstance(port, dict) and not port.get("nodePort"):
                 found = allocated.get((port.get("port"), port.get("protocol", "TCP")))
                 if found:
                     port["nodePort"] = found
+    elif old_spec.get("type") in _NEEDS_NODE_PORTS:
+        # dropTypeDependentFields: leaving NodePort, the ports the server allocated go with it
+        # (a nodePort the user changed stays, and validation tells them it is not allowed).
+        for port in spec.get("ports") or []:
+            if isinstance(port, dict) and port.get("nodePort") and \
+                    port["nodePort"] == allocated.get((port.get("port"), port.get("protocol", "TCP"))):
+                del port["nodePort"]
+
+
+def fold_string_data(obj: Obj) -> None:
+    """A Secret's ``stringData`` is written into ``data`` (base64), and is never stored itself."""
+    string_data = obj.get("stringData")
+    if obj.get("kind") != "Secret" or not isinstance(string_data, dict):
+        return
+    data = obj.get("data")
+    data = dict(data) if isinstance(data, dict) else {}
+    for key, value in string_data.items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    obj["data"] = data
+    del obj["stringData"]
+
+
+_COMMON_FIELDS = frozenset({"apiVersion", "kind", "metadata"})
+#: Top-level fields of each kind besides apiVersion/kind/metadata (the Go types' JSON names).
+_TOP_FIELDS: dict[str, frozenset[str]] = {
+    "ConfigMap": frozenset({"data", "binaryData", "immutable"}),
+    "Secret": frozenset({"data", "stringData", "type", "immutable"}),
+    "ServiceAccount": frozenset({"secrets", "imagePullSecrets", "automountServiceAccountToken"}),
+    "Endpoints": frozenset({"subsets"}),
+    "EndpointSlice": frozenset({"addressType", "endpoints", "ports"}),
+    "Event": frozenset({"involvedObject", "reason", "message", "source", "firstTimestamp", "lastTimestamp",
+                        "count", "type", "eventTime", "series", "action", "related", "reportingComponent",
+                        "reportingInstance"}),
+    "StorageClass": frozenset({"provisioner", "parameters", "reclaimPolicy", "mountOptions",
+                               "allowVolumeExpansion", "volumeBindingMode", "allowedTopologies"}),
+}
+_META_FIELDS = frozenset({"name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+                          "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
+                          "annotations", "ownerReferences", "finalizers", "managedFields"})
+
+
+def unknown_fields(obj: Obj) -> list[str]:
+    """Top-level and metadata fields the kind does not have (``kubectl apply``'s strict decoding).
+
+    Only these two levels are checked: a full check needs the kinds' schemas.
+    """
+    allowed = _COMMON_FIELDS | _TOP_FIELDS.get(str(obj.get("kind")), frozenset({"spec", "status"}))
+    found = [name for name in obj if name not in allowed]
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        found += [f"metadata.{name}" for name in meta if name not in _META_FIELDS]
+    return found
 
 
 def delete_now(obj: Obj) -> bool:

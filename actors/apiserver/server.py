@@ -426,6 +426,8 @@ class ApiServer(Actor):
                 return await self._bind(attrs, kind, namespace, msg.name, msg.body)
             return 201, await self._create(user, kind, namespace, msg.body, options, attrs)
         if verb == "update":
+            if sub != "scale":
+                _check_fields(options, msg.body)
             return await self._update(attrs, kind, namespace, msg.name, sub, msg.body)
         if verb == "patch":
             return await self._patch(attrs, kind, namespace, msg.name, sub, msg.body, options)
@@ -457,7 +459,7 @@ class ApiServer(Actor):
             try:
                 labels = parse_label_selector(label_selector)
             except SelectorError as exc:
-                raise st.bad_request(f"unable to parse requirement: {exc}") from None
+                raise st.bad_request(str(exc)) from None
         if field_selector:
             if not isinstance(field_selector, str):
                 raise st.bad_request("fieldSelector must be a string")
@@ -566,6 +568,7 @@ class ApiServer(Actor):
     async def _create(self, user: UserInfo, kind: Kind, namespace: str, body: Any, options: dict | None = None,
                       attrs: Attributes | None = None) -> dict:
         ob.decode_kind(body, kind)
+        _check_fields(options, body)
         for attempt in range(MAX_RETRIES):  # generateName collisions and allocation races are retried
             obj = ob.prepare_create(kind, body, namespace=namespace, now=self.clock.wall(),
                                     uid=str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
@@ -738,6 +741,7 @@ class ApiServer(Actor):
                 patched = json_patch(target, body)
             if sub == "scale":
                 return ob.apply_scale(old, patched)
+            _check_fields(options, patched)
             return ob.prepare_update(kind, old, patched, subresource=sub, namespace=namespace, name=name)
 
         code, obj = await self._modify(attrs, kind, namespace, name, change, pinned)
@@ -1042,6 +1046,15 @@ class ApiServer(Actor):
                     self.log.warning("compaction failed", revision=target, error=str(exc))
 
         self.spawn(run())
+
+
+def _check_fields(options: dict | None, obj: Any) -> None:
+    """``fieldValidation=Strict`` (what kubectl sends): an unknown field is a 400, not silently kept."""
+    if not options or options.get("fieldValidation") != "Strict" or not isinstance(obj, dict):
+        return
+    unknown = ob.unknown_fields(obj)
+    if unknown:
+        raise st.bad_request("strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in unknown))
 
 
 def _cluster_ips(svc: dict | None) -> list[str]:

@@ -762,6 +762,9 @@ def _config_map(obj: Mapping[str, Any], namespaced: bool) -> ErrorList:
     """``ValidateConfigMap``: keys become file names; 1 MiB fits in etcd."""
     data, binary = _map(obj.get("data")), _map(obj.get("binaryData"))
     errs = _data_keys(data, Path("data"))
+    # data is map[string]string: Kubernetes' decoder refuses anything else before validation.
+    errs += [invalid(Path("data").key(k), v, "must be a string") for k, v in data.items()
+             if not isinstance(v, str)]
     errs += [invalid(Path("data").key(k), k, "duplicate of key present in binaryData")
              for k in data if k in binary]
     errs += _data_keys(binary, Path("binaryData"))
@@ -783,7 +786,8 @@ def _decoded_len(value: Any) -> int:
 
 
 def _secret(obj: Mapping[str, Any], namespaced: bool) -> ErrorList:
-    """``ValidateSecret``; ``stringData`` is merged into ``data`` on write."""
+    """``ValidateSecret``; the API server has merged ``stringData`` into ``data`` by now
+    (objects.fold_string_data), but a Secret validated on its own may still carry it."""
     data, string_data = _map(obj.get("data")), _map(obj.get("stringData"))
     path = Path("data")
     errs = _data_keys(data, path)
