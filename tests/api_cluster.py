@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +109,16 @@ class ApiCluster:
             return "\n".join((self.tmp / f"{name}.log").read_text().splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def started(tmp: Path, **kw: Any) -> Iterator[ApiCluster]:
+    """A running control plane for a module fixture (``yield from started(tmp)``), closed afterwards.
+
+    ``cluster.sessions[0]`` is an admin session that saw the API server answer.
+    """
+    c = ApiCluster(tmp, **kw).start_all()
+    try:
+        c.wait_ready(c.session())
+        yield c
+    finally:
+        c.close()

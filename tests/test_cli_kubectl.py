@@ -20,7 +20,7 @@ import yaml
 
 from actors.apiserver.apply import LAST_APPLIED
 from actors.apiserver.status import ApiError
-from tests.api_cluster import ApiCluster
+from tests.api_cluster import started
 from tests.helpers import ROOT, kubesim, stop, wait_until
 
 pytestmark = pytest.mark.integration
@@ -30,12 +30,7 @@ WEB = "config/examples/web.yaml"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = ApiCluster(tmp_path_factory.mktemp("kubectl")).start_all()
-    try:
-        c.wait_ready(c.session())
-        yield c
-    finally:
-        c.close()
+    yield from started(tmp_path_factory.mktemp("kubectl"))
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from actors.apiserver.status import ApiError
-from tests.api_cluster import ApiCluster
+from tests.api_cluster import started
 from tests.helpers import kubesim_out
 
 pytestmark = pytest.mark.integration
@@ -22,12 +22,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = ApiCluster(tmp_path_factory.mktemp("review")).start_all()
-    try:
-        c.wait_ready(c.session())
-        yield c
-    finally:
-        c.close()
+    yield from started(tmp_path_factory.mktemp("review"))
 
 
 @pytest.fixture(scope="module")
