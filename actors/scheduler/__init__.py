@@ -1,0 +1,1 @@
+"""The scheduler (kube-scheduler): a scheduling queue, a cache of nodes and pods, and plugins."""
