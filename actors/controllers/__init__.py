@@ -1,0 +1,1 @@
+"""The controller manager (kube-controller-manager): work queues and one reconcile per controller."""
