@@ -55,6 +55,29 @@ def _add_store_member(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process:
     rt.add(member_for(cfg, process))
 
 
+class SchedulerArgs(NoArgs):
+    scheduler_name: str = Field("default-scheduler", min_length=1, max_length=253)
+    """The spec.schedulerName this scheduler serves."""
+    lease_duration_s: float = Field(15.0, gt=0)
+    """kube-scheduler's --leader-elect-lease-duration (cluster seconds)."""
+    renew_deadline_s: float = Field(10.0, gt=0)
+    retry_period_s: float = Field(2.0, gt=0)
+    percentage_of_nodes_to_score: int = Field(0, ge=0, le=100)
+    """0: Kubernetes' adaptive default."""
+
+
+def _add_scheduler(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: str) -> None:
+    from actors.apiserver.client import ApiClient
+    from actors.scheduler.scheduler import Scheduler, default_profile
+
+    assert isinstance(args, SchedulerArgs)
+    api = rt.add(ApiClient(f"{process}.api"))
+    rt.add(Scheduler(f"{process}.scheduler", api, identity=process, scheduler_name=args.scheduler_name,
+                     lease_duration_s=args.lease_duration_s, renew_deadline_s=args.renew_deadline_s,
+                     retry_period_s=args.retry_period_s,
+                     profile=default_profile(args.percentage_of_nodes_to_score)))
+
+
 def _add_apiserver(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: str) -> None:
     from kubesim.apiserver import add_apiserver
 
@@ -66,6 +89,8 @@ COMPONENTS: dict[str, Component] = {
     "broker": Component(True, NoArgs, lambda rt, args, cfg, process: None),
     # The broker that is also the API server: it holds the cluster's objects in the store.
     "apiserver": Component(True, NoArgs, _add_apiserver),
+    # kube-scheduler: schedules pending pods while it holds the kube-system/kube-scheduler Lease.
+    "scheduler": Component(False, SchedulerArgs, _add_scheduler),
     "demo-pong": Component(False, PongArgs, lambda rt, a, cfg, process: rt.add(Ponger(a.name))),
     "demo-ping": Component(False, PingArgs, lambda rt, a, cfg, process: rt.add(
         Pinger(a.name, target=a.target, interval_s=a.interval_s))),

@@ -31,13 +31,16 @@ from tests.helpers import (
 
 class ApiCluster:
     def __init__(self, tmp: Path, *, apiserver: dict | None = None, bus: dict | None = None,
-                 security: dict | None = None) -> None:
+                 security: dict | None = None, extra: dict[str, dict] | None = None) -> None:
         self.tmp = tmp
         self.members = [f"store-{i}" for i in range(3)]
         self.metrics_port = free_port()
         processes: dict[str, Any] = {"apiserver": {"component": "apiserver", "metrics_port": self.metrics_port}}
         for n in self.members:
             processes[n] = {"component": "store"}
+        self.extra = list(extra or {})
+        """More processes (a scheduler, controllers), started after the API server."""
+        processes.update(extra or {})
         sections: dict[str, dict] = {
             "store": {"members": {n: free_port() for n in self.members}, "data_dir": str(tmp / "store"),
                       "fsync": False, "heartbeat_interval_ms": 50, "election_timeout_ms": 500},
@@ -61,7 +64,7 @@ class ApiCluster:
                                    stderr=subprocess.STDOUT)
 
     def start_all(self) -> ApiCluster:
-        for n in [*self.members, "apiserver"]:
+        for n in [*self.members, "apiserver", *self.extra]:
             self.start(n)
         return self
 

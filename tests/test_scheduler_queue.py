@@ -117,3 +117,14 @@ def test_next_wakeup_is_the_earliest_backoff():
     q.error(qa, 2.0)
     q.error(qb, 1.0)
     assert q.next_wakeup() == 2.0
+
+
+def test_a_status_only_update_leaves_a_parked_pod_parked():
+    """The scheduler's own PodScheduled=False write comes back as an update: no retry loop."""
+    q = SchedulingQueue()
+    q.add(pod("p"), 0.0)
+    q.unschedulable(q.pop(0.0), {"NodeResourcesFit"}, 0.0)
+    reported = pod("p")
+    reported["status"] = {"conditions": [{"type": "PodScheduled", "status": "False"}]}
+    q.update(reported, 5.0)
+    assert q.pending()["unschedulable"] == 1 and q.pop(5.0) is None

@@ -68,6 +68,12 @@ class QueuedPod:
         return self.failed_at + min(INITIAL_BACKOFF_S * 2 ** (self.attempts - 1), MAX_BACKOFF_S)
 
 
+def _scheduling_relevant(pod: Obj) -> tuple:
+    """What an update must change to be worth another try (not status: the scheduler writes that itself)."""
+    meta = pod.get("metadata") or {}
+    return pod.get("spec"), meta.get("labels"), meta.get("annotations")
+
+
 class SchedulingQueue:
     """activeQ, backoffQ and the unschedulable pods; see the module docstring."""
 
@@ -95,9 +101,9 @@ class SchedulingQueue:
         if qp is None:
             self.add(pod, now)
             return
-        qp.pod = pod
-        if self._where.get(key) == "unschedulable":
-            self._requeue(qp, now)  # its spec changed: it may fit now
+        old, qp.pod = qp.pod, pod
+        if self._where.get(key) == "unschedulable" and _scheduling_relevant(old) != _scheduling_relevant(pod):
+            self._requeue(qp, now)  # its spec or labels changed: it may fit now
 
     def delete(self, pod: Obj) -> None:
         """The pod was deleted, or bound by someone: it is no longer pending."""

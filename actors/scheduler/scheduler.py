@@ -1,0 +1,284 @@
+"""The scheduler actor: kube-scheduler's loop around the pure pieces.
+
+Informers keep the cache (nodes and the pods counted on them) and the queue
+(pending pods) in step with the API server. While this instance holds the
+``kube-system/kube-scheduler`` Lease it pops pods one at a time, runs a
+scheduling cycle (:mod:`actors.scheduler.algorithm`), assumes the pod on the
+chosen node in the cache, and writes the binding in the background — the next
+pod is decided while the binding is in flight. A binding that fails is
+forgotten and the pod retried after its backoff. A pod that fits nowhere gets
+``PodScheduled=False`` with Kubernetes' message and a ``FailedScheduling``
+event, and waits in the queue until a node, a deleted pod or a bound claim
+might change the answer.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+from actors.apiserver.client import ApiClient, ApiError, Informer
+from actors.leaderelection import LeaderElector
+from actors.scheduler.algorithm import Algorithm, FitError, Profile, ScorePlugin
+from actors.scheduler.cache import SchedulerCache
+from actors.scheduler.plugins import node as node_plugins
+from actors.scheduler.plugins import scores as score_plugins
+from actors.scheduler.queue import (
+    NODE_ADDED,
+    NODE_CHANGED,
+    POD_DELETED,
+    PVC_CHANGED,
+    SchedulingQueue,
+    pod_key,
+)
+from bus.runtime import Actor
+
+Obj = dict[str, Any]
+
+DEFAULT_SCHEDULER = "default-scheduler"
+LEASE_NAMESPACE, LEASE_NAME = "kube-system", "kube-scheduler"
+#: Pods scheduled per turn of the loop before it yields to other work (informer events, bindings).
+BATCH = 64
+
+
+def default_profile(percentage_of_nodes_to_score: int = 0) -> Profile:
+    """kube-scheduler's default plugins that kubesim has, with their default weights."""
+    weights = score_plugins.DEFAULT_WEIGHTS
+    return Profile(
+        filters=tuple(node_plugins.FILTERS),
+        scores=tuple(ScorePlugin(p.name, p.score, weights.get(p.name, 1), p.normalize)
+                     for p in score_plugins.SCORES),
+        percentage_of_nodes_to_score=percentage_of_nodes_to_score,
+    )
+
+
+class SchedulerMetrics:
+    """kube-scheduler's metrics, ``kubesim_`` prefixed."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.attempts = Counter("kubesim_scheduler_schedule_attempts_total",
+                                "Scheduling attempts by result (scheduled, unschedulable, error).", ["result"],
+                                registry=registry)
+        self.duration = Histogram("kubesim_scheduler_scheduling_attempt_duration_seconds",
+                                  "Time of one scheduling cycle (no binding), by result.", ["result"],
+                                  buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                           0.1, 0.25, 0.5, 1), registry=registry)
+        self.pending = Gauge("kubesim_scheduler_pending_pods", "Pending pods by queue.", ["queue"],
+                             registry=registry)
+        self.leader = Gauge("kubesim_scheduler_is_leader", "1 while this scheduler holds the lease.",
+                            registry=registry)
+
+
+class Scheduler(Actor):
+    """Schedules pods whose ``spec.schedulerName`` is ours, while it leads."""
+
+    def __init__(self, name: str, api: ApiClient, *, identity: str, scheduler_name: str = DEFAULT_SCHEDULER,
+                 lease_duration_s: float = 15.0, renew_deadline_s: float = 10.0, retry_period_s: float = 2.0,
+                 profile: Profile | None = None, seed: int | None = None,
+                 metrics: SchedulerMetrics | None = None) -> None:
+        super().__init__(name)
+        self.api = api
+        self.scheduler_name = scheduler_name
+        self.elector = LeaderElector(identity, LEASE_NAMESPACE, LEASE_NAME, lease_duration_s=lease_duration_s,
+                                     renew_deadline_s=renew_deadline_s, retry_period_s=retry_period_s)
+        self.rng = random.Random(seed if seed is not None else int.from_bytes(os.urandom(8), "big"))
+        self.algorithm = Algorithm(profile or default_profile(), self.rng)
+        self.cache = SchedulerCache()
+        self.queue = SchedulingQueue()
+        self.metrics = metrics or SchedulerMetrics()
+        self.informers: dict[str, Informer] = {}
+        self._binding: set[str] = set()
+        self._electing = False
+
+    # --- life cycle -----------------------------------------------------------------------
+    def on_start(self) -> None:
+        api = self.api
+        self.informers = {
+            "nodes": Informer(api, "nodes", on_add=self._node_added, on_update=self._node_updated,
+                              on_delete=self._node_deleted),
+            "pods": Informer(api, "pods", on_add=self._pod_added, on_update=lambda old, new: self._pod_added(new),
+                             on_delete=self._pod_deleted),
+            "persistentvolumeclaims": Informer(api, "persistentvolumeclaims",
+                                               on_add=self._claim_changed,
+                                               on_update=lambda old, new: self._claim_changed(new)),
+        }
+        for informer in self.informers.values():
+            informer.start()
+        self.call_every(self.elector.retry_period_s, self._elect)
+        self.call_every(0.01, self._schedule_some)
+        self.call_every(1.0, self._publish)
+        self.call_soon_elect()
+
+    def call_soon_elect(self) -> None:
+        self.runtime.call_soon(self._elect)
+
+    # --- informer events --------------------------------------------------------------------
+    def _ours(self, pod: Obj) -> bool:
+        spec = pod.get("spec") or {}
+        return (spec.get("schedulerName") or DEFAULT_SCHEDULER) == self.scheduler_name
+
+    def _pod_added(self, pod: Obj) -> None:
+        spec, status, meta = pod.get("spec") or {}, pod.get("status") or {}, pod.get("metadata") or {}
+        if spec.get("nodeName"):
+            self.cache.set_pod(pod)
+            self.queue.delete(pod)
+        elif meta.get("deletionTimestamp") or status.get("phase") in ("Succeeded", "Failed"):
+            self.queue.delete(pod)
+        elif self._ours(pod) and pod_key(pod) not in self._binding:
+            self.queue.add(pod, self.clock.monotonic())
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        self.queue.delete(pod)
+        if (pod.get("spec") or {}).get("nodeName"):
+            self.cache.remove_pod(pod)
+            self.queue.cluster_event(POD_DELETED, self.clock.monotonic())
+
+    def _node_added(self, node: Obj) -> None:
+        self.cache.set_node(node)
+        self.queue.cluster_event(NODE_ADDED, self.clock.monotonic())
+
+    def _node_updated(self, old: Obj, node: Obj) -> None:
+        self.cache.set_node(node)
+        if old.get("spec") != node.get("spec") or old["metadata"].get("labels") != node["metadata"].get("labels") \
+                or (old.get("status") or {}).get("allocatable") != (node.get("status") or {}).get("allocatable"):
+            self.queue.cluster_event(NODE_CHANGED, self.clock.monotonic())
+
+    def _node_deleted(self, node: Obj) -> None:
+        self.cache.remove_node(node["metadata"]["name"])
+
+    def _claim_changed(self, claim: Obj) -> None:
+        if (claim.get("status") or {}).get("phase") == "Bound":
+            self.queue.cluster_event(PVC_CHANGED, self.clock.monotonic())
+
+    # --- leader election ----------------------------------------------------------------------
+    def _elect(self) -> None:
+        if not self._electing:
+            self._electing = True
+            self.spawn(self._elect_round())
+
+    async def _elect_round(self) -> None:
+        try:
+            try:
+                lease = await self.api.get("leases", LEASE_NAME, LEASE_NAMESPACE)
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+                lease = None
+            self.elector.observe(lease, self.clock.monotonic())
+            action = self.elector.decide(self.clock.monotonic(), self.clock.wall())
+            if action.verb == "create":
+                written = await self.api.create(action.lease)
+            elif action.verb == "update":
+                written = await self.api.update(action.lease)
+            else:
+                return
+            was = self.elector.is_leader(self.clock.monotonic())
+            self.elector.written(written, self.clock.monotonic())
+            if not was:
+                self.log.info("became the leader", lease=f"{LEASE_NAMESPACE}/{LEASE_NAME}",
+                              transitions=written["spec"].get("leaseTransitions"))
+        except ApiError as exc:
+            if exc.code != 409:  # a conflict is another candidate winning this round
+                self.log.warning("leader election round failed", error=str(exc))
+        finally:
+            self._electing = False
+
+    # --- scheduling ------------------------------------------------------------------------------
+    def _ready(self) -> bool:
+        return (self.elector.is_leader(self.clock.monotonic())
+                and all(i.synced.done() for i in self.informers.values()))
+
+    def _schedule_some(self) -> None:
+        if not self._ready():
+            return
+        for _ in range(BATCH):
+            qp = self.queue.pop(self.clock.monotonic())
+            if qp is None:
+                return
+            self._schedule_one(qp)
+
+    def _schedule_one(self, qp) -> None:
+        pod = qp.pod
+        perf = self.clock.perf
+        started = perf()
+        try:
+            result = self.algorithm.schedule(pod, self.cache.node_infos())
+        except FitError as err:
+            self.metrics.attempts.labels("unschedulable").inc()
+            self.metrics.duration.labels("unschedulable").observe(perf() - started)
+            self.queue.unschedulable(qp, err.diagnosis.plugins, self.clock.monotonic())
+            self.spawn(self._report_unschedulable(pod, str(err)))
+            return
+        self.metrics.attempts.labels("scheduled").inc()
+        self.metrics.duration.labels("scheduled").observe(perf() - started)
+        self.cache.assume(pod, result.node)
+        self._binding.add(qp.key)
+        self.spawn(self._bind(qp, result.node))
+
+    async def _bind(self, qp, node: str) -> None:
+        pod = qp.pod
+        meta = pod["metadata"]
+        try:
+            await self.api.bind(meta["namespace"], meta["name"], node)
+        except ApiError as exc:
+            self.cache.forget(pod)
+            self._binding.discard(qp.key)
+            if exc.code == 404:
+                self.queue.done(qp.key)  # deleted meanwhile
+                return
+            if exc.code == 409 and "already assigned" in exc.message:
+                self.queue.done(qp.key)  # bound by someone else; the informer will count it there
+                return
+            self.metrics.attempts.labels("error").inc()
+            self.log.warning("binding failed; retrying after backoff", pod=qp.key, node=node, error=str(exc))
+            self.queue.error(qp, self.clock.monotonic())
+            return
+        self._binding.discard(qp.key)
+        self.queue.done(qp.key)
+        await self._event(pod, "Normal", "Scheduled",
+                          f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}")
+
+    async def _report_unschedulable(self, pod: Obj, message: str) -> None:
+        meta = pod["metadata"]
+        now = _rfc3339(self.clock.wall())
+        condition = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
+                     "lastProbeTime": None, "lastTransitionTime": now}
+        try:
+            await self.api.patch("pods", meta["name"], {"status": {"conditions": [condition]}},
+                                 meta["namespace"], patch_type="strategic", subresource="status")
+        except ApiError as exc:
+            if exc.code != 404:
+                self.log.warning("could not report an unschedulable pod", pod=pod_key(pod), error=str(exc))
+            return
+        await self._event(pod, "Warning", "FailedScheduling", message)
+
+    async def _event(self, pod: Obj, type_: str, reason: str, message: str) -> None:
+        meta = pod["metadata"]
+        now = _rfc3339(self.clock.wall())
+        event = {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"{meta['name']}.{self.rng.getrandbits(64):016x}", "namespace": meta["namespace"]},
+            "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": meta["name"],
+                               "namespace": meta["namespace"], "uid": meta.get("uid", "")},
+            "reason": reason, "message": message, "type": type_,
+            "source": {"component": self.scheduler_name}, "reportingComponent": self.scheduler_name,
+            "count": 1, "firstTimestamp": now, "lastTimestamp": now,
+        }
+        try:
+            await self.api.create(event)
+        except ApiError as exc:
+            self.log.debug("event not recorded", reason=reason, error=str(exc))
+
+    def _publish(self) -> None:
+        for queue, count in self.queue.pending().items():
+            self.metrics.pending.labels(queue).set(count)
+        self.metrics.leader.set(1 if self.elector.is_leader(self.clock.monotonic()) else 0)
+
+
+def _rfc3339(wall: float) -> str:
+    from actors.apiserver.objects import rfc3339
+
+    return rfc3339(wall)
