@@ -127,11 +127,14 @@ class Algorithm:
         self.rng = rng
         self.next_start = 0
 
-    def schedule(self, pod: Obj, nodes: list[NodeInfo]) -> ScheduleResult:
-        """The node for ``pod``; raises :class:`FitError` if none fits."""
+    def schedule(self, pod: Obj, nodes: list[NodeInfo], state: CycleState | None = None) -> ScheduleResult:
+        """The node for ``pod``; raises :class:`FitError` if none fits.
+
+        ``state`` may carry what plugins read from outside the nodes (claims, namespace labels).
+        """
         if not nodes:
             raise FitError(pod, 0, Diagnosis())
-        state = CycleState()
+        state = state if state is not None else CycleState()
         diagnosis = Diagnosis()
         for name, pre_filter in self.profile.pre_filters:
             status = pre_filter(pod, nodes, state)

@@ -24,6 +24,8 @@ from actors.apiserver.client import ApiClient, ApiError, Informer
 from actors.leaderelection import LeaderElector
 from actors.scheduler.algorithm import Algorithm, FitError, Profile, ScorePlugin
 from actors.scheduler.cache import SchedulerCache
+from actors.scheduler.framework import CycleState
+from actors.scheduler.plugins import interpod, topology, volumes
 from actors.scheduler.plugins import node as node_plugins
 from actors.scheduler.plugins import scores as score_plugins
 from actors.scheduler.queue import (
@@ -45,12 +47,19 @@ BATCH = 64
 
 
 def default_profile(percentage_of_nodes_to_score: int = 0) -> Profile:
-    """kube-scheduler's default plugins that kubesim has, with their default weights."""
+    """kube-scheduler's default plugins that kubesim has, in its order, with its default weights."""
     weights = score_plugins.DEFAULT_WEIGHTS
     return Profile(
-        filters=tuple(node_plugins.FILTERS),
-        scores=tuple(ScorePlugin(p.name, p.score, weights.get(p.name, 1), p.normalize)
-                     for p in score_plugins.SCORES),
+        pre_filters=((volumes.NAME, volumes.pre_filter), (topology.NAME, topology.pre_filter),
+                     (interpod.NAME, interpod.pre_filter)),
+        filters=(*node_plugins.FILTERS, (volumes.NAME, volumes.filter), (topology.NAME, topology.filter),
+                 (interpod.NAME, interpod.filter)),
+        pre_scores=((topology.NAME, topology.pre_score), (interpod.NAME, interpod.pre_score)),
+        scores=(*(ScorePlugin(p.name, p.score, weights.get(p.name, 1), p.normalize) for p in score_plugins.SCORES),
+                ScorePlugin(topology.NAME, topology.score, weights[score_plugins.POD_TOPOLOGY_SPREAD],
+                            topology.normalize_score),
+                ScorePlugin(interpod.NAME, interpod.score, weights[score_plugins.INTER_POD_AFFINITY],
+                            interpod.normalize_score)),
         percentage_of_nodes_to_score=percentage_of_nodes_to_score,
     )
 
@@ -104,6 +113,9 @@ class Scheduler(Actor):
             "persistentvolumeclaims": Informer(api, "persistentvolumeclaims",
                                                on_add=self._claim_changed,
                                                on_update=lambda old, new: self._claim_changed(new)),
+            "persistentvolumes": Informer(api, "persistentvolumes"),
+            "storageclasses": Informer(api, "storageclasses"),
+            "namespaces": Informer(api, "namespaces"),
         }
         for informer in self.informers.values():
             informer.start()
@@ -204,8 +216,15 @@ class Scheduler(Actor):
         pod = qp.pod
         perf = self.clock.perf
         started = perf()
+        inf = self.informers
+        state = CycleState()
+        # The informers' own dicts: keyed namespace/name for claims, name for volumes and classes.
+        state[volumes.STORAGE_KEY] = volumes.StorageSnapshot(
+            inf["persistentvolumeclaims"].store, inf["persistentvolumes"].store, inf["storageclasses"].store)
+        state[interpod.NAMESPACE_LABELS_KEY] = {
+            name: (ns.get("metadata") or {}).get("labels") or {} for name, ns in inf["namespaces"].store.items()}
         try:
-            result = self.algorithm.schedule(pod, self.cache.node_infos())
+            result = self.algorithm.schedule(pod, self.cache.node_infos(), state)
         except FitError as err:
             self.metrics.attempts.labels("unschedulable").inc()
             self.metrics.duration.labels("unschedulable").observe(perf() - started)
