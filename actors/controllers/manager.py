@@ -1,0 +1,213 @@
+"""The controller manager actor: shared informers, a work queue per controller, workers, leader election.
+
+kube-controller-manager runs many controllers over one set of *shared*
+informers: a pod event is seen once and handed to every controller that
+watches pods. Each controller has its own :class:`WorkQueue`; its callbacks
+only map the event to keys (:meth:`Controller.keys`) and enqueue them, and up
+to ``workers`` keys per controller are synced at once. A sync that raises is
+retried with the queue's per-key backoff; one that returns a delay is looked
+at again after it. Only the holder of the ``kube-system/kube-controller-manager``
+Lease syncs; a standby keeps its caches warm and takes over when the lease
+runs out.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+from actors.apiserver.client import ApiClient, ApiError, Informer
+from actors.controllers.base import Context, Controller
+from actors.controllers.workqueue import WorkQueue
+from actors.leaderelection import LeaderElector
+from bus.runtime import Actor
+
+Obj = dict[str, Any]
+
+LEASE_NAMESPACE, LEASE_NAME = "kube-system", "kube-controller-manager"
+
+
+class WorkQueueMetrics:
+    """client-go's workqueue metrics, per controller (``name``), ``kubesim_`` prefixed."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.depth = Gauge("kubesim_workqueue_depth", "Keys waiting in a controller's queue.", ["name"],
+                           registry=registry)
+        self.adds = Counter("kubesim_workqueue_adds_total", "Keys added to a controller's queue.", ["name"],
+                            registry=registry)
+        self.retries = Counter("kubesim_workqueue_retries_total", "Keys re-queued after a failed sync.", ["name"],
+                               registry=registry)
+        self.queue_duration = Histogram("kubesim_workqueue_queue_duration_seconds",
+                                        "How long a key waited before a worker took it.", ["name"],
+                                        buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60), registry=registry)
+        self.work_duration = Histogram("kubesim_workqueue_work_duration_seconds", "How long one sync took.",
+                                       ["name"], buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10),
+                                       registry=registry)
+        self.leader = Gauge("kubesim_controller_manager_is_leader", "1 while this instance holds the lease.",
+                            registry=registry)
+
+
+class _Recorder:
+    """Events from controllers, written through the API in the background (failures only logged)."""
+
+    def __init__(self, manager: ControllerManager) -> None:
+        self.manager = manager
+
+    def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+        self.manager.spawn(self.manager.record(obj, type_, reason, message))
+
+
+class ControllerManager(Actor):
+    def __init__(self, name: str, api: ApiClient, controllers: list[Controller], *, identity: str,
+                 lease_duration_s: float = 15.0, renew_deadline_s: float = 10.0, retry_period_s: float = 2.0,
+                 seed: int | None = None, metrics: WorkQueueMetrics | None = None) -> None:
+        super().__init__(name)
+        self.api = api
+        self.controllers = controllers
+        self.queues = {c.name: WorkQueue(c.name) for c in controllers}
+        self.elector = LeaderElector(identity, LEASE_NAMESPACE, LEASE_NAME, lease_duration_s=lease_duration_s,
+                                     renew_deadline_s=renew_deadline_s, retry_period_s=retry_period_s)
+        self.rng = random.Random(seed if seed is not None else int.from_bytes(os.urandom(8), "big"))
+        self.metrics = metrics or WorkQueueMetrics()
+        self.informers: dict[str, Informer] = {}
+        self.recorder = _Recorder(self)
+        self._in_flight = {c.name: 0 for c in controllers}
+        self._electing = False
+
+    # --- life cycle -------------------------------------------------------------------------
+    def on_start(self) -> None:
+        resources = sorted({r for c in self.controllers for r in c.watches})
+        for resource in resources:
+            self.informers[resource] = Informer(
+                self.api, resource,
+                on_add=lambda obj, r=resource: self._event(r, "ADDED", None, obj),
+                on_update=lambda old, new, r=resource: self._event(r, "MODIFIED", old, new),
+                on_delete=lambda obj, r=resource: self._event(r, "DELETED", None, obj))
+            self.informers[resource].start()
+        self.call_every(self.elector.retry_period_s, self._elect)
+        self.runtime.call_soon(self._elect)
+        self.call_every(0.01, self._work)
+        self.call_every(1.0, self._publish)
+
+    # --- events into keys -------------------------------------------------------------------
+    def _event(self, resource: str, kind: str, old: Obj | None, obj: Obj) -> None:
+        now = self.clock.monotonic()
+        for c in self.controllers:
+            if resource not in c.watches:
+                continue
+            observe = getattr(c, "observe", None)
+            if observe is not None:
+                observe(resource, kind, obj, now)
+            keys = set(c.keys(resource, obj))
+            if old is not None:
+                keys.update(c.keys(resource, old))
+            queue = self.queues[c.name]
+            for key in keys:
+                queue.add(key, now)
+                self.metrics.adds.labels(c.name).inc()
+
+    # --- workers ----------------------------------------------------------------------------------
+    def _ready(self) -> bool:
+        return self.elector.is_leader(self.clock.monotonic()) and all(
+            i.synced.done() for i in self.informers.values())
+
+    def _work(self) -> None:
+        if not self._ready():
+            return
+        now = self.clock.monotonic()
+        for c in self.controllers:
+            queue = self.queues[c.name]
+            while self._in_flight[c.name] < c.workers:
+                key = queue.get(now)
+                if key is None:
+                    break
+                for waited in queue.latencies:
+                    self.metrics.queue_duration.labels(c.name).observe(waited)
+                queue.latencies.clear()
+                self._in_flight[c.name] += 1
+                self.spawn(self._sync(c, key))
+
+    async def _sync(self, c: Controller, key: str) -> None:
+        queue = self.queues[c.name]
+        perf = self.clock.perf
+        started = perf()
+        ctx = Context(caches=self.informers, api=self.api, recorder=self.recorder, now=self.clock.monotonic(),
+                      wall=self.clock.wall())
+        try:
+            again = await c.sync(key, ctx)
+        except Exception as exc:  # a failed sync is retried with backoff, whatever went wrong
+            delay = queue.add_rate_limited(key, self.clock.monotonic())
+            self.metrics.retries.labels(c.name).inc()
+            level = self.log.warning if isinstance(exc, ApiError) else self.log.exception
+            level("sync failed; retrying", controller=c.name, key=key, retry_in_s=round(delay, 3),
+                  error=str(exc))
+        else:
+            queue.forget(key)
+            if again is not None:
+                queue.add_after(key, again, self.clock.monotonic())
+        finally:
+            queue.done(key, self.clock.monotonic())
+            self._in_flight[c.name] -= 1
+            self.metrics.work_duration.labels(c.name).observe(perf() - started)
+
+    async def record(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+        meta = obj.get("metadata") or {}
+        ns = meta.get("namespace") or "default"
+        now = _rfc3339(self.clock.wall())
+        event = {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"{meta.get('name')}.{self.rng.getrandbits(64):016x}", "namespace": ns},
+            "involvedObject": {"apiVersion": obj.get("apiVersion", ""), "kind": obj.get("kind", ""),
+                               "name": meta.get("name", ""), "namespace": meta.get("namespace", ""),
+                               "uid": meta.get("uid", "")},
+            "reason": reason, "message": message, "type": type_,
+            "source": {"component": "controller-manager"}, "count": 1, "firstTimestamp": now, "lastTimestamp": now,
+        }
+        try:
+            await self.api.create(event)
+        except ApiError as exc:
+            self.log.debug("event not recorded", reason=reason, error=str(exc))
+
+    # --- leader election -----------------------------------------------------------------------
+    def _elect(self) -> None:
+        if not self._electing:
+            self._electing = True
+            self.spawn(self._elect_round())
+
+    async def _elect_round(self) -> None:
+        try:
+            try:
+                lease = await self.api.get("leases", LEASE_NAME, LEASE_NAMESPACE)
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+                lease = None
+            self.elector.observe(lease, self.clock.monotonic())
+            action = self.elector.decide(self.clock.monotonic(), self.clock.wall())
+            if action.verb == "wait":
+                return
+            written = await (self.api.create(action.lease) if action.verb == "create"
+                             else self.api.update(action.lease))
+            was = self.elector.is_leader(self.clock.monotonic())
+            self.elector.written(written, self.clock.monotonic())
+            if not was:
+                self.log.info("became the leader", lease=f"{LEASE_NAMESPACE}/{LEASE_NAME}")
+        except ApiError as exc:
+            if exc.code != 409:
+                self.log.warning("leader election round failed", error=str(exc))
+        finally:
+            self._electing = False
+
+    def _publish(self) -> None:
+        for name, queue in self.queues.items():
+            self.metrics.depth.labels(name).set(len(queue))
+        self.metrics.leader.set(1 if self.elector.is_leader(self.clock.monotonic()) else 0)
+
+
+def _rfc3339(wall: float) -> str:
+    from actors.apiserver.objects import rfc3339
+
+    return rfc3339(wall)
