@@ -78,6 +78,23 @@ def _add_scheduler(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: st
                      profile=default_profile(args.percentage_of_nodes_to_score)))
 
 
+class ControllerManagerArgs(NoArgs):
+    lease_duration_s: float = Field(15.0, gt=0)
+    renew_deadline_s: float = Field(10.0, gt=0)
+    retry_period_s: float = Field(2.0, gt=0)
+
+
+def _add_controller_manager(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: str) -> None:
+    from actors.apiserver.client import ApiClient
+    from actors.controllers.manager import ControllerManager, default_controllers
+
+    assert isinstance(args, ControllerManagerArgs)
+    api = rt.add(ApiClient(f"{process}.api"))
+    rt.add(ControllerManager(f"{process}.controllers", api, default_controllers(), identity=process,
+                             lease_duration_s=args.lease_duration_s, renew_deadline_s=args.renew_deadline_s,
+                             retry_period_s=args.retry_period_s))
+
+
 def _add_apiserver(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: str) -> None:
     from kubesim.apiserver import add_apiserver
 
@@ -91,6 +108,8 @@ COMPONENTS: dict[str, Component] = {
     "apiserver": Component(True, NoArgs, _add_apiserver),
     # kube-scheduler: schedules pending pods while it holds the kube-system/kube-scheduler Lease.
     "scheduler": Component(False, SchedulerArgs, _add_scheduler),
+    # kube-controller-manager: every controller, over shared informers, while it holds its Lease.
+    "controller-manager": Component(False, ControllerManagerArgs, _add_controller_manager),
     "demo-pong": Component(False, PongArgs, lambda rt, a, cfg, process: rt.add(Ponger(a.name))),
     "demo-ping": Component(False, PingArgs, lambda rt, a, cfg, process: rt.add(
         Pinger(a.name, target=a.target, interval_s=a.interval_s))),

@@ -30,6 +30,14 @@ Obj = dict[str, Any]
 LEASE_NAMESPACE, LEASE_NAME = "kube-system", "kube-controller-manager"
 
 
+def default_controllers() -> list[Controller]:
+    """The controllers kubesim has, as kube-controller-manager enables them by default."""
+    from actors.controllers.garbagecollector import GarbageCollector
+    from actors.controllers.namespace import NamespaceController
+
+    return [GarbageCollector(), NamespaceController()]
+
+
 class WorkQueueMetrics:
     """client-go's workqueue metrics, per controller (``name``), ``kubesim_`` prefixed."""
 

@@ -1,0 +1,57 @@
+"""The controller manager as a real process, with the scheduler, against a real control plane."""
+
+from __future__ import annotations
+
+import pytest
+
+from actors.apiserver.client import ApiError
+from tests.api_cluster import ApiCluster
+from tests.helpers import wait_until
+
+pytestmark = pytest.mark.integration
+
+FAST_LEASE = {"lease_duration_s": 3.0, "renew_deadline_s": 2.0, "retry_period_s": 0.5}
+
+
+def gone(s, resource: str, name: str, ns: str = "") -> bool:
+    try:
+        s.run(s.api.get(resource, name, ns))
+        return False
+    except ApiError as exc:
+        return exc.code == 404
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = ApiCluster(tmp_path_factory.mktemp("controllers"), extra={
+        "controller-manager": {"component": "controller-manager", "args": FAST_LEASE},
+        "scheduler": {"component": "scheduler", "args": FAST_LEASE},
+    }).start_all()
+    try:
+        c.admin = c.session()
+        c.wait_ready(c.admin)
+        yield c
+    finally:
+        c.close()
+
+
+def test_a_deleted_namespace_is_emptied_and_then_goes(cluster):
+    s = cluster.admin
+    s.run(s.api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doomed"}}))
+    s.run(s.api.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "doomed"}}))
+    s.run(s.api.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "doomed"}}))
+    s.run(s.api.delete("namespaces", "doomed"))
+    wait_until(lambda: gone(s, "namespaces", "doomed"), 30, "the namespace to be deleted", step=lambda: s.poll(0.05))
+    assert gone(s, "configmaps", "c", "doomed") and gone(s, "secrets", "s", "doomed")
+
+
+def test_a_pod_whose_owner_does_not_exist_is_collected(cluster):
+    s = cluster.admin
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "orphaned", "namespace": "default",
+        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "never-was",
+                             "uid": "00000000-0000-0000-0000-000000000000", "controller": True}]},
+        "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+    s.run(s.api.create(pod))
+    wait_until(lambda: gone(s, "pods", "orphaned", "default"), 30, "the orphan to be collected",
+               step=lambda: s.poll(0.05))
