@@ -55,3 +55,34 @@ def test_a_pod_whose_owner_does_not_exist_is_collected(cluster):
     s.run(s.api.create(pod))
     wait_until(lambda: gone(s, "pods", "orphaned", "default"), 30, "the orphan to be collected",
                step=lambda: s.poll(0.05))
+
+
+def test_a_replicaset_gets_its_pods_scheduled_and_deleting_it_collects_them(cluster):
+    s = cluster.admin
+    for n in ("node-1", "node-2"):
+        s.run(s.api.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n},
+                            "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+                                       "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"}}}))
+    rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web", "namespace": "default"},
+          "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                   "template": {"metadata": {"labels": {"app": "web"}},
+                                "spec": {"containers": [{"name": "c", "image": "nginx",
+                                                         "resources": {"requests": {"cpu": "1"}}}]}}}}
+    s.run(s.api.create(rs))
+
+    def pods() -> list[dict]:
+        return s.run(s.api.list("pods", "default", label_selector="app=web"))["items"]
+
+    wait_until(lambda: len(pods()) == 3 and all(p["spec"].get("nodeName") for p in pods()), 30,
+               "3 pods created and bound", step=lambda: s.poll(0.05))
+    assert all(p["metadata"]["name"].startswith("web-") for p in pods())
+    assert all(p["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet" for p in pods())
+    # Scale down to 1: two pods go (deletion with grace: bound pods wait for their kubelet's final delete,
+    # so they show a deletionTimestamp).
+    s.run(s.api.patch("replicasets", "web", {"spec": {"replicas": 1}}, "default", patch_type="merge"))
+    wait_until(lambda: sum(1 for p in pods() if not p["metadata"].get("deletionTimestamp")) == 1, 30,
+               "scaled down to 1", step=lambda: s.poll(0.05))
+    # Deleting the ReplicaSet (background): the garbage collector deletes its remaining pod.
+    s.run(s.api.delete("replicasets", "web", "default"))
+    wait_until(lambda: all(p["metadata"].get("deletionTimestamp") for p in pods()), 30,
+               "its pods collected", step=lambda: s.poll(0.05))

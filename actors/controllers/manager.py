@@ -34,8 +34,9 @@ def default_controllers() -> list[Controller]:
     """The controllers kubesim has, as kube-controller-manager enables them by default."""
     from actors.controllers.garbagecollector import GarbageCollector
     from actors.controllers.namespace import NamespaceController
+    from actors.controllers.replicaset import ReplicaSetController
 
-    return [GarbageCollector(), NamespaceController()]
+    return [ReplicaSetController(), GarbageCollector(), NamespaceController()]
 
 
 class WorkQueueMetrics:
