@@ -86,3 +86,42 @@ def test_a_replicaset_gets_its_pods_scheduled_and_deleting_it_collects_them(clus
     s.run(s.api.delete("replicasets", "web", "default"))
     wait_until(lambda: all(p["metadata"].get("deletionTimestamp") for p in pods()), 30,
                "its pods collected", step=lambda: s.poll(0.05))
+
+
+def test_a_deployment_rolls_out_and_its_service_gets_endpoint_slices(cluster):
+    s = cluster.admin
+    for n in ("node-a", "node-b"):
+        try:
+            s.run(s.api.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n},
+                                "status": {"allocatable": {"cpu": "8", "memory": "16Gi", "pods": "110"},
+                                           "capacity": {"cpu": "8", "memory": "16Gi", "pods": "110"}}}))
+        except ApiError as exc:
+            assert exc.reason == "AlreadyExists"
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api", "namespace": "default"},
+           "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "api"}},
+                    "template": {"metadata": {"labels": {"app": "api"}},
+                                 "spec": {"containers": [{"name": "c", "image": "nginx:1.27",
+                                                          "ports": [{"name": "http", "containerPort": 80}]}]}}}}
+    s.run(s.api.create(dep))
+    s.run(s.api.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api", "namespace": "default"},
+                        "spec": {"selector": {"app": "api"}, "ports": [{"port": 80, "targetPort": "http"}]}}))
+
+    def replicasets() -> list[dict]:
+        return s.run(s.api.list("replicasets", "default", label_selector="app=api"))["items"]
+
+    wait_until(lambda: len(replicasets()) == 1 and replicasets()[0]["spec"]["replicas"] == 2, 30,
+               "the deployment's replica set", step=lambda: s.poll(0.05))
+    rs = replicasets()[0]
+    assert rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
+    wait_until(lambda: len(s.run(s.api.list("pods", "default", label_selector="app=api"))["items"]) == 2, 30,
+               "two pods", step=lambda: s.poll(0.05))
+    # No kubelet gives the pods IPs yet, so the service's slice is Kubernetes' empty placeholder.
+    wait_until(lambda: s.run(s.api.list("endpointslices", "default",
+                                        label_selector="kubernetes.io/service-name=api"))["items"], 30,
+               "an endpoint slice for the service", step=lambda: s.poll(0.05))
+    # A new image: a second replica set, revision 2 (no kubelets here, so the rollout waits on availability).
+    s.run(s.api.patch("deployments", "api", {"spec": {"template": {"spec": {"containers": [
+        {"name": "c", "image": "nginx:1.28"}]}}}}, "default"))
+    wait_until(lambda: len(replicasets()) == 2, 30, "the new replica set", step=lambda: s.poll(0.05))
+    revisions = sorted(r["metadata"]["annotations"]["deployment.kubernetes.io/revision"] for r in replicasets())
+    assert revisions == ["1", "2"]

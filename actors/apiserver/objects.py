@@ -241,7 +241,10 @@ def prepare_update(kind: Kind, old: Obj, body: Obj, *, subresource: str = "", na
     if subresource == "status":
         result = copy.deepcopy(old)
         result["status"] = new.get("status") or {}
-        # Nodes' kubelets also report addresses etc. only in status; nothing else to carry.
+        if kind.kind == "Deployment" and isinstance(meta.get("annotations"), dict):
+            # deploymentStatusStrategy keeps only spec and labels: the controller records the
+            # revision annotation with its status write.
+            result["metadata"]["annotations"] = copy.deepcopy(meta["annotations"])
         new = result
         meta = new["metadata"]
     else:

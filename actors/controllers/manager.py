@@ -32,11 +32,17 @@ LEASE_NAMESPACE, LEASE_NAME = "kube-system", "kube-controller-manager"
 
 def default_controllers() -> list[Controller]:
     """The controllers kubesim has, as kube-controller-manager enables them by default."""
+    from actors.controllers.deployment import DeploymentController
+    from actors.controllers.endpoints import (
+        EndpointsController,
+        EndpointSliceController,
+    )
     from actors.controllers.garbagecollector import GarbageCollector
     from actors.controllers.namespace import NamespaceController
     from actors.controllers.replicaset import ReplicaSetController
 
-    return [ReplicaSetController(), GarbageCollector(), NamespaceController()]
+    return [DeploymentController(), ReplicaSetController(), EndpointSliceController(), EndpointsController(),
+            GarbageCollector(), NamespaceController()]
 
 
 class WorkQueueMetrics:
