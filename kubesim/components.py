@@ -95,6 +95,25 @@ def _add_controller_manager(rt: Runtime, args: BaseModel, cfg: ClusterConfig, pr
                              retry_period_s=args.retry_period_s))
 
 
+class CloudControllerManagerArgs(ControllerManagerArgs):
+    load_balancer_pool: str = "172.18.255.0/24"
+    """Where LoadBalancer Services' ingress IPs come from."""
+
+
+def _add_cloud_controller_manager(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: str) -> None:
+    from actors.apiserver.client import ApiClient
+    from actors.cloud.controllers import default_cloud_controllers
+    from actors.controllers.manager import ControllerManager
+
+    assert isinstance(args, CloudControllerManagerArgs)
+    api = rt.add(ApiClient(f"{process}.api"))
+    rt.add(ControllerManager(f"{process}.controllers", api,
+                             default_cloud_controllers(cfg.cluster.name, args.load_balancer_pool),
+                             identity=process, lease_name="cloud-controller-manager",
+                             lease_duration_s=args.lease_duration_s, renew_deadline_s=args.renew_deadline_s,
+                             retry_period_s=args.retry_period_s))
+
+
 def _add_apiserver(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: str) -> None:
     from kubesim.apiserver import add_apiserver
 
@@ -110,6 +129,8 @@ COMPONENTS: dict[str, Component] = {
     "scheduler": Component(False, SchedulerArgs, _add_scheduler),
     # kube-controller-manager: every controller, over shared informers, while it holds its Lease.
     "controller-manager": Component(False, ControllerManagerArgs, _add_controller_manager),
+    # cloud-controller-manager: load balancers, provider IDs, nodes whose instance is gone.
+    "cloud-controller-manager": Component(False, CloudControllerManagerArgs, _add_cloud_controller_manager),
     "demo-pong": Component(False, PongArgs, lambda rt, a, cfg, process: rt.add(Ponger(a.name))),
     "demo-ping": Component(False, PingArgs, lambda rt, a, cfg, process: rt.add(
         Pinger(a.name, target=a.target, interval_s=a.interval_s))),

@@ -415,6 +415,8 @@ _CLOUD_CONTROLLER_MANAGER = (
     _rule("patch update", "nodes/status"),
     _rule("list watch patch update", "services"),
     _rule("patch update", "services/status"),  # load balancer ingress
+    # kubesim's simulated cloud keeps its instance inventory in kube-system/kubesim-cloud.
+    _rule("get list watch", "configmaps"),
 )
 
 # NodeRules(), plus the kube-proxy reads a kubesim node process needs.

@@ -78,12 +78,14 @@ class _Recorder:
 class ControllerManager(Actor):
     def __init__(self, name: str, api: ApiClient, controllers: list[Controller], *, identity: str,
                  lease_duration_s: float = 15.0, renew_deadline_s: float = 10.0, retry_period_s: float = 2.0,
-                 seed: int | None = None, metrics: WorkQueueMetrics | None = None) -> None:
+                 lease_name: str = LEASE_NAME, seed: int | None = None,
+                 metrics: WorkQueueMetrics | None = None) -> None:
         super().__init__(name)
         self.api = api
         self.controllers = controllers
         self.queues = {c.name: WorkQueue(c.name) for c in controllers}
-        self.elector = LeaderElector(identity, LEASE_NAMESPACE, LEASE_NAME, lease_duration_s=lease_duration_s,
+        self.lease_name = lease_name
+        self.elector = LeaderElector(identity, LEASE_NAMESPACE, lease_name, lease_duration_s=lease_duration_s,
                                      renew_deadline_s=renew_deadline_s, retry_period_s=retry_period_s)
         self.rng = random.Random(seed if seed is not None else int.from_bytes(os.urandom(8), "big"))
         self.metrics = metrics or WorkQueueMetrics()
@@ -195,7 +197,7 @@ class ControllerManager(Actor):
     async def _elect_round(self) -> None:
         try:
             try:
-                lease = await self.api.get("leases", LEASE_NAME, LEASE_NAMESPACE)
+                lease = await self.api.get("leases", self.lease_name, LEASE_NAMESPACE)
             except ApiError as exc:
                 if exc.code != 404:
                     raise
@@ -209,7 +211,7 @@ class ControllerManager(Actor):
             was = self.elector.is_leader(self.clock.monotonic())
             self.elector.written(written, self.clock.monotonic())
             if not was:
-                self.log.info("became the leader", lease=f"{LEASE_NAMESPACE}/{LEASE_NAME}")
+                self.log.info("became the leader", lease=f"{LEASE_NAMESPACE}/{self.lease_name}")
         except ApiError as exc:
             if exc.code != 409:
                 self.log.warning("leader election round failed", error=str(exc))
