@@ -9,6 +9,7 @@
     kubesim check           validate the cluster config and say what it describes
     kubesim store ...       read, write, watch and inspect the replicated store (see kubesim.store)
     kubesim cloud ...       the simulated cloud: terminate a node's instance (see kubesim.cloud)
+    kubesim rollout ...     a Deployment's rollout: status, history, undo (see kubesim.rollout)
     kubesim apply -f FILE   create or update objects from manifests, as kubectl apply (see kubesim.kubectl)
     kubesim get KIND [NAME] list objects as kubectl tables, yaml, json or names; -w watches
     kubesim describe KIND NAME   an object in detail, with its events
@@ -27,7 +28,7 @@ import json
 import sys
 from pathlib import Path
 
-from kubesim import cloud, kubectl, store
+from kubesim import cloud, kubectl, rollout, store
 from kubesim.config import DEFAULT_CONFIG, ClusterConfig, ConfigError, load
 
 
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check", help="validate the cluster config")
     store.add_parser(sub)
     cloud.add_parser(sub)
+    rollout.add_parser(sub)
     kubectl.add_parsers(sub)
 
     # Options after the subcommand are accepted too (`kubesim run broker --config x.yaml`).
@@ -161,4 +163,4 @@ def _check(cfg: ClusterConfig, args) -> int:
 
 
 COMMANDS = {"run": _run, "child": _child, "ctl": _ctl, "faults": _faults, "keys": _keys, "procfile": _procfile,
-            "check": _check, "store": store.run, "cloud": cloud.run, **kubectl.COMMANDS}
+            "check": _check, "store": store.run, "cloud": cloud.run, "rollout": rollout.run, **kubectl.COMMANDS}

@@ -125,3 +125,32 @@ def test_a_deployment_rolls_out_and_its_service_gets_endpoint_slices(cluster):
     wait_until(lambda: len(replicasets()) == 2, 30, "the new replica set", step=lambda: s.poll(0.05))
     revisions = sorted(r["metadata"]["annotations"]["deployment.kubernetes.io/revision"] for r in replicasets())
     assert revisions == ["1", "2"]
+
+
+def test_rollout_history_and_undo_through_the_cli(cluster):
+    s = cluster.admin
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "roll", "namespace": "default"},
+           "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "roll"}},
+                    "template": {"metadata": {"labels": {"app": "roll"}},
+                                 "spec": {"containers": [{"name": "c", "image": "nginx:1.26"}]}}}}
+    s.run(s.api.create(dep))
+
+    def revisions() -> list[str]:
+        rss = s.run(s.api.list("replicasets", "default", label_selector="app=roll"))["items"]
+        return sorted(r["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision", "") for r in rss)
+
+    wait_until(lambda: revisions() == ["1"], 30, "revision 1", step=lambda: s.poll(0.05))
+    s.run(s.api.patch("deployments", "roll", {"spec": {"template": {"spec": {"containers": [
+        {"name": "c", "image": "nginx:1.27"}]}}}}, "default"))
+    wait_until(lambda: revisions() == ["1", "2"], 30, "revision 2", step=lambda: s.poll(0.05))
+    out = cluster.cli("rollout", "history", "deployment/roll")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["deployment.apps/roll ", "REVISION  CHANGE-CAUSE", "1         <none>",
+                                       "2         <none>"]
+    out = cluster.cli("rollout", "undo", "deployment/roll")
+    assert (out.returncode, out.stdout) == (0, "deployment.apps/roll rolled back\n"), out.stderr
+    image = s.run(s.api.get("deployments", "roll", "default"))["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "nginx:1.26"
+    wait_until(lambda: revisions() == ["2", "3"], 30, "the old replica set is revision 3", step=lambda: s.poll(0.05))
+    out = cluster.cli("rollout", "status", "deployment/roll", "--timeout", "1")
+    assert out.returncode == 1 and "Waiting for deployment" in out.stdout  # no kubelets: never available
