@@ -154,3 +154,22 @@ def test_rollout_history_and_undo_through_the_cli(cluster):
     wait_until(lambda: revisions() == ["2", "3"], 30, "the old replica set is revision 3", step=lambda: s.poll(0.05))
     out = cluster.cli("rollout", "status", "deployment/roll", "--timeout", "1")
     assert out.returncode == 1 and "Waiting for deployment" in out.stdout  # no kubelets: never available
+
+
+def test_a_claim_is_provisioned_and_bound(cluster):
+    s = cluster.admin
+    s.run(s.api.create({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                        "metadata": {"name": "fast"}, "provisioner": "kubesim.io/hostpath"}))
+    s.run(s.api.create({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                        "metadata": {"name": "data", "namespace": "default"},
+                        "spec": {"storageClassName": "fast", "accessModes": ["ReadWriteOnce"],
+                                 "resources": {"requests": {"storage": "1Gi"}}}}))
+
+    def claim() -> dict:
+        return s.run(s.api.get("persistentvolumeclaims", "data", "default"))
+
+    wait_until(lambda: (claim().get("status") or {}).get("phase") == "Bound", 30, "the claim bound",
+               step=lambda: s.poll(0.05))
+    pv = s.run(s.api.get("persistentvolumes", claim()["spec"]["volumeName"]))
+    assert pv["spec"]["claimRef"]["name"] == "data" and pv["status"]["phase"] == "Bound"
+    assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Delete"

@@ -39,10 +39,11 @@ def default_controllers() -> list[Controller]:
     )
     from actors.controllers.garbagecollector import GarbageCollector
     from actors.controllers.namespace import NamespaceController
+    from actors.controllers.persistentvolume import PersistentVolumeController
     from actors.controllers.replicaset import ReplicaSetController
 
     return [DeploymentController(), ReplicaSetController(), EndpointSliceController(), EndpointsController(),
-            GarbageCollector(), NamespaceController()]
+            PersistentVolumeController(), GarbageCollector(), NamespaceController()]
 
 
 class WorkQueueMetrics:
