@@ -173,3 +173,60 @@ def test_a_claim_is_provisioned_and_bound(cluster):
     pv = s.run(s.api.get("persistentvolumes", claim()["spec"]["volumeName"]))
     assert pv["spec"]["claimRef"]["name"] == "data" and pv["status"]["phase"] == "Bound"
     assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Delete"
+
+
+def test_a_node_gets_its_pod_cidr(cluster):
+    """Node IPAM gives a registering node its pod CIDR at once (the lifecycle controller's 50 s grace period
+    is covered by its unit tests with a manual clock)."""
+    s = cluster.admin
+    s.run(s.api.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "ipam-1"}}))
+    wait_until(lambda: s.run(s.api.get("nodes", "ipam-1")).get("spec", {}).get("podCIDR", "").startswith("10.244."), 30,
+               "a pod CIDR", step=lambda: s.poll(0.05))
+    node = s.run(s.api.get("nodes", "ipam-1"))
+    assert node["spec"]["podCIDRs"] == [node["spec"]["podCIDR"]]
+    assert node["spec"]["podCIDR"].endswith("/24")
+
+
+def test_a_daemonset_puts_one_pod_on_each_node_and_a_statefulset_names_its_pods(cluster):
+    s = cluster.admin
+    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent", "namespace": "default"},
+          "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                   "template": {"metadata": {"labels": {"app": "agent"}},
+                                "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+    s.run(s.api.create(ds))
+    nodes = {n["metadata"]["name"] for n in s.run(s.api.list("nodes"))["items"]}
+
+    def agent_nodes() -> list[str]:
+        """The node each agent pod is pinned to (matchFields metadata.name, as DaemonSets do since 1.12)."""
+        pods = s.run(s.api.list("pods", "default", label_selector="app=agent"))["items"]
+        pinned = []
+        for p in pods:
+            terms = p["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+            pinned += [f["values"][0] for t in terms["nodeSelectorTerms"] for f in t.get("matchFields", [])]
+        return sorted(pinned)
+
+    wait_until(lambda: agent_nodes() == sorted(nodes), 30, "one agent pod pinned to every node",
+               step=lambda: s.poll(0.05))
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "default"},
+           "spec": {"replicas": 2, "serviceName": "db", "podManagementPolicy": "Parallel",
+                    "selector": {"matchLabels": {"app": "db"}},
+                    "template": {"metadata": {"labels": {"app": "db"}},
+                                 "spec": {"containers": [{"name": "c", "image": "postgres"}]}}}}
+    s.run(s.api.create(sts))
+    wait_until(lambda: sorted(p["metadata"]["name"] for p in s.run(s.api.list(
+        "pods", "default", label_selector="app=db"))["items"]) == ["db-0", "db-1"], 30, "db-0 and db-1",
+        step=lambda: s.poll(0.05))
+
+
+def test_a_job_creates_its_pods_and_a_cronjob_is_accepted(cluster):
+    s = cluster.admin
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pi", "namespace": "default"},
+           "spec": {"completions": 2, "parallelism": 2, "template": {"spec": {
+               "restartPolicy": "Never", "containers": [{"name": "c", "image": "perl"}]}}}}
+    s.run(s.api.create(job))
+    wait_until(lambda: len(s.run(s.api.list("pods", "default", label_selector="job-name=pi"))["items"]) == 2, 30,
+               "two job pods", step=lambda: s.poll(0.05))
+    s.run(s.api.create({"apiVersion": "batch/v1", "kind": "CronJob",
+                        "metadata": {"name": "tick", "namespace": "default"},
+                        "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": {"spec": {
+                            "restartPolicy": "OnFailure", "containers": [{"name": "c", "image": "busybox"}]}}}}}}))

@@ -32,17 +32,24 @@ LEASE_NAMESPACE, LEASE_NAME = "kube-system", "kube-controller-manager"
 
 def default_controllers() -> list[Controller]:
     """The controllers kubesim has, as kube-controller-manager enables them by default."""
+    from actors.controllers.cronjob import CronJobController
+    from actors.controllers.daemonset import DaemonSetController
     from actors.controllers.deployment import DeploymentController
     from actors.controllers.endpoints import (
         EndpointsController,
         EndpointSliceController,
     )
     from actors.controllers.garbagecollector import GarbageCollector
+    from actors.controllers.job import JobController
     from actors.controllers.namespace import NamespaceController
+    from actors.controllers.nodeipam import NodeIpamController
+    from actors.controllers.nodelifecycle import NodeLifecycleController
     from actors.controllers.persistentvolume import PersistentVolumeController
     from actors.controllers.replicaset import ReplicaSetController
+    from actors.controllers.statefulset import StatefulSetController
 
-    return [DeploymentController(), ReplicaSetController(), EndpointSliceController(), EndpointsController(),
+    return [DeploymentController(), ReplicaSetController(), DaemonSetController(), StatefulSetController(),
+            JobController(), CronJobController(), EndpointSliceController(), EndpointsController(), NodeLifecycleController(), NodeIpamController(),
             PersistentVolumeController(), GarbageCollector(), NamespaceController()]
 
 
