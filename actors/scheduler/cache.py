@@ -36,6 +36,8 @@ class SchedulerCache:
         """Pods counted on a node the scheduler chose, whose binding has not been seen yet."""
         self._orphans: dict[str, list[Obj]] = {}
         """Pods bound to a node the cache has not seen (yet): counted when it arrives."""
+        self._names: list[str] | None = None
+        """Node names in order, kept until a node is added or removed (not re-sorted every cycle)."""
 
     # --- nodes ----------------------------------------------------------------------------
     def set_node(self, node: Obj) -> None:
@@ -44,11 +46,13 @@ class SchedulerCache:
         if info is None:
             pods = self._orphans.pop(name, [])
             self.nodes[name] = res.new_node_info(node, pods)
+            self._names = None
         else:
             self.nodes[name] = res.new_node_info(node, info.pods)
 
     def remove_node(self, name: str) -> None:
         info = self.nodes.pop(name, None)
+        self._names = None
         if info is not None and info.pods:
             self._orphans[name] = list(info.pods)  # still bound there; counted again if it comes back
 
@@ -108,4 +112,7 @@ class SchedulerCache:
 
     def node_infos(self) -> list[NodeInfo]:
         """Every node, in a stable order (the scheduler's snapshot for one cycle)."""
-        return [self.nodes[name] for name in sorted(self.nodes)]
+        if self._names is None:
+            self._names = sorted(self.nodes)
+        nodes = self.nodes
+        return [nodes[name] for name in self._names]

@@ -32,6 +32,7 @@ Obj = dict[str, Any]
 INITIAL_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 10.0
 MAX_UNSCHEDULABLE_S = 300.0
+UNSCHEDULABLE_FLUSH_S = 1.0
 
 #: Cluster events that may make an unschedulable pod schedulable (Kubernetes' ClusterEvents, coarsely).
 NODE_ADDED, NODE_CHANGED, POD_DELETED, PVC_CHANGED = "NodeAdd", "NodeUpdate", "AssignedPodDelete", "PvcChange"
@@ -78,6 +79,7 @@ class SchedulingQueue:
     """activeQ, backoffQ and the unschedulable pods; see the module docstring."""
 
     def __init__(self) -> None:
+        self._flushed_at = float("-inf")
         self._seq = itertools.count()
         self._active: list[tuple[int, float, int, str]] = []
         self._backoff: list[tuple[float, int, str]] = []
@@ -177,6 +179,11 @@ class SchedulingQueue:
                 self._to_active(key)
 
     def _flush_unschedulable(self, now: float) -> None:
+        # A walk over every pending pod: at most once a second, not on every pop (kube-scheduler
+        # flushes this sub-queue on a timer too).
+        if now - self._flushed_at < UNSCHEDULABLE_FLUSH_S:
+            return
+        self._flushed_at = now
         for key, where in list(self._where.items()):
             if where == "unschedulable" and now - self._pods[key].failed_at >= MAX_UNSCHEDULABLE_S:
                 self._to_active(key)

@@ -42,8 +42,8 @@ Obj = dict[str, Any]
 
 DEFAULT_SCHEDULER = "default-scheduler"
 LEASE_NAMESPACE, LEASE_NAME = "kube-system", "kube-scheduler"
-#: Pods scheduled per turn of the loop before it yields to other work (informer events, bindings).
-BATCH = 64
+#: Seconds of scheduling per turn of the loop before it yields to other work (informer events, bindings).
+TICK_BUDGET_S = 0.015
 
 
 def default_profile(percentage_of_nodes_to_score: int = 0) -> Profile:
@@ -206,7 +206,11 @@ class Scheduler(Actor):
     def _schedule_some(self) -> None:
         if not self._ready():
             return
-        for _ in range(BATCH):
+        # Bindings leave when this turn of the loop ends: a short turn sends them sooner and lets
+        # informer events and lease renewals in between.
+        perf = self.clock.perf
+        until = perf() + TICK_BUDGET_S
+        while perf() < until:
             qp = self.queue.pop(self.clock.monotonic())
             if qp is None:
                 return
