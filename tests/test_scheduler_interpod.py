@@ -25,6 +25,7 @@ from actors.scheduler.plugins.interpod import (
     pre_score,
     score,
 )
+from actors.scheduler.resources import new_node_info
 
 ZONE = "topology.kubernetes.io/zone"
 HOST = "kubernetes.io/hostname"
@@ -79,7 +80,8 @@ def mknode(name, zone=None):
 def cluster(pods_by_node: dict[str, list]) -> list[NodeInfo]:
     """a1, a2 (zone a), b1 (zone b), x1 (no zone), with the given pods."""
     zones = {"a1": "a", "a2": "a", "b1": "b", "x1": None}
-    return [NodeInfo(mknode(n, z), list(pods_by_node.get(n, []))) for n, z in zones.items()]
+    # Built as the scheduler's cache builds them, so the per-node affinity lists are kept.
+    return [new_node_info(mknode(n, z), pods_by_node.get(n, [])) for n, z in zones.items()]
 
 
 def verdicts(pod, nodes, namespace_labels=None) -> dict[str, str]:

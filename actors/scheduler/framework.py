@@ -72,6 +72,9 @@ class NodeInfo:
     """The same with Kubernetes' defaults (100m CPU, 200 MiB) for containers that request nothing;
     what the scoring plugins use (NonZeroRequested)."""
     allocatable: Resources = field(default_factory=Resources)
+    pods_with_affinity: list[Obj] = field(default_factory=list)
+    """The counted pods that have podAffinity or podAntiAffinity (Kubernetes' PodsWithAffinity): most
+    have none, so InterPodAffinity looks only here instead of at every pod."""
 
     @property
     def name(self) -> str:

@@ -213,6 +213,14 @@ def add_pod(info: NodeInfo, pod: Obj) -> None:
     info.pods.append(pod)
     info.requested.add(pod_requests(pod))
     info.non_zero_requested.add(pod_non_zero_requests(pod))
+    if has_pod_affinity(pod):
+        info.pods_with_affinity.append(pod)
+
+
+def has_pod_affinity(pod: Obj) -> bool:
+    """Any podAffinity or podAntiAffinity at all: the cheap test most pods fail."""
+    affinity = (pod.get("spec") or {}).get("affinity")
+    return isinstance(affinity, dict) and bool(affinity.get("podAffinity") or affinity.get("podAntiAffinity"))
 
 
 def _pod_key(pod: Obj) -> tuple[str, ...]:
@@ -236,5 +244,6 @@ def remove_pod(info: NodeInfo, pod: Obj) -> bool:
             del info.pods[i]
             info.requested.sub(pod_requests(counted))
             info.non_zero_requested.sub(pod_non_zero_requests(counted))
+            info.pods_with_affinity[:] = [p for p in info.pods_with_affinity if p is not counted]
             return True
     return False

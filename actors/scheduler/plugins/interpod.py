@@ -168,12 +168,6 @@ def _affinity_section(pod: Obj, kind: str) -> Mapping[str, Any]:
     return affinity.get(kind) or {}
 
 
-def _has_pod_affinity(pod: Obj) -> bool:
-    """Any podAffinity or podAntiAffinity at all: the cheap test most pods fail."""
-    affinity = (pod.get("spec") or {}).get("affinity")
-    return bool(affinity) and bool(affinity.get("podAffinity") or affinity.get("podAntiAffinity"))
-
-
 def required_terms(pod: Obj, kind: str) -> list[AffinityTerm]:
     """The required terms of ``kind`` (``podAffinity`` or ``podAntiAffinity``)."""
     raw = _affinity_section(pod, kind).get("requiredDuringSchedulingIgnoredDuringExecution") or []
@@ -249,10 +243,10 @@ def _existing_anti_affinity_counts(pod: Obj, nodes: Sequence[NodeInfo],
                                    ) -> Counter[TopologyPair]:
     counts: Counter[TopologyPair] = Counter()
     for info in nodes:
+        if not info.pods_with_affinity:
+            continue  # the common case: no pod here has any affinity term
         labels = _node_labels(info)
-        for existing in info.pods:
-            if not _has_pod_affinity(existing):
-                continue
+        for existing in info.pods_with_affinity:
             for term in _existing_terms(existing, "podAntiAffinity"):
                 if term.topology_key in labels and term.matches(pod, pod_ns_labels):
                     counts[term.topology_key, labels[term.topology_key]] += 1
@@ -419,13 +413,16 @@ def pre_score(pod: Obj, nodes: Sequence[NodeInfo], state: CycleState, *,
         return Status(Code.ERROR, (f"parsing pod: {e}",), NAME)
     pod_ns_labels = ns_labels.get(_namespace(pod))
     scores: dict[str, dict[str, int]] = {}
+    incoming = bool(affinity or anti)
     for info in all_nodes:
+        # Without terms of its own, the pod is scored only by existing pods' terms: look only at those.
+        candidates = info.pods if incoming else info.pods_with_affinity
+        if not candidates:
+            continue
         labels = _node_labels(info)
         if not labels:
             continue  # no topology at all: nothing to credit
-        for existing in info.pods:
-            if not (affinity or anti or _has_pod_affinity(existing)):
-                continue  # neither side has anything to say
+        for existing in candidates:
             _score_existing_pod(scores, existing, labels, pod, affinity, anti,
                                 pod_ns_labels, hard_pod_affinity_weight)
     state[PRE_SCORE_KEY] = PreScoreState(scores)
