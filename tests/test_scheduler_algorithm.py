@@ -126,3 +126,47 @@ def test_a_pre_filter_refusal_explains_itself_for_every_node():
 def test_no_nodes_at_all():
     with pytest.raises(FitError, match=r"^0/0 nodes are available: \.$"):
         Algorithm(Profile(), random.Random(0)).schedule(POD, [])
+
+
+def test_a_skipped_plugin_runs_neither_its_filter_nor_its_score():
+    from actors.scheduler.algorithm import SKIP
+
+    refuse_all = refuse({"a": "nope", "b": "nope"}, "Picky")
+    calls: list[str] = []
+
+    def score(pod, info, state):
+        calls.append(info.name)
+        return 1
+
+    profile = Profile(pre_filters=(("Picky", lambda pod, nodes, state: SKIP),),
+                      filters=(("Picky", refuse_all),),
+                      pre_scores=(("Picky", lambda pod, nodes, state: SKIP),),
+                      scores=(ScorePlugin("Picky", score, 1),))
+    result = Algorithm(profile, random.Random(0)).schedule(POD, nodes("a", "b"))
+    assert result.node in ("a", "b") and calls == []
+
+
+def test_the_default_profile_spreads_by_zone_and_skips_what_a_pod_does_not_use():
+    from actors.scheduler.resources import new_node_info
+    from actors.scheduler.scheduler import default_profile
+
+    def node(name, zone):
+        return {"metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": zone,
+                                                      "kubernetes.io/hostname": name}},
+                "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"}}}
+
+    def web(name, node_name=""):
+        return {"metadata": {"name": name, "namespace": "default", "uid": name, "labels": {"app": "web"}},
+                "spec": {"nodeName": node_name, "containers": [{"name": "c", "image": "nginx"}],
+                         "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                                                        "whenUnsatisfiable": "DoNotSchedule",
+                                                        "labelSelector": {"matchLabels": {"app": "web"}}}]}}
+
+    # Zone a holds 2 web pods, zone b none: with maxSkew 1, a third pod in a would make skew 3 - 0 = 3 > 1.
+    infos = [new_node_info(node("a1", "a"), [web("w1", "a1"), web("w2", "a1")]), new_node_info(node("b1", "b"))]
+    algo = Algorithm(default_profile(), random.Random(0))
+    assert algo.schedule(web("w3"), infos).node == "b1"
+    plain = {"metadata": {"name": "p", "namespace": "default", "uid": "p"},
+             "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+    # Without constraints or claims or affinity, those plugins are skipped; the emptier node wins.
+    assert algo.schedule(plain, infos).node == "b1"

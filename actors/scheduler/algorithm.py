@@ -32,6 +32,10 @@ from actors.scheduler.framework import Code, CycleState, NodeInfo, Status
 
 Obj = dict[str, Any]
 
+#: What a PreFilter or PreScore returns when its plugin has nothing to do for this pod (framework.Skip):
+#: the plugin's Filter (or Score) is then not run on any node in this cycle.
+SKIP = Status("Skip", ())
+
 MIN_FEASIBLE_NODES_TO_FIND = 100
 MIN_FEASIBLE_NODES_PERCENTAGE = 5
 
@@ -136,12 +140,16 @@ class Algorithm:
             raise FitError(pod, 0, Diagnosis())
         state = state if state is not None else CycleState()
         diagnosis = Diagnosis()
+        skipped: set[str] = set()
         for name, pre_filter in self.profile.pre_filters:
             status = pre_filter(pod, nodes, state)
-            if status is not None:
+            if status is SKIP:
+                skipped.add(name)
+            elif status is not None:
                 diagnosis.pre_filter = Status(status.code, status.reasons, status.plugin or name)
                 raise FitError(pod, len(nodes), diagnosis)
-        feasible, evaluated = self._filter(pod, nodes, state, diagnosis)
+        filters = [(name, check) for name, check in self.profile.filters if name not in skipped]
+        feasible, evaluated = self._filter(pod, nodes, state, diagnosis, filters)
         if not feasible:
             raise FitError(pod, len(nodes), diagnosis)
         if len(feasible) == 1 or not self.profile.scores:
@@ -151,8 +159,8 @@ class Algorithm:
         winners = [name for name in sorted(totals) if totals[name] == best]
         return ScheduleResult(self.rng.choice(winners), evaluated, len(feasible), totals)
 
-    def _filter(self, pod: Obj, nodes: list[NodeInfo], state: CycleState,
-                diagnosis: Diagnosis) -> tuple[list[NodeInfo], int]:
+    def _filter(self, pod: Obj, nodes: list[NodeInfo], state: CycleState, diagnosis: Diagnosis,
+                filters: list[tuple[str, Filter]]) -> tuple[list[NodeInfo], int]:
         wanted = num_feasible_nodes_to_find(len(nodes), self.profile.percentage_of_nodes_to_score)
         feasible: list[NodeInfo] = []
         evaluated = 0
@@ -161,7 +169,7 @@ class Algorithm:
             info = nodes[(start + i) % len(nodes)]
             evaluated += 1
             refused = None
-            for name, check in self.profile.filters:
+            for name, check in filters:
                 status = check(pod, info, state)
                 if status is not None:
                     refused = Status(status.code, status.reasons, status.plugin or name)
@@ -176,10 +184,11 @@ class Algorithm:
         return feasible, evaluated
 
     def _score(self, pod: Obj, feasible: list[NodeInfo], state: CycleState) -> dict[str, int]:
-        for _, pre_score in self.profile.pre_scores:
-            pre_score(pod, feasible, state)
+        skipped = {name for name, pre_score in self.profile.pre_scores if pre_score(pod, feasible, state) is SKIP}
         totals = {info.name: 0 for info in feasible}
         for plugin in self.profile.scores:
+            if plugin.name in skipped:
+                continue  # nothing to say for this pod: the same for every node, so it cannot change the pick
             scores = {info.name: plugin.score(pod, info, state) for info in feasible}
             if plugin.normalize is not None:
                 scores = plugin.normalize(scores)

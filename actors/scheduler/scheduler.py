@@ -22,7 +22,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 
 from actors.apiserver.client import ApiClient, ApiError, Informer
 from actors.leaderelection import LeaderElector
-from actors.scheduler.algorithm import Algorithm, FitError, Profile, ScorePlugin
+from actors.scheduler.algorithm import SKIP, Algorithm, FitError, Profile, ScorePlugin
 from actors.scheduler.cache import SchedulerCache
 from actors.scheduler.framework import CycleState
 from actors.scheduler.plugins import interpod, topology, volumes
@@ -36,6 +36,7 @@ from actors.scheduler.queue import (
     SchedulingQueue,
     pod_key,
 )
+from actors.scheduler.resources import has_pod_affinity
 from bus.runtime import Actor
 
 Obj = dict[str, Any]
@@ -46,15 +47,43 @@ LEASE_NAMESPACE, LEASE_NAME = "kube-system", "kube-scheduler"
 TICK_BUDGET_S = 0.015
 
 
+def _spread(pod: Obj, when: str) -> bool:
+    return any(isinstance(c, dict) and c.get("whenUnsatisfiable", "DoNotSchedule") == when
+               for c in (pod.get("spec") or {}).get("topologySpreadConstraints") or [])
+
+
+def _affinity_anywhere(pod: Obj, nodes, state: CycleState) -> bool:
+    """The pod has affinity terms, or some counted pod does (whose terms may concern this one)."""
+    return has_pod_affinity(pod) or any(info.pods_with_affinity for info in nodes)
+
+
+def _affinity_filtered(pod: Obj, nodes, state: CycleState) -> bool:
+    """PreScore runs when PreFilter did (it looked at every node, not only the feasible ones)."""
+    return interpod.PRE_FILTER_KEY in state
+
+
+def _unless(needed, step):
+    """Run the PreFilter/PreScore ``step`` only when ``needed(pod, nodes)``; else Skip the plugin this cycle
+    (kube-scheduler's plugins return Skip the same way for pods that give them nothing to check)."""
+    def run(pod: Obj, nodes, state: CycleState):
+        return step(pod, nodes, state) if needed(pod, nodes, state) else SKIP
+    return run
+
+
 def default_profile(percentage_of_nodes_to_score: int = 0) -> Profile:
     """kube-scheduler's default plugins that kubesim has, in its order, with its default weights."""
     weights = score_plugins.DEFAULT_WEIGHTS
     return Profile(
-        pre_filters=((volumes.NAME, volumes.pre_filter), (topology.NAME, topology.pre_filter),
-                     (interpod.NAME, interpod.pre_filter)),
+        pre_filters=(
+            (volumes.NAME, _unless(lambda pod, nodes, state: bool(volumes.pod_claim_names(pod)),
+                                   volumes.pre_filter)),
+            (topology.NAME, _unless(lambda pod, nodes, state: _spread(pod, "DoNotSchedule"), topology.pre_filter)),
+            (interpod.NAME, _unless(_affinity_anywhere, interpod.pre_filter))),
         filters=(*node_plugins.FILTERS, (volumes.NAME, volumes.filter), (topology.NAME, topology.filter),
                  (interpod.NAME, interpod.filter)),
-        pre_scores=((topology.NAME, topology.pre_score), (interpod.NAME, interpod.pre_score)),
+        pre_scores=(
+            (topology.NAME, _unless(lambda pod, nodes, state: _spread(pod, "ScheduleAnyway"), topology.pre_score)),
+            (interpod.NAME, _unless(_affinity_filtered, interpod.pre_score))),
         scores=(*(ScorePlugin(p.name, p.score, weights.get(p.name, 1), p.normalize) for p in score_plugins.SCORES),
                 ScorePlugin(topology.NAME, topology.score, weights[score_plugins.POD_TOPOLOGY_SPREAD],
                             topology.normalize_score),
