@@ -14,6 +14,7 @@ import pytest
 
 from actors.apiserver.client import ApiError
 from tests.api_cluster import ApiCluster
+from tests.helpers import metric, wait_until
 
 
 def configmap(name: str, ns: str = "default", **data: str) -> dict:
@@ -116,12 +117,15 @@ def test_a_store_member_restart_does_not_end_client_watches(tmp_path):
     try:
         s = c.session()
         c.wait_ready(s)
-        # Move the store's revision on, and let two compaction ticks compact past the boot revision.
+        # Move the store's revision on, and wait until compaction has passed the boot revision.
         for i in range(5):
             s.run(s.api.create(configmap(f"tick-{i}")))
-        time.sleep(3)
-        s.run(s.api.create(configmap("tick-last")))
-        time.sleep(2.5)
+        last = int(s.run(s.api.create(configmap("tick-last")))["metadata"]["resourceVersion"])
+        from kubesim.store import session_for
+
+        with session_for(c.cfg) as store:
+            wait_until(lambda: store.run(store.client.status("store-1")).compact_revision >= last, 20,
+                       "compaction past the last write", step=lambda: s.poll(0.05))
         w = c.session()
         ended: list[tuple[str, dict]] = []
         quiet = ["storageclasses", "persistentvolumes", "cronjobs", "statefulsets", "daemonsets", "jobs",
@@ -130,7 +134,9 @@ def test_a_store_member_restart_does_not_end_client_watches(tmp_path):
             rv = s.run(s.api.list(resource))["metadata"]["resourceVersion"]
             w.api.watch(resource, resource_version=rv,
                         on_event=lambda t, o, r=resource: ended.append((r, o)) if t == "ERROR" else None)
-        w.wait_for(lambda: False, 1.0)
+        wait_until(lambda: sum(metric(c.metrics(), "kubesim_apiserver_registered_watchers", resource=r)
+                               for r in quiet) >= len(quiet), 10, "the watches registered",
+                   step=lambda: w.poll(0.05))
         # One store member goes down and comes back: each watch on it resumes on another member.
         c.kill("store-0")
         w.wait_for(lambda: False, 8.0)
