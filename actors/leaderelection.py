@@ -17,8 +17,9 @@ server and calls it every retry period:
   start. The write itself is a compare-and-swap on the Lease's
   resourceVersion, so two candidates never both win one round.
 
-Pure: ``now`` is passed in (cluster seconds of the monotonic clock), ``wall``
-stamps the record; no I/O.
+:class:`LeaderElector` is pure: ``now`` is passed in (cluster seconds of the
+monotonic clock), ``wall`` stamps the record. :func:`contend` is the thin I/O
+round every leader-elected component runs with it.
 """
 
 from __future__ import annotations
@@ -117,3 +118,33 @@ class LeaderElector:
     def _spec(self, stamp: str, *, acquire: str, transitions: int) -> Obj:
         return {"holderIdentity": self.identity, "leaseDurationSeconds": int(self.lease_duration_s),
                 "acquireTime": acquire, "renewTime": stamp, "leaseTransitions": transitions}
+
+
+async def contend(elector: LeaderElector, api: Any, clock: Any) -> bool:
+    """One round against the API server: read the Lease, then create, renew or take it if ``decide`` says so.
+
+    The I/O shell every leader-elected component shares (``api`` has ApiClient's get/create/update,
+    ``clock`` the Clock's monotonic/wall). Returns True when this round made the candidate the leader.
+    A 409 is another candidate winning the round: not an error, just not us.
+    """
+    from actors.apiserver.status import ApiError
+
+    try:
+        lease = await api.get("leases", elector.name, elector.namespace)
+    except ApiError as exc:
+        if exc.code != 404:
+            raise
+        lease = None
+    elector.observe(lease, clock.monotonic())
+    action = elector.decide(clock.monotonic(), clock.wall())
+    if action.verb == "wait":
+        return False
+    try:
+        written = await (api.create(action.lease) if action.verb == "create" else api.update(action.lease))
+    except ApiError as exc:
+        if exc.code == 409:
+            return False
+        raise
+    was = elector.is_leader(clock.monotonic())
+    elector.written(written, clock.monotonic())
+    return not was

@@ -19,10 +19,11 @@ from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
+from actors import events
 from actors.apiserver.client import ApiClient, ApiError, Informer
 from actors.controllers.base import Context, Controller
 from actors.controllers.workqueue import WorkQueue
-from actors.leaderelection import LeaderElector
+from actors.leaderelection import LeaderElector, contend
 from bus.runtime import Actor
 
 Obj = dict[str, Any]
@@ -179,22 +180,8 @@ class ControllerManager(Actor):
             self.metrics.work_duration.labels(c.name).observe(perf() - started)
 
     async def record(self, obj: Obj, type_: str, reason: str, message: str) -> None:
-        meta = obj.get("metadata") or {}
-        ns = meta.get("namespace") or "default"
-        now = _rfc3339(self.clock.wall())
-        event = {
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": f"{meta.get('name')}.{self.rng.getrandbits(64):016x}", "namespace": ns},
-            "involvedObject": {"apiVersion": obj.get("apiVersion", ""), "kind": obj.get("kind", ""),
-                               "name": meta.get("name", ""), "namespace": meta.get("namespace", ""),
-                               "uid": meta.get("uid", "")},
-            "reason": reason, "message": message, "type": type_,
-            "source": {"component": "controller-manager"}, "count": 1, "firstTimestamp": now, "lastTimestamp": now,
-        }
-        try:
-            await self.api.create(event)
-        except ApiError as exc:
-            self.log.debug("event not recorded", reason=reason, error=str(exc))
+        await events.record(self.api, obj, type_, reason, message, component="controller-manager",
+                            rng=self.rng, wall=self.clock.wall(), log=self.log)
 
     # --- leader election -----------------------------------------------------------------------
     def _elect(self) -> None:
@@ -204,25 +191,10 @@ class ControllerManager(Actor):
 
     async def _elect_round(self) -> None:
         try:
-            try:
-                lease = await self.api.get("leases", self.lease_name, LEASE_NAMESPACE)
-            except ApiError as exc:
-                if exc.code != 404:
-                    raise
-                lease = None
-            self.elector.observe(lease, self.clock.monotonic())
-            action = self.elector.decide(self.clock.monotonic(), self.clock.wall())
-            if action.verb == "wait":
-                return
-            written = await (self.api.create(action.lease) if action.verb == "create"
-                             else self.api.update(action.lease))
-            was = self.elector.is_leader(self.clock.monotonic())
-            self.elector.written(written, self.clock.monotonic())
-            if not was:
+            if await contend(self.elector, self.api, self.clock):
                 self.log.info("became the leader", lease=f"{LEASE_NAMESPACE}/{self.lease_name}")
         except ApiError as exc:
-            if exc.code != 409:
-                self.log.warning("leader election round failed", error=str(exc))
+            self.log.warning("leader election round failed", error=str(exc))
         finally:
             self._electing = False
 
@@ -231,8 +203,3 @@ class ControllerManager(Actor):
             self.metrics.depth.labels(name).set(len(queue))
         self.metrics.leader.set(1 if self.elector.is_leader(self.clock.monotonic()) else 0)
 
-
-def _rfc3339(wall: float) -> str:
-    from actors.apiserver.objects import rfc3339
-
-    return rfc3339(wall)

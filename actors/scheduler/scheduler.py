@@ -20,8 +20,10 @@ from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
+from actors import events
 from actors.apiserver.client import ApiClient, ApiError, Informer
-from actors.leaderelection import LeaderElector
+from actors.apiserver.objects import rfc3339
+from actors.leaderelection import LeaderElector, contend
 from actors.scheduler.algorithm import SKIP, Algorithm, FitError, Profile, ScorePlugin
 from actors.scheduler.cache import SchedulerCache
 from actors.scheduler.framework import CycleState
@@ -202,28 +204,10 @@ class Scheduler(Actor):
 
     async def _elect_round(self) -> None:
         try:
-            try:
-                lease = await self.api.get("leases", LEASE_NAME, LEASE_NAMESPACE)
-            except ApiError as exc:
-                if exc.code != 404:
-                    raise
-                lease = None
-            self.elector.observe(lease, self.clock.monotonic())
-            action = self.elector.decide(self.clock.monotonic(), self.clock.wall())
-            if action.verb == "create":
-                written = await self.api.create(action.lease)
-            elif action.verb == "update":
-                written = await self.api.update(action.lease)
-            else:
-                return
-            was = self.elector.is_leader(self.clock.monotonic())
-            self.elector.written(written, self.clock.monotonic())
-            if not was:
-                self.log.info("became the leader", lease=f"{LEASE_NAMESPACE}/{LEASE_NAME}",
-                              transitions=written["spec"].get("leaseTransitions"))
+            if await contend(self.elector, self.api, self.clock):
+                self.log.info("became the leader", lease=f"{LEASE_NAMESPACE}/{LEASE_NAME}")
         except ApiError as exc:
-            if exc.code != 409:  # a conflict is another candidate winning this round
-                self.log.warning("leader election round failed", error=str(exc))
+            self.log.warning("leader election round failed", error=str(exc))
         finally:
             self._electing = False
 
@@ -295,7 +279,7 @@ class Scheduler(Actor):
 
     async def _report_unschedulable(self, pod: Obj, message: str) -> None:
         meta = pod["metadata"]
-        now = _rfc3339(self.clock.wall())
+        now = rfc3339(self.clock.wall())
         condition = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
                      "lastProbeTime": None, "lastTransitionTime": now}
         try:
@@ -308,29 +292,11 @@ class Scheduler(Actor):
         await self._event(pod, "Warning", "FailedScheduling", message)
 
     async def _event(self, pod: Obj, type_: str, reason: str, message: str) -> None:
-        meta = pod["metadata"]
-        now = _rfc3339(self.clock.wall())
-        event = {
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": f"{meta['name']}.{self.rng.getrandbits(64):016x}", "namespace": meta["namespace"]},
-            "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": meta["name"],
-                               "namespace": meta["namespace"], "uid": meta.get("uid", "")},
-            "reason": reason, "message": message, "type": type_,
-            "source": {"component": self.scheduler_name}, "reportingComponent": self.scheduler_name,
-            "count": 1, "firstTimestamp": now, "lastTimestamp": now,
-        }
-        try:
-            await self.api.create(event)
-        except ApiError as exc:
-            self.log.debug("event not recorded", reason=reason, error=str(exc))
+        await events.record(self.api, pod, type_, reason, message, component=self.scheduler_name, rng=self.rng,
+                            wall=self.clock.wall(), log=self.log)
 
     def _publish(self) -> None:
         for queue, count in self.queue.pending().items():
             self.metrics.pending.labels(queue).set(count)
         self.metrics.leader.set(1 if self.elector.is_leader(self.clock.monotonic()) else 0)
 
-
-def _rfc3339(wall: float) -> str:
-    from actors.apiserver.objects import rfc3339
-
-    return rfc3339(wall)
