@@ -180,14 +180,27 @@ class ApiBenchCluster(ClusterContext):
         self.start_timeout_s = start_timeout_s
         self.procs: dict[str, subprocess.Popen] = {}
 
+    #: Prefix of the cluster's temporary directory (short: control sockets live under it).
+    TMP_PREFIX = "ksa-"
+    #: Ports a subclass needs for its extra processes (in ``self.extra_ports``).
+    EXTRA_PORTS = 0
+
+    def extra_processes(self) -> dict:
+        """More processes for the cluster file (a subclass adds its component)."""
+        return {}
+
+    def after_ready(self) -> None:
+        """Runs once the API server answers (a subclass starts its extra processes here)."""
+
     def _start(self) -> None:
         # A short path: control sockets live under state_dir (a Unix socket path is <= 107 bytes).
-        self.tmp = tempfile.mkdtemp(prefix="ksa-") if self.keep else \
-            self._stack.enter_context(tempfile.TemporaryDirectory(prefix="ksa-"))
-        ports = free_ports(2 + 2 * len(MEMBERS))
+        self.tmp = tempfile.mkdtemp(prefix=self.TMP_PREFIX) if self.keep else \
+            self._stack.enter_context(tempfile.TemporaryDirectory(prefix=self.TMP_PREFIX))
+        ports = free_ports(2 + 2 * len(MEMBERS) + self.EXTRA_PORTS)  # all at once: no two the same
         self.broker_port, self.metrics_port = ports[:2]
         store_ports = dict(zip(MEMBERS, ports[2:2 + len(MEMBERS)]))
-        self.store_metrics = dict(zip(MEMBERS, ports[2 + len(MEMBERS):]))
+        self.store_metrics = dict(zip(MEMBERS, ports[2 + len(MEMBERS):2 + 2 * len(MEMBERS)]))
+        self.extra_ports = ports[2 + 2 * len(MEMBERS):]
         doc = {
             "cluster": {"name": "kubesim-bench", "state_dir": os.path.join(self.tmp, "state")},
             "bus": {"host": HOST, "port": self.broker_port},
@@ -198,6 +211,7 @@ class ApiBenchCluster(ClusterContext):
             "processes": {
                 "apiserver": {"component": "apiserver", "metrics_port": self.metrics_port},
                 **{m: {"component": "store", "metrics_port": self.store_metrics[m]} for m in MEMBERS},
+                **self.extra_processes(),
             },
         }
         self.config = os.path.join(self.tmp, "cluster.yaml")
@@ -237,6 +251,7 @@ class ApiBenchCluster(ClusterContext):
         except PeerFailed as exc:
             raise PeerFailed(f"{exc}\n{self.tail_logs()}") from None
         self.ready_s = time.monotonic() - t0
+        self.after_ready()
 
     def start_proc(self, name: str) -> subprocess.Popen:
         log = open(os.path.join(self.tmp, f"{name}.log"), "ab")

@@ -75,14 +75,10 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 import signal  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
 from collections import Counter  # noqa: E402
-
-import yaml  # noqa: E402
 
 from bench.apiserver import (  # noqa: E402
     CORES,
@@ -99,8 +95,6 @@ from bench.store_peers import (  # noqa: E402
     HOST,
     PeerFailed,
     Processes,
-    free_ports,
-    fs_type,
     sigterm_as_exit,
     wait_for,
 )
@@ -120,68 +114,16 @@ VENV_BIN = os.path.dirname(sys.executable)
 class SchedulerBenchCluster(ApiBenchCluster):
     """Three store members, the API server and one scheduler, as ``kubesim child`` processes."""
 
-    def __init__(self, *, fsync: bool, log_level: str = "warning", keep: bool = False,
-                 start_timeout_s: float = 40.0) -> None:
-        super().__init__(fsync=fsync, log_level=log_level, keep=keep, start_timeout_s=start_timeout_s)
+    TMP_PREFIX = "kss-"
+    EXTRA_PORTS = 1
 
-    def _start(self) -> None:
-        # As ApiBenchCluster._start, with the scheduler in the cluster file; it starts once the API answers.
-        self.tmp = tempfile.mkdtemp(prefix="kss-") if self.keep else \
-            self._stack.enter_context(tempfile.TemporaryDirectory(prefix="kss-"))
-        ports = free_ports(3 + 2 * len(MEMBERS))
-        self.broker_port, self.metrics_port, self.scheduler_metrics_port = ports[:3]
-        store_ports = dict(zip(MEMBERS, ports[3:3 + len(MEMBERS)]))
-        self.store_metrics = dict(zip(MEMBERS, ports[3 + len(MEMBERS):]))
-        doc = {
-            "cluster": {"name": "kubesim-bench", "state_dir": os.path.join(self.tmp, "state")},
-            "bus": {"host": HOST, "port": self.broker_port},
-            "security": {"curve": False, "keys_dir": os.path.join(self.tmp, "keys")},
-            "logging": {"level": self.log_level},
-            "store": {"host": HOST, "members": store_ports, "data_dir": os.path.join(self.tmp, "data"),
-                      "fsync": self.fsync},
-            "processes": {
-                "apiserver": {"component": "apiserver", "metrics_port": self.metrics_port},
-                **{m: {"component": "store", "metrics_port": self.store_metrics[m]} for m in MEMBERS},
-                SCHEDULER: {"component": "scheduler", "metrics_port": self.scheduler_metrics_port,
-                            "args": dict(LEASE)},
-            },
-        }
-        self.config = os.path.join(self.tmp, "cluster.yaml")
-        with open(self.config, "w") as f:
-            yaml.safe_dump(doc, f, sort_keys=False)
-        from bus import logs
-        from kubesim import config
-        from kubesim.apiserver import session_for
-        logs.configure("bench", "warning")
-        self.cfg = config.load(self.config)
-        self.data_fs = fs_type(self.tmp)
-        self._procs = self._stack.enter_context(Processes())
-        t0 = time.monotonic()
-        for name in (*MEMBERS, "apiserver"):
-            self.start_proc(name)
+    def extra_processes(self) -> dict:
+        (self.scheduler_metrics_port,) = self.extra_ports
+        return {SCHEDULER: {"component": "scheduler", "metrics_port": self.scheduler_metrics_port,
+                            "args": dict(LEASE)}}
 
-        def broker_listens():
-            self.check_alive()
-            socket.create_connection((HOST, self.broker_port), timeout=1).close()
-            return True
-        try:
-            wait_for("the API server's bus port", broker_listens, self.start_timeout_s, every_s=0.05)
-        except PeerFailed as exc:
-            raise PeerFailed(f"{exc}\n{self.tail_logs()}") from None
-        self.session = session_for(self.cfg, name=f"kubesim-cli-bench-main-{os.getpid()}", timeout_s=10.0,
-                                   deadline_s=30.0)
-        self._stack.callback(self.session.close)
-        self.api = self.session.api
-
-        def answers():
-            self.check_alive()
-            self.session.run(self.api.list("namespaces", limit=1), timeout_s=5)
-            return True
-        try:
-            wait_for("the API server to answer a list", answers, self.start_timeout_s, every_s=0.1)
-        except PeerFailed as exc:
-            raise PeerFailed(f"{exc}\n{self.tail_logs()}") from None
-        self.ready_s = time.monotonic() - t0
+    def after_ready(self) -> None:
+        # The scheduler starts once the API answers, so the time it takes to lead is its own.
         t1 = time.monotonic()
         self.start_proc(SCHEDULER)
 
