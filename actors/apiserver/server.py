@@ -303,8 +303,10 @@ class ApiServer(Actor):
                 meta["resourceVersion"] = rv
         # Stored as JSON, carried on the bus as msgpack (which can be the larger: 9 bytes a float):
         # an object must fit the limit in both, or a client could not read back what it wrote.
+        # msgpack is at most 3x the JSON (a float written "0.5" takes 9 bytes), so only an object past a
+        # third of the limit needs the second encoding to be measured.
         limit = self.options.max_object_bytes
-        if len(data) > limit or len(pack_value(obj)) > limit:
+        if len(data) > limit or (3 * len(data) > limit and len(pack_value(obj)) > limit):
             raise st.too_large(limit)
         return data
 
