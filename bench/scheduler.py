@@ -530,9 +530,7 @@ def algorithm_phase(nodes: list[dict], pods: list[dict], namespaces: dict[str, d
                     cprofile: str | None = None, chunk: int = 1000) -> dict:
     from actors.scheduler.algorithm import Algorithm, FitError
     from actors.scheduler.cache import SchedulerCache
-    from actors.scheduler.framework import CycleState
-    from actors.scheduler.plugins import interpod, volumes
-    from actors.scheduler.scheduler import default_profile
+    from actors.scheduler.scheduler import cycle_state, default_profile
 
     cache = SchedulerCache()
     t = time.perf_counter()
@@ -540,7 +538,6 @@ def algorithm_phase(nodes: list[dict], pods: list[dict], namespaces: dict[str, d
         cache.set_node(n)
     load_s = time.perf_counter() - t
     algorithm = Algorithm(default_profile(), random.Random(1))
-    storage = volumes.StorageSnapshot({}, {}, {})  # the informers' stores: no claims, volumes or classes
     perf = time.perf_counter
     snap_s = sched_s = assume_s = 0.0
     chunks: list[float] = []
@@ -555,10 +552,7 @@ def algorithm_phase(nodes: list[dict], pods: list[dict], namespaces: dict[str, d
     for p in pods:
         a = perf()
         # As Scheduler._schedule_one builds them for every cycle.
-        state = CycleState()
-        state[volumes.STORAGE_KEY] = storage
-        state[interpod.NAMESPACE_LABELS_KEY] = {
-            name: (ns.get("metadata") or {}).get("labels") or {} for name, ns in namespaces.items()}
+        state = cycle_state(cache, {}, {}, {}, namespaces)  # the informers: no claims, volumes or classes
         infos = cache.node_infos()
         b = perf()
         try:

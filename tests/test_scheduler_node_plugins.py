@@ -351,11 +351,11 @@ def test_node_affinity(pod, expected):
 
 
 def test_filters_in_default_order():
-    assert [name for name, _ in FILTERS] == [
+    assert [name for name, _, _ in FILTERS] == [
         "NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodeResourcesFit"]
 
 
 def test_every_filter_passes_a_plain_pod_on_a_plain_node():
     info = new_node_info(make_node())
     state = CycleState()
-    assert [fn(make_pod({"cpu": "100m"}), info, state) for _, fn in FILTERS] == [None] * 5
+    assert [fn(make_pod({"cpu": "100m"}), info, state) for _, fn, _ in FILTERS] == [None] * 5

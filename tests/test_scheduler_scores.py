@@ -242,7 +242,7 @@ def schedule(pod: dict, nodes: list[tuple[dict, list[dict]]]) -> tuple[str, dict
     """Filter, score, pick: the node kube-scheduler would bind ``pod`` to, and the totals."""
     state = CycleState()
     infos = [new_node_info(node, pods) for node, pods in nodes]
-    feasible = [i for i in infos if all(fn(pod, i, state) is None for _, fn in FILTERS)]
+    feasible = [i for i in infos if all(fn(pod, i, state) is None for _, fn, _ in FILTERS)]
     totals = score_nodes(pod, feasible, state)
     best = max(totals.values())
     winners = [name for name, total in totals.items() if total == best]

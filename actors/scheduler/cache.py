@@ -36,8 +36,12 @@ class SchedulerCache:
         """Pods counted on a node the scheduler chose, whose binding has not been seen yet."""
         self._orphans: dict[str, list[Obj]] = {}
         """Pods bound to a node the cache has not seen (yet): counted when it arrives."""
-        self._names: list[str] | None = None
-        """Node names in order, kept until a node is added or removed (not re-sorted every cycle)."""
+        self._infos: list[NodeInfo] | None = None
+        """Every NodeInfo in name order, kept until a node is added or removed: a cycle looks at
+        hundreds of nodes, and rebuilding the list of thousands for each pod would cost more."""
+        self._with_affinity: set[str] = set()
+        """Counted pods that have podAffinity or podAntiAffinity (Kubernetes' snapshot keeps the
+        same list): while there are none, InterPodAffinity has nothing to check for a plain pod."""
 
     # --- nodes ----------------------------------------------------------------------------
     def set_node(self, node: Obj) -> None:
@@ -46,13 +50,13 @@ class SchedulerCache:
         if info is None:
             pods = self._orphans.pop(name, [])
             self.nodes[name] = res.new_node_info(node, pods)
-            self._names = None
+            self._infos = None
         else:
-            self.nodes[name] = res.new_node_info(node, info.pods)
+            res.update_node(info, node)  # in place: the ordered list stays valid
 
     def remove_node(self, name: str) -> None:
         info = self.nodes.pop(name, None)
-        self._names = None
+        self._infos = None
         if info is not None and info.pods:
             self._orphans[name] = list(info.pods)  # still bound there; counted again if it comes back
 
@@ -92,6 +96,8 @@ class SchedulerCache:
     def _count(self, key: str, pod: Obj, node: str) -> None:
         self._pods[key] = pod
         self._pod_node[key] = node
+        if res.has_pod_affinity(pod):
+            self._with_affinity.add(key)
         info = self.nodes.get(node)
         if info is None:
             self._orphans.setdefault(node, []).append(pod)
@@ -103,6 +109,7 @@ class SchedulerCache:
         pod = self._pods.pop(key, None)
         if node is None or pod is None:
             return
+        self._with_affinity.discard(key)
         info = self.nodes.get(node)
         if info is not None:
             res.remove_pod(info, pod)
@@ -111,8 +118,15 @@ class SchedulerCache:
             self._orphans[node] = [p for p in orphans if pod_key(p) != key]
 
     def node_infos(self) -> list[NodeInfo]:
-        """Every node, in a stable order (the scheduler's snapshot for one cycle)."""
-        if self._names is None:
-            self._names = sorted(self.nodes)
-        nodes = self.nodes
-        return [nodes[name] for name in self._names]
+        """Every node, in a stable order (the scheduler's snapshot for one cycle).
+
+        The same list object until a node is added or removed: callers read it, never change it.
+        """
+        if self._infos is None:
+            nodes = self.nodes
+            self._infos = [nodes[name] for name in sorted(nodes)]
+        return self._infos
+
+    def have_pods_with_affinity(self) -> bool:
+        """Whether any counted pod has podAffinity or podAntiAffinity terms."""
+        return bool(self._with_affinity)

@@ -62,7 +62,12 @@ class Resources:
 
 @dataclass(slots=True)
 class NodeInfo:
-    """A node as the scheduler sees it: its object, the pods counted on it, their summed requests."""
+    """A node as the scheduler sees it: its object, the pods counted on it, their summed requests.
+
+    What every cycle reads of the node object itself — its name, labels,
+    taints, whether it is cordoned — is read once here, when the node is set,
+    not once per pod per node: a cycle looks at hundreds of nodes.
+    """
 
     node: Obj
     pods: list[Obj] = field(default_factory=list)
@@ -75,10 +80,38 @@ class NodeInfo:
     pods_with_affinity: list[Obj] = field(default_factory=list)
     """The counted pods that have podAffinity or podAntiAffinity (Kubernetes' PodsWithAffinity): most
     have none, so InterPodAffinity looks only here instead of at every pod."""
+    name: str = field(init=False)
+    labels: dict[str, str] = field(init=False)
+    taints: tuple[dict[str, Any], ...] = field(init=False)
+    """The node's taints (the well-formed ones)."""
+    hard_taints: tuple[dict[str, Any], ...] = field(init=False)
+    """Its NoSchedule and NoExecute taints: the ones that keep pods out."""
+    soft_taints: tuple[dict[str, Any], ...] = field(init=False)
+    """Its PreferNoSchedule taints: the ones that only lower its score."""
+    unschedulable: bool = field(init=False)
+    """``spec.unschedulable``: cordoned."""
 
-    @property
-    def name(self) -> str:
-        return self.node["metadata"]["name"]
+    def __post_init__(self) -> None:
+        self._read_node()
+
+    def set_node(self, node: Obj) -> None:
+        """A newer version of the same node: its object and what is read from it, not its pods."""
+        self.node = node
+        self._read_node()
+
+    def _read_node(self) -> None:
+        node = self.node
+        meta = node.get("metadata") or {}
+        self.name = meta.get("name") or ""
+        labels = meta.get("labels")
+        self.labels = labels if isinstance(labels, dict) else {}
+        spec = node.get("spec")
+        spec = spec if isinstance(spec, dict) else {}
+        taints = spec.get("taints")
+        self.taints = tuple(t for t in taints if isinstance(t, dict)) if isinstance(taints, list) else ()
+        self.hard_taints = tuple(t for t in self.taints if t.get("effect") in ("NoSchedule", "NoExecute"))
+        self.soft_taints = tuple(t for t in self.taints if t.get("effect") == "PreferNoSchedule")
+        self.unschedulable = bool(spec.get("unschedulable"))
 
 
 class Code:
@@ -108,5 +141,53 @@ class Status:
         return cls(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, reasons, plugin)
 
 
+#: What a PreFilter or PreScore returns when its plugin has nothing to do for this pod (framework.Skip):
+#: the plugin's Filter (or Score) is then not run on any node in this cycle.
+SKIP = Status("Skip", ())
+
+
 class CycleState(dict):
     """Per-pod data computed once (PreFilter, PreScore) and read by Filter and Score, by plugin name."""
+
+
+# --- judging many nodes at once -------------------------------------------------------------
+# A cycle judges hundreds of nodes. Calling a Python function per node per plugin is most of its
+# cost, so a plugin may also offer a *batch* form that judges a list of nodes in one call — a list
+# comprehension over the fields NodeInfo precomputes, for the nodes that obviously pass — and
+# falls back on its per-node check for the rest. The per-node check stays the definition; the
+# batch form must agree with it (the tests compare the two).
+
+Judged = tuple[list[NodeInfo], dict[str, Status]]
+"""A batch filter's answer: the nodes that passed, in order, and each refused node's status by name."""
+
+
+def judge_each(check, pod: Obj, infos: list[NodeInfo], state: CycleState) -> Judged:
+    """The batch form of any per-node filter ``check(pod, info, state)``: one call per node."""
+    passed: list[NodeInfo] = []
+    refused: dict[str, Status] = {}
+    for info in infos:
+        status = check(pod, info, state)
+        if status is None:
+            passed.append(info)
+        else:
+            refused[info.name] = status
+    return passed, refused
+
+
+def judge_rest(check, pod: Obj, infos: list[NodeInfo], state: CycleState, quick: list[NodeInfo]) -> Judged:
+    """``quick`` (an in-order subsequence of ``infos``) passed a cheap test; ``check`` judges the others."""
+    if len(quick) == len(infos):
+        return quick, {}
+    obvious = set(map(id, quick))
+    passed: list[NodeInfo] = []
+    refused: dict[str, Status] = {}
+    for info in infos:
+        if id(info) in obvious:
+            passed.append(info)
+            continue
+        status = check(pod, info, state)
+        if status is None:
+            passed.append(info)
+        else:
+            refused[info.name] = status
+    return passed, refused

@@ -47,6 +47,7 @@ __all__ = [
     "pod_non_zero_requests",
     "pod_requests",
     "remove_pod",
+    "update_node",
 ]
 
 DEFAULT_MILLI_CPU_REQUEST = 100
@@ -206,6 +207,12 @@ def new_node_info(node: Obj, pods: Iterable[Obj] = ()) -> NodeInfo:
     for pod in pods:
         add_pod(info, pod)
     return info
+
+
+def update_node(info: NodeInfo, node: Obj) -> None:
+    """A newer version of ``info``'s node: what it offers and what is read from it change, its pods stay."""
+    info.set_node(node)
+    info.allocatable = node_allocatable(node)
 
 
 def add_pod(info: NodeInfo, pod: Obj) -> None:

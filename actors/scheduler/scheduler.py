@@ -54,9 +54,28 @@ def _spread(pod: Obj, when: str) -> bool:
                for c in (pod.get("spec") or {}).get("topologySpreadConstraints") or [])
 
 
+#: CycleState key: whether any pod the cache counts has affinity terms (the cache keeps count, so a
+#: cycle need not look at every node to know).
+HAVE_AFFINITY_KEY = "HavePodsWithAffinity"
+
+
 def _affinity_anywhere(pod: Obj, nodes, state: CycleState) -> bool:
     """The pod has affinity terms, or some counted pod does (whose terms may concern this one)."""
-    return has_pod_affinity(pod) or any(info.pods_with_affinity for info in nodes)
+    if has_pod_affinity(pod):
+        return True
+    known = state.get(HAVE_AFFINITY_KEY)
+    return known if known is not None else any(info.pods_with_affinity for info in nodes)
+
+
+def cycle_state(cache: SchedulerCache, claims: dict, volumes_: dict, classes: dict,
+                namespaces: dict) -> CycleState:
+    """What a cycle's plugins read besides the nodes: the informers' stores and the cache's affinity count."""
+    state = CycleState()
+    state[volumes.STORAGE_KEY] = volumes.StorageSnapshot(claims, volumes_, classes)
+    state[interpod.NAMESPACE_LABELS_KEY] = {
+        name: (ns.get("metadata") or {}).get("labels") or {} for name, ns in namespaces.items()}
+    state[HAVE_AFFINITY_KEY] = cache.have_pods_with_affinity()
+    return state
 
 
 def _affinity_filtered(pod: Obj, nodes, state: CycleState) -> bool:
@@ -84,9 +103,11 @@ def default_profile(percentage_of_nodes_to_score: int = 0) -> Profile:
         filters=(*node_plugins.FILTERS, (volumes.NAME, volumes.filter), (topology.NAME, topology.filter),
                  (interpod.NAME, interpod.filter)),
         pre_scores=(
+            *((p.name, p.pre_score) for p in score_plugins.SCORES if p.pre_score is not None),
             (topology.NAME, _unless(lambda pod, nodes, state: _spread(pod, "ScheduleAnyway"), topology.pre_score)),
             (interpod.NAME, _unless(_affinity_filtered, interpod.pre_score))),
-        scores=(*(ScorePlugin(p.name, p.score, weights.get(p.name, 1), p.normalize) for p in score_plugins.SCORES),
+        scores=(*(ScorePlugin(p.name, p.score, weights.get(p.name, 1), p.normalize, p.many)
+                  for p in score_plugins.SCORES),
                 ScorePlugin(topology.NAME, topology.score, weights[score_plugins.POD_TOPOLOGY_SPREAD],
                             topology.normalize_score),
                 ScorePlugin(interpod.NAME, interpod.score, weights[score_plugins.INTER_POD_AFFINITY],
@@ -234,12 +255,9 @@ class Scheduler(Actor):
         perf = self.clock.perf
         started = perf()
         inf = self.informers
-        state = CycleState()
         # The informers' own dicts: keyed namespace/name for claims, name for volumes and classes.
-        state[volumes.STORAGE_KEY] = volumes.StorageSnapshot(
-            inf["persistentvolumeclaims"].store, inf["persistentvolumes"].store, inf["storageclasses"].store)
-        state[interpod.NAMESPACE_LABELS_KEY] = {
-            name: (ns.get("metadata") or {}).get("labels") or {} for name, ns in inf["namespaces"].store.items()}
+        state = cycle_state(self.cache, inf["persistentvolumeclaims"].store, inf["persistentvolumes"].store,
+                            inf["storageclasses"].store, inf["namespaces"].store)
         try:
             result = self.algorithm.schedule(pod, self.cache.node_infos(), state)
         except FitError as err:

@@ -32,7 +32,16 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from actors.apiserver.fielderrors import is_qualified_name, is_valid_label_value
-from actors.scheduler.framework import CycleState, NodeInfo, Obj, Resources, Status
+from actors.scheduler.framework import (
+    CycleState,
+    Judged,
+    NodeInfo,
+    Obj,
+    Resources,
+    Status,
+    judge_each,
+    judge_rest,
+)
 from actors.scheduler.resources import pod_requests
 
 __all__ = [
@@ -47,13 +56,19 @@ __all__ = [
     "NODE_UNSCHEDULABLE",
     "TAINT_TOLERATION",
     "FilterFn",
+    "FilterMany",
     "insufficient_resources",
     "node_affinity",
+    "node_affinity_many",
     "node_name",
+    "node_name_many",
     "node_resources_fit",
+    "node_resources_fit_many",
     "node_unschedulable",
+    "node_unschedulable_many",
     "required_node_affinity_matches",
     "taint_toleration",
+    "taint_toleration_many",
     "term_matches",
     "tolerates",
     "tolerations_tolerate",
@@ -61,6 +76,7 @@ __all__ = [
 ]
 
 FilterFn = Callable[[Obj, NodeInfo, CycleState], Status | None]
+FilterMany = Callable[[Obj, list[NodeInfo], CycleState], Judged]
 
 NODE_NAME = "NodeName"
 NODE_UNSCHEDULABLE = "NodeUnschedulable"
@@ -95,6 +111,12 @@ def node_name(pod: Obj, node_info: NodeInfo, state: CycleState) -> Status | None
     if not wanted or wanted == node_info.name:
         return None
     return Status.unresolvable(NODE_NAME, ERR_NODE_NAME)
+
+
+def node_name_many(pod: Obj, infos: list[NodeInfo], state: CycleState) -> Judged:
+    if not _spec(pod).get("nodeName"):
+        return infos, {}
+    return judge_each(node_name, pod, infos, state)
 
 
 # --- Taints and tolerations -------------------------------------------------------------
@@ -132,10 +154,6 @@ def untolerated_taint(taints: Iterable[Mapping[str, Any]],
     return None
 
 
-def _taints(node: Obj) -> list[Mapping[str, Any]]:
-    return _list(_spec(node).get("taints"))
-
-
 def _tolerations(pod: Obj) -> list[Mapping[str, Any]]:
     return _list(_spec(pod).get("tolerations"))
 
@@ -149,12 +167,16 @@ def node_unschedulable(pod: Obj, node_info: NodeInfo, state: CycleState) -> Stat
     unschedulable:NoSchedule``; a pod tolerating that taint (DaemonSet pods
     do) is let through even before the taint appears.
     """
-    if not _spec(node_info.node).get("unschedulable"):
+    if not node_info.unschedulable:
         return None
     taint = {"key": UNSCHEDULABLE_TAINT_KEY, "effect": "NoSchedule"}
     if tolerations_tolerate(_tolerations(pod), taint):
         return None
     return Status.unresolvable(NODE_UNSCHEDULABLE, ERR_UNSCHEDULABLE)
+
+
+def node_unschedulable_many(pod: Obj, infos: list[NodeInfo], state: CycleState) -> Judged:
+    return judge_rest(node_unschedulable, pod, infos, state, [i for i in infos if not i.unschedulable])
 
 
 # --- TaintToleration --------------------------------------------------------------------
@@ -167,11 +189,15 @@ def taint_toleration(pod: Obj, node_info: NodeInfo, state: CycleState) -> Status
 
     Only the first untolerated taint is named, as in Kubernetes.
     """
-    taint = untolerated_taint(_taints(node_info.node), _tolerations(pod), _DO_NOT_SCHEDULE)
+    taint = untolerated_taint(node_info.hard_taints, _tolerations(pod), _DO_NOT_SCHEDULE)
     if taint is None:
         return None
     reason = f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value', '')}}}"
     return Status.unresolvable(TAINT_TOLERATION, reason)
+
+
+def taint_toleration_many(pod: Obj, infos: list[NodeInfo], state: CycleState) -> Judged:
+    return judge_rest(taint_toleration, pod, infos, state, [i for i in infos if not i.hard_taints])
 
 
 # --- NodeResourcesFit -------------------------------------------------------------------
@@ -213,6 +239,20 @@ def node_resources_fit(pod: Obj, node_info: NodeInfo, state: CycleState) -> Stat
     """
     reasons = insufficient_resources(_pod_request(pod, state), node_info)
     return Status.unschedulable(NODE_RESOURCES_FIT, *reasons) if reasons else None
+
+
+def node_resources_fit_many(pod: Obj, infos: list[NodeInfo], state: CycleState) -> Judged:
+    """The nodes with room for the pod: :func:`insufficient_resources` is empty exactly for the quick ones."""
+    request = _pod_request(pod, state)
+    if request.scalar:
+        return judge_each(node_resources_fit, pod, infos, state)
+    cpu, memory, storage = request.milli_cpu, request.memory, request.ephemeral_storage
+    quick = [i for i in infos
+             if len(i.pods) < i.allocatable.pods
+             and (cpu <= 0 or cpu <= i.allocatable.milli_cpu - i.requested.milli_cpu)
+             and (memory <= 0 or memory <= i.allocatable.memory - i.requested.memory)
+             and (storage <= 0 or storage <= i.allocatable.ephemeral_storage - i.requested.ephemeral_storage)]
+    return judge_rest(node_resources_fit, pod, infos, state, quick)
 
 
 # --- NodeAffinity -----------------------------------------------------------------------
@@ -329,12 +369,19 @@ def node_affinity(pod: Obj, node_info: NodeInfo, state: CycleState) -> Status | 
     return Status.unresolvable(NODE_AFFINITY, ERR_NODE_AFFINITY)
 
 
+def node_affinity_many(pod: Obj, infos: list[NodeInfo], state: CycleState) -> Judged:
+    # With no nodeSelector and no required terms every node matches (Kubernetes' PreFilter Skips).
+    if not _spec(pod).get("nodeSelector") and "requiredDuringSchedulingIgnoredDuringExecution" not in _node_affinity(pod):
+        return infos, {}
+    return judge_each(node_affinity, pod, infos, state)
+
+
 #: The filters in kube-scheduler's default order (NodeUnschedulable first, as
-#: in its MultiPoint plugin list), as (name, function) pairs.
-FILTERS: tuple[tuple[str, FilterFn], ...] = (
-    (NODE_UNSCHEDULABLE, node_unschedulable),
-    (NODE_NAME, node_name),
-    (TAINT_TOLERATION, taint_toleration),
-    (NODE_AFFINITY, node_affinity),
-    (NODE_RESOURCES_FIT, node_resources_fit),
+#: in its MultiPoint plugin list), as (name, per-node check, batch form).
+FILTERS: tuple[tuple[str, FilterFn, FilterMany], ...] = (
+    (NODE_UNSCHEDULABLE, node_unschedulable, node_unschedulable_many),
+    (NODE_NAME, node_name, node_name_many),
+    (TAINT_TOLERATION, taint_toleration, taint_toleration_many),
+    (NODE_AFFINITY, node_affinity, node_affinity_many),
+    (NODE_RESOURCES_FIT, node_resources_fit, node_resources_fit_many),
 )

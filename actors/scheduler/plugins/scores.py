@@ -41,10 +41,12 @@ from typing import Any
 
 from actors.scheduler.framework import (
     MAX_NODE_SCORE,
+    SKIP,
     CycleState,
     NodeInfo,
     Obj,
     Resources,
+    Status,
 )
 from actors.scheduler.plugins.node import (
     NODE_AFFINITY,
@@ -64,18 +66,24 @@ __all__ = [
     "POD_TOPOLOGY_SPREAD",
     "SCORES",
     "ScoreFn",
+    "ScoreMany",
     "ScorePlugin",
     "balanced_allocation",
+    "balanced_allocation_many",
     "least_allocated",
+    "least_allocated_many",
+    "node_affinity_pre_score",
     "node_affinity_score",
     "normalize",
     "plugin_scores",
     "score_nodes",
     "taint_toleration_score",
+    "taint_toleration_score_many",
     "weighted_total",
 ]
 
 ScoreFn = Callable[[Obj, NodeInfo, CycleState], int]
+ScoreMany = Callable[[Obj, list[NodeInfo], CycleState], list[int]]
 
 BALANCED_ALLOCATION = "NodeResourcesBalancedAllocation"
 POD_TOPOLOGY_SPREAD = "PodTopologySpread"
@@ -95,8 +103,10 @@ DEFAULT_WEIGHTS: Mapping[str, int] = {
     IMAGE_LOCALITY: 1,
 }
 
-#: LeastAllocated's resources and their weights (the default scoringStrategy).
+#: LeastAllocated's resources and their weights (the default scoringStrategy); BalancedAllocation
+#: looks at the same two.
 LEAST_ALLOCATED_RESOURCES: tuple[tuple[str, int], ...] = (("cpu", 1), ("memory", 1))
+_CPU_WEIGHT, _MEMORY_WEIGHT = dict(LEAST_ALLOCATED_RESOURCES)["cpu"], dict(LEAST_ALLOCATED_RESOURCES)["memory"]
 
 # CycleState keys for the pod's requests, computed once per cycle (PreScore).
 _NON_ZERO_KEY = "PreScore" + NODE_RESOURCES_FIT
@@ -116,16 +126,6 @@ def _cached(state: CycleState, key: str, compute: Callable[[], Resources]) -> Re
     return value
 
 
-def _amount(resources: Resources, name: str) -> int:
-    if name == "cpu":
-        return resources.milli_cpu
-    if name == "memory":
-        return resources.memory
-    if name == "ephemeral-storage":
-        return resources.ephemeral_storage
-    return resources.scalar.get(name, 0)
-
-
 # --- NodeResourcesFit: LeastAllocated ---------------------------------------------------
 
 def _least_requested(requested: int, capacity: int) -> int:
@@ -136,16 +136,34 @@ def _least_requested(requested: int, capacity: int) -> int:
 
 def least_allocated(pod: Obj, node_info: NodeInfo, state: CycleState) -> int:
     """Favour the emptiest node: the weighted mean of each resource's free share after placing the pod."""
+    return least_allocated_many(pod, [node_info], state)[0]
+
+
+def least_allocated_many(pod: Obj, infos: list[NodeInfo], state: CycleState) -> list[int]:
+    """:func:`least_allocated` for each node, in one pass (cpu and memory, the default resources)."""
     request = _cached(state, _NON_ZERO_KEY, lambda: pod_non_zero_requests(pod))
-    total = weight_sum = 0
-    for name, weight in LEAST_ALLOCATED_RESOURCES:
-        allocatable = _amount(node_info.allocatable, name)
-        if allocatable == 0:
-            continue  # a resource the node does not report is left out of the mean
-        requested = _amount(node_info.non_zero_requested, name) + _amount(request, name)
-        total += _least_requested(requested, allocatable) * weight
-        weight_sum += weight
-    return total // weight_sum if weight_sum else 0
+    pod_cpu, pod_memory = request.milli_cpu, request.memory
+    out = []
+    append = out.append
+    for info in infos:
+        allocatable, used = info.allocatable, info.non_zero_requested
+        cpu, memory = allocatable.milli_cpu, allocatable.memory
+        if cpu and memory:  # the common case, _least_requested inlined
+            cpu_used = used.milli_cpu + pod_cpu
+            memory_used = used.memory + pod_memory
+            cpu_score = (cpu - cpu_used) * MAX_NODE_SCORE // cpu if cpu_used <= cpu else 0
+            memory_score = (memory - memory_used) * MAX_NODE_SCORE // memory if memory_used <= memory else 0
+            append((cpu_score * _CPU_WEIGHT + memory_score * _MEMORY_WEIGHT) // (_CPU_WEIGHT + _MEMORY_WEIGHT))
+            continue
+        total = weight_sum = 0
+        if cpu:  # a resource the node does not report is left out of the mean
+            total += _least_requested(used.milli_cpu + pod_cpu, cpu) * _CPU_WEIGHT
+            weight_sum += _CPU_WEIGHT
+        if memory:
+            total += _least_requested(used.memory + pod_memory, memory) * _MEMORY_WEIGHT
+            weight_sum += _MEMORY_WEIGHT
+        append(total // weight_sum if weight_sum else 0)
+    return out
 
 
 # --- NodeResourcesBalancedAllocation ---------------------------------------------------
@@ -164,15 +182,38 @@ def _balance(fractions: list[float]) -> int:
 
 def balanced_allocation(pod: Obj, node_info: NodeInfo, state: CycleState) -> int:
     """Favour the node whose cpu and memory would be used in the most equal proportion."""
+    return balanced_allocation_many(pod, [node_info], state)[0]
+
+
+def balanced_allocation_many(pod: Obj, infos: list[NodeInfo], state: CycleState) -> list[int]:
+    """:func:`balanced_allocation` for each node, in one pass.
+
+    Python's int / int is the float64 division Go does on the converted values as long as both are
+    below 2**53 (9 PB of memory), which they are.
+    """
     request = _cached(state, _REQUEST_KEY, lambda: pod_requests(pod))
-    fractions = []
-    for name, _ in LEAST_ALLOCATED_RESOURCES:
-        allocatable = _amount(node_info.allocatable, name)
-        if allocatable == 0:
+    pod_cpu, pod_memory = request.milli_cpu, request.memory
+    out = []
+    append = out.append
+    for info in infos:
+        allocatable, used = info.allocatable, info.requested
+        cpu, memory = allocatable.milli_cpu, allocatable.memory
+        if cpu and memory:  # the common case, _balance's two-resource branch inlined
+            cpu_share = (used.milli_cpu + pod_cpu) / cpu
+            memory_share = (used.memory + pod_memory) / memory
+            if cpu_share > 1.0:
+                cpu_share = 1.0
+            if memory_share > 1.0:
+                memory_share = 1.0
+            append(int((1 - abs((cpu_share - memory_share) / 2)) * float(MAX_NODE_SCORE)))
             continue
-        requested = _amount(node_info.requested, name) + _amount(request, name)
-        fractions.append(min(float(requested) / float(allocatable), 1.0))
-    return _balance(fractions)
+        fractions = []
+        if cpu:
+            fractions.append(min((used.milli_cpu + pod_cpu) / cpu, 1.0))
+        if memory:
+            fractions.append(min((used.memory + pod_memory) / memory, 1.0))
+        append(_balance(fractions))
+    return out
 
 
 # --- NodeAffinity -----------------------------------------------------------------------
@@ -202,10 +243,19 @@ def _mappings(value: Any) -> list[Mapping[str, Any]]:
 
 def taint_toleration_score(pod: Obj, node_info: NodeInfo, state: CycleState) -> int:
     """How many of the node's PreferNoSchedule taints the pod does not tolerate (fewer is better)."""
+    return taint_toleration_score_many(pod, [node_info], state)[0]
+
+
+def taint_toleration_score_many(pod: Obj, infos: list[NodeInfo], state: CycleState) -> list[int]:
+    """:func:`taint_toleration_score` for each node; a node without such taints scores 0 at once."""
     tolerations = _mappings((pod.get("spec") or {}).get("tolerations"))
-    taints = _mappings((node_info.node.get("spec") or {}).get("taints"))
-    return sum(1 for taint in taints if taint.get("effect") == "PreferNoSchedule"
-               and not tolerations_tolerate(tolerations, taint))
+    return [sum(1 for taint in info.soft_taints if not tolerations_tolerate(tolerations, taint))
+            if info.soft_taints else 0 for info in infos]
+
+
+def node_affinity_pre_score(pod: Obj, infos: list[NodeInfo], state: CycleState) -> Status | None:
+    """Skip the NodeAffinity score for a pod without preferred terms: it would be 0 on every node."""
+    return SKIP if not _preferred_terms(pod) else None
 
 
 # --- Normalizing and adding up -------------------------------------------------------
@@ -227,19 +277,24 @@ def normalize(scores: Mapping[str, int], reverse: bool) -> dict[str, int]:
 
 @dataclass(frozen=True, slots=True)
 class ScorePlugin:
-    """A score plugin: its name, its per-node score, and its NormalizeScore if it has one."""
+    """A score plugin: its name, its per-node score, its NormalizeScore if it has one, its batch form,
+    and the PreScore that may tell it to Skip."""
 
     name: str
     score: ScoreFn
     normalize: Callable[[Mapping[str, int]], dict[str, int]] | None = None
+    many: ScoreMany | None = None
+    pre_score: Callable[[Obj, list[NodeInfo], CycleState], Status | None] | None = None
 
 
 #: The score plugins implemented here, in kube-scheduler's default order.
 SCORES: tuple[ScorePlugin, ...] = (
-    ScorePlugin(TAINT_TOLERATION, taint_toleration_score, lambda s: normalize(s, reverse=True)),
-    ScorePlugin(NODE_AFFINITY, node_affinity_score, lambda s: normalize(s, reverse=False)),
-    ScorePlugin(NODE_RESOURCES_FIT, least_allocated),
-    ScorePlugin(BALANCED_ALLOCATION, balanced_allocation),
+    ScorePlugin(TAINT_TOLERATION, taint_toleration_score, lambda s: normalize(s, reverse=True),
+                many=taint_toleration_score_many),
+    ScorePlugin(NODE_AFFINITY, node_affinity_score, lambda s: normalize(s, reverse=False),
+                pre_score=node_affinity_pre_score),
+    ScorePlugin(NODE_RESOURCES_FIT, least_allocated, many=least_allocated_many),
+    ScorePlugin(BALANCED_ALLOCATION, balanced_allocation, many=balanced_allocation_many),
 )
 
 
