@@ -49,9 +49,9 @@ the API server would.
 
 Reading the output: one line per measurement (and a progress line every 2 s
 while pods are bound), then a summary; the LAST line is one JSON object with
-every figure. ``--quick`` takes about 25 s; the default about 7-8 minutes on 2
-cores (binding 10,000 pods takes ~5 of them at ~35 pods/s, then (3) runs for
-its 120 s budget).
+every figure. ``--quick`` takes about 25 s; the default about 50 s on 2 cores
+(binding the 10,000 pods takes ~25 s of it at ~430 pods/s; the algorithm alone
+then takes ~10 s).
 
     .venv/bin/python bench/scheduler.py [--quick] [--nodes 5000] [--pods 10000] [--no-fsync]
                                         [--clients 4] [--in-flight 64] [--algo-seconds 120]
