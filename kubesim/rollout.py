@@ -1,8 +1,10 @@
-"""``kubesim rollout status|history|undo``: kubectl's rollout verbs for Deployments.
+"""``kubesim rollout status|history|undo|pause|resume``: kubectl's rollout verbs for Deployments.
 
     kubesim rollout status deployment/NAME [-n NS] [--timeout S]   wait until the rollout is done
     kubesim rollout history deployment/NAME [-n NS]                 the revisions and their change causes
     kubesim rollout undo deployment/NAME [-n NS] [--to-revision N]  put back an earlier revision's template
+    kubesim rollout pause deployment/NAME [-n NS]                   stop rolling out template changes
+    kubesim rollout resume deployment/NAME [-n NS]                  roll them out again
 
 The texts are kubectl's (``k8s.io/kubectl/pkg/polymorphichelpers/rollout_status.go``,
 ``history.go``, ``rollback.go``); the decisions come from the Deployment
@@ -22,8 +24,10 @@ from actors.controllers.deployment import (
     RollbackError,
     history,
     owned_replicasets,
-    rollback_template,
+    rollback_annotations,
+    rollback_source,
     templates_equal,
+    unhashed_template,
 )
 
 if TYPE_CHECKING:
@@ -31,10 +35,11 @@ if TYPE_CHECKING:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("rollout", help="manage a Deployment's rollout: status, history, undo")
+    p = sub.add_parser("rollout", help="manage a Deployment's rollout: status, history, undo, pause, resume")
     ops = p.add_subparsers(dest="rollout_command", required=True)
     for name, text in (("status", "wait until the rollout is done"), ("history", "the rollout's revisions"),
-                       ("undo", "roll back to an earlier revision")):
+                       ("undo", "roll back to an earlier revision"), ("pause", "stop rolling out changes"),
+                       ("resume", "roll out changes again")):
         o = ops.add_parser(name, help=text)
         o.add_argument("target", help="deployment/NAME (or 'deployment NAME')")
         o.add_argument("name", nargs="?", default="")
@@ -79,6 +84,35 @@ def status_message(d: dict) -> tuple[str, bool]:
     return f'deployment "{name}" successfully rolled out', True
 
 
+def undo_plan(d: dict, replicasets: list[dict], to_revision: int = 0) -> tuple[str, list[dict] | None]:
+    """What ``rollout undo`` says and the JSON patch it sends (None: nothing to do), as kubectl's
+    DeploymentRollbacker: refused while paused; skipped when the template is already that revision's;
+    else the template (without its hash label) and the revision's annotations go back together."""
+    name = d["metadata"]["name"]
+    source = rollback_source(d, replicasets, to_revision)
+    if (d.get("spec") or {}).get("paused"):
+        raise RollbackError(f"you cannot rollback a paused deployment; resume it first with 'kubesim rollout "
+                            f"resume deployment/{name}' and try again")
+    template = unhashed_template(source)
+    if templates_equal(template, (d.get("spec") or {}).get("template")):
+        return f"skipped rollback (current template already matches revision {to_revision})", None
+    annotations_op = "replace" if "annotations" in d["metadata"] else "add"  # replace needs the member
+    return "rolled back", [{"op": "replace", "path": "/spec/template", "value": template},
+                           {"op": annotations_op, "path": "/metadata/annotations",
+                            "value": rollback_annotations(d, source)}]
+
+
+def pause_patch(d: dict, pause: bool) -> dict:
+    """The merge patch ``rollout pause`` (or ``resume``) sends; ValueError with kubectl's complaint when
+    there is nothing to do (its ObjectPauser / ObjectResumer)."""
+    name, paused = d["metadata"]["name"], bool((d.get("spec") or {}).get("paused"))
+    if pause and paused:
+        raise ValueError(f'deployments.apps "{name}" is already paused')
+    if not pause and not paused:
+        raise ValueError(f'deployments.apps "{name}" is not paused')
+    return {"spec": {"paused": True if pause else None}}
+
+
 def run(cfg: ClusterConfig, args) -> int:
     from bus import logs
     from kubesim.apiserver import session_for
@@ -95,6 +129,11 @@ def run(cfg: ClusterConfig, args) -> int:
             if args.rollout_command == "status":
                 return _status(s, name, ns, args.timeout)
             d = s.run(s.api.get("deployments", name, ns))
+            if args.rollout_command in ("pause", "resume"):
+                pause = args.rollout_command == "pause"
+                s.run(s.api.patch("deployments", name, pause_patch(d, pause), ns, patch_type="merge"))
+                print(f"deployment.apps/{name} {'paused' if pause else 'resumed'}")
+                return 0
             rss = owned_replicasets(d, s.run(s.api.list("replicasets", ns))["items"])
             if args.rollout_command == "history":
                 print(f"deployment.apps/{name} ")
@@ -102,14 +141,10 @@ def run(cfg: ClusterConfig, args) -> int:
                 for revision, cause in history(d, rss):
                     print(f"{revision:<10}{cause or '<none>'}")
                 return 0
-            template = rollback_template(d, rss, args.to_revision)
-            if templates_equal(template, (d.get("spec") or {}).get("template")):
-                print(f"deployment.apps/{name} skipped rollback (current template already matches revision "
-                      f"{args.to_revision or 'previous'})")
-                return 0
-            s.run(s.api.patch("deployments", name, [{"op": "replace", "path": "/spec/template", "value": template}],
-                              ns, patch_type="json"))
-            print(f"deployment.apps/{name} rolled back")
+            message, patch = undo_plan(d, rss, args.to_revision)
+            if patch is not None:
+                s.run(s.api.patch("deployments", name, patch, ns, patch_type="json"))
+            print(f"deployment.apps/{name} {message}")
             return 0
         except (RollbackError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)

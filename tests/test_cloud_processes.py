@@ -25,6 +25,8 @@ def test_load_balancers_provider_ids_and_terminated_instances(tmp_path):
         wait_until(lambda: s.run(s.api.get("nodes", "node-9"))["spec"].get("providerID") == "kubesim://test/node-9",
                    20, "a provider ID", step=lambda: s.poll(0.05))
         assert not s.run(s.api.get("nodes", "node-9"))["spec"].get("taints")
+        wait_until(lambda: [a["type"] for a in s.run(s.api.get("nodes", "node-9"))["status"].get("addresses") or []]
+                   == ["InternalIP", "Hostname"], 20, "the node's addresses", step=lambda: s.poll(0.05))
 
         for name in ("lb-1", "lb-2"):
             s.run(s.api.create({"apiVersion": "v1", "kind": "Service",

@@ -17,6 +17,7 @@ from actors.apiserver.objects import rfc3339
 from actors.apiserver.status import ApiError
 from actors.controllers.base import Context, DictStore, key_of, run_sync
 from actors.controllers.deployment import (
+    CHANGE_CAUSE,
     DESIRED_REPLICAS,
     MAX_REPLICAS,
     POD_TEMPLATE_HASH,
@@ -91,6 +92,9 @@ class FakeApi:
         store = self.caches["deployments"]
         stored = copy.deepcopy(store.get(obj["metadata"]["name"], obj["metadata"]["namespace"]))
         stored["status"] = copy.deepcopy(obj["status"])
+        if isinstance(obj["metadata"].get("annotations"), dict):
+            # As kubesim's API server (deploymentStatusStrategy): the revision annotation rides along.
+            stored["metadata"]["annotations"] = copy.deepcopy(obj["metadata"]["annotations"])
         stored["metadata"]["resourceVersion"] = self._rv()
         store.put(stored)
         return copy.deepcopy(stored)
@@ -461,6 +465,54 @@ def test_rolling_update_no_surge_one_unavailable_with_3_replicas():
     ]
 
 
+def come_up_one(c: Cluster) -> bool:
+    """One not-ready pod turns ready and available (the newest ReplicaSet's first); whether one did."""
+    for rs in reversed(c.rss()):
+        st = rs["status"]
+        if st.get("availableReplicas", 0) < st.get("replicas", 0):
+            st["availableReplicas"] = st["readyReplicas"] = st.get("availableReplicas", 0) + 1
+            return True
+    return False
+
+
+@pytest.mark.parametrize(("replicas", "surge", "unavailable"), [
+    (1, "25%", "25%"),   # surge ceil(0.25) = 1, unavailable floor(0.25) = 0
+    (2, 0, 1),
+    (3, "100%", 0),      # surge 3: the whole new set at once, nothing may go unavailable
+    (5, 2, 0),
+    (5, "30%", "30%"),   # surge ceil(1.5) = 2, unavailable floor(1.5) = 1
+    (6, 1, "50%"),       # unavailable 3
+    (10, "25%", "25%"),  # surge ceil(2.5) = 3, unavailable floor(2.5) = 2
+    (10, 0, "10%"),      # no surge, unavailable 1: one pod at a time
+])
+def test_every_step_of_a_rollout_and_of_a_second_one_mid_way_stays_within_surge_and_unavailable(
+        replicas, surge, unavailable):
+    limit_surge, limit_unavailable = resolve_fenceposts(surge, unavailable, replicas)
+    limit_unavailable = min(limit_unavailable, replicas)
+    c = Cluster(deployment(replicas, surge=surge, unavailable=unavailable))
+    c.steady()
+    c.edit(template=template("nginx:1.26"))
+    for step in range(300):
+        if step == 3:  # a second update before the first finished: three ReplicaSets for a while
+            c.edit(template=template("nginx:1.27"))
+        c.sync()
+        sizes = [rs["spec"]["replicas"] for rs in c.rss()]
+        assert sum(sizes) <= replicas + limit_surge, (step, sizes)
+        c.settle()  # surplus pods go (available ones first), missing ones start not ready
+        available = sum(rs["status"]["availableReplicas"] for rs in c.rss())
+        assert available >= replicas - limit_unavailable, (step, sizes, available)
+        newest = c.rss()[-1]
+        if (templates_equal(newest["spec"]["template"], template("nginx:1.27")) and sizes[:-1] == [0] * (len(sizes) - 1)
+                and newest["status"]["availableReplicas"] == replicas):
+            break
+        come_up_one(c)  # one pod at a time turns ready: many small steps
+    else:
+        raise AssertionError("the rollouts did not finish")
+    assert len(c.rss()) == 3
+    c.sync()
+    assert _progressing(c.d["status"])["reason"] == "NewReplicaSetAvailable"
+
+
 def test_new_pods_that_never_become_ready_stop_the_rollout_and_time_out():
     c = Cluster(deployment(4))
     c.steady()
@@ -755,3 +807,108 @@ def test_a_create_that_races_our_own_earlier_one_uses_it():
     c.sync()  # AlreadyExists, and the namesake is ours with our template: no collision
     assert "collisionCount" not in c.d["status"]
     assert _progressing(c.d["status"]).get("reason") != "ReplicaSetCreateError"
+
+
+# --- the CLI's undo, pause and resume (kubectl's rollback and pause) ----------------------------------------
+
+def _apply_user_patch(c: Cluster, ops: list[dict]) -> None:
+    from actors.apiserver.patch import json_patch
+    d = json_patch(c.d, ops)
+    if d["spec"] != c.d["spec"] or d["metadata"].get("annotations") != c.d["metadata"].get("annotations"):
+        d["metadata"]["generation"] += 1  # as the API server counts a Deployment's changes
+    d["metadata"]["resourceVersion"] = c.api._rv()
+    c.caches["deployments"].put(d)
+
+
+def test_undo_puts_back_the_template_and_the_change_cause_so_history_stays_true():
+    from kubesim.rollout import undo_plan
+    d = deployment(3)
+    d["metadata"]["annotations"] = {CHANGE_CAUSE: "kubectl create"}
+    c = Cluster(d)
+    v1 = c.steady()["metadata"]["name"]
+    d2 = copy.deepcopy(c.d)
+    d2["metadata"]["annotations"][CHANGE_CAUSE] = "kubectl set image v2"
+    d2["spec"]["template"] = template("nginx:1.26")
+    d2["metadata"]["generation"] += 1
+    c.caches["deployments"].put(d2)
+    v2 = c.steady()["metadata"]["name"]
+    assert history(c.d, c.rss()) == [(1, "kubectl create"), (2, "kubectl set image v2")]
+
+    message, ops = undo_plan(c.d, c.rss())
+    assert message == "rolled back"
+    assert ops[0] == {"op": "replace", "path": "/spec/template", "value": TEMPLATE_V1}
+    # The Deployment keeps its own revision annotation; the rest comes from revision 1's ReplicaSet.
+    assert ops[1] == {"op": "replace", "path": "/metadata/annotations",
+                      "value": {REVISION: "2", CHANGE_CAUSE: "kubectl create"}}
+    _apply_user_patch(c, ops)
+    c.steady()
+    # Revision 1's ReplicaSet is revision 3 now, and still says what made it.
+    assert history(c.d, c.rss()) == [(2, "kubectl set image v2"), (3, "kubectl create")]
+    assert _sizes(c) == [(v1, 3), (v2, 0)]
+
+
+def test_undo_to_the_current_template_is_skipped_with_kubectls_words():
+    from kubesim.rollout import undo_plan
+    c = Cluster(deployment(3))
+    c.steady()
+    c.edit(template=template("nginx:1.26"))
+    c.steady()
+    assert undo_plan(c.d, c.rss(), 2) == ("skipped rollback (current template already matches revision 2)", None)
+    with pytest.raises(RollbackError, match="unable to find specified revision 5 in history"):
+        undo_plan(c.d, c.rss(), 5)
+
+
+def test_undo_of_a_paused_deployment_is_refused():
+    from kubesim.rollout import undo_plan
+    c = Cluster(deployment(3))
+    c.steady()
+    c.edit(template=template("nginx:1.26"))
+    c.steady()
+    c.edit(paused=True)
+    with pytest.raises(RollbackError, match="you cannot rollback a paused deployment; resume it first with "
+                                            "'kubesim rollout resume deployment/web' and try again"):
+        undo_plan(c.d, c.rss())
+
+
+def test_pause_and_resume_patches_and_their_complaints():
+    from kubesim.rollout import pause_patch
+    d = deployment(3)
+    assert pause_patch(d, True) == {"spec": {"paused": True}}
+    with pytest.raises(ValueError, match='deployments.apps "web" is not paused'):
+        pause_patch(d, False)
+    d["spec"]["paused"] = True
+    assert pause_patch(d, False) == {"spec": {"paused": None}}
+    with pytest.raises(ValueError, match='deployments.apps "web" is already paused'):
+        pause_patch(d, True)
+
+
+# --- conditions from the ReplicaSets, and minReadySeconds ---------------------------------------------------
+
+def test_a_replicasets_failure_becomes_the_deployments_replica_failure_condition_and_goes_with_it():
+    c = Cluster(deployment(3))
+    name = c.steady()["metadata"]["name"]
+    rs = copy.deepcopy(c.rs(name))
+    failure = {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+               "message": 'pods "web-x" is forbidden: exceeded quota: pods', "lastTransitionTime": rfc3339(T0 + 5)}
+    rs["status"]["conditions"] = [failure]
+    c.caches["replicasets"].put(rs)
+    c.wall += 10
+    c.sync()
+    assert _condition(c.d["status"], "ReplicaFailure") == {
+        "type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": failure["message"],
+        "lastUpdateTime": rfc3339(T0 + 5), "lastTransitionTime": rfc3339(T0 + 5)}
+    del rs["status"]["conditions"]
+    c.caches["replicasets"].put(rs)
+    c.sync()
+    assert _condition(c.d["status"], "ReplicaFailure") == {}
+
+
+def test_min_ready_seconds_is_passed_on_to_the_new_replicaset():
+    c = Cluster(deployment(3))
+    name = c.steady()["metadata"]["name"]
+    c.api.calls.clear()
+    c.edit(minReadySeconds=10)
+    c.sync()
+    assert [call[:2] for call in c.api.calls if call[0] == "update"] == [("update", name)]
+    assert c.rs(name)["spec"]["minReadySeconds"] == 10
+    assert len(c.rss()) == 1, "not a new template: no new ReplicaSet"

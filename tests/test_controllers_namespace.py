@@ -10,10 +10,12 @@ class FakeApi:
     def __init__(self, left: dict[str, int]) -> None:
         self.left = left
         self.calls: list[tuple] = []
+        self.options: dict[str, dict | None] = {}
 
     async def call(self, verb, resource, namespace="", name="", *, subresource="", body=None, options=None):
         self.calls.append((verb, resource, namespace))
         if verb == "deletecollection":
+            self.options[resource] = options
             return {"items": []}
         return {"items": [{}] * self.left.get(resource, 0)}
 
@@ -47,6 +49,12 @@ def test_every_kind_is_emptied_then_the_finalizer_removed():
     deleted = [c[1] for c in api.calls if c[0] == "deletecollection"]
     assert deleted == list(NAMESPACED) and "pods" in deleted and "deployments" in deleted
     assert api.calls[-1] == ("update", "demo", [])
+
+
+def test_contents_are_deleted_in_the_background_even_jobs_whose_default_is_orphan():
+    _, api = run(namespace(True), {})
+    assert api.options["jobs"] == {"propagationPolicy": "Background"}
+    assert all(o == {"propagationPolicy": "Background"} for o in api.options.values())
 
 
 def test_content_still_terminating_holds_the_finalizer_and_is_checked_again():

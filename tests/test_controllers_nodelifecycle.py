@@ -606,6 +606,33 @@ def eviction_world(pods: list[dict]) -> World:
     return World([make_node("n1", ready="Unknown", taints=UNREACHABLE_TAINTS)], pods)
 
 
+def test_from_the_last_renewal_unknown_at_50_s_tainted_and_pods_not_ready_then_evicted_at_350_s():
+    w = World([make_node("n1")], [make_pod("web-1", "n1")], leases=[make_lease("n1", T0)])
+    assert w.sync() == pytest.approx(50.0)  # the lease was last seen changing now; then the kubelet dies
+    w.at(49.9)
+    w.sync()
+    assert w.api.calls == []
+    w.at(50)  # the grace period (50 s) has run out: Ready=Unknown, and the pod is not ready any more
+    w.sync()
+    assert [(c[1], c[2]) for c in w.api.calls if c[0] == "update_status"] == [("Node", "n1"), ("Pod", "web-1")]
+    w.deliver()
+    w.clear()
+    w.sync()  # the status came back: the unreachable taints, the NoExecute one with a token from the full bucket
+    w.deliver()
+    assert w.ready() == "Unknown"
+    assert w.taints() == [(UNREACHABLE, "NoExecute"), (UNREACHABLE, "NoSchedule")]
+    assert w.pods.get("web-1", "default")["status"]["conditions"][0]["status"] == "False"
+    w.sync()  # the taint is seen: the pod tolerates it for the default 300 s
+    assert w.nlc.evictor.scheduled("default/web-1") == pytest.approx(START + 350)
+    w.at(349.9)
+    w.clear()
+    assert w.sync() == pytest.approx(0.1)
+    assert w.api.deleted() == []
+    w.at(350)
+    w.sync()
+    assert w.api.deleted() == ["default/web-1"]
+
+
 def test_tolerating_for_300_s_is_deleted_300_s_after_the_controller_noticed():
     w = eviction_world([make_pod("web-1", "n1")])
     assert w.sync() == pytest.approx(5.0), "the monitor period comes first"

@@ -19,7 +19,7 @@ def test_a_key_added_many_times_is_handed_out_once():
     for _ in range(5):
         q.add("default/web", 0.0)
     q.add("default/db", 0.0)
-    assert len(q) == 2 and q.adds == 6
+    assert len(q) == 2 and q.adds == 2, "client-go counts an add only when the key was not already waiting"
     assert drain(q, 0.0) == ["default/web", "default/db"]
 
 
@@ -99,3 +99,11 @@ def test_latency_is_measured_from_the_first_add():
     q.add("k", 3.0)  # deduplicated: the wait counts from 1.0
     q.get(4.0)
     assert q.latencies == [3.0]
+
+
+def test_a_delayed_key_counts_as_an_add_when_it_is_due():
+    q = WorkQueue("rs")
+    q.add_rate_limited("k", 0.0)
+    assert q.adds == 0 and q.retries == 1
+    assert q.get(0.005) == "k"
+    assert q.adds == 1

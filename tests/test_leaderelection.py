@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
-from actors.leaderelection import LeaderElector
+from actors.apiserver.status import ApiError
+from actors.controllers.base import run_sync
+from actors.leaderelection import LeaderElector, contend
 
 
 def stored(lease: dict, rv: int) -> dict:
@@ -91,3 +95,101 @@ def test_timings_that_could_overlap_two_leaders_are_refused(duration, deadline, 
     with pytest.raises(AssertionError):
         LeaderElector("x", "kube-system", "l", lease_duration_s=duration, renew_deadline_s=deadline,
                       retry_period_s=retry)
+
+
+# --- contend: one round against the API ------------------------------------------------------------------
+
+class LeaseApi:
+    """One Lease, written with the API server's compare-and-swap on resourceVersion."""
+
+    def __init__(self) -> None:
+        self.lease: dict | None = None
+        self.rv = 0
+        self.calls: list[str] = []
+
+    async def get(self, resource, name, namespace=""):
+        self.calls.append("get")
+        if self.lease is None:
+            raise ApiError(404, "NotFound", f'leases.coordination.k8s.io "{name}" not found')
+        return copy.deepcopy(self.lease)
+
+    def _store(self, lease: dict) -> dict:
+        self.rv += 1
+        self.lease = copy.deepcopy(lease)
+        self.lease["metadata"]["resourceVersion"] = str(self.rv)
+        return copy.deepcopy(self.lease)
+
+    async def create(self, lease, namespace=""):
+        self.calls.append("create")
+        if self.lease is not None:
+            raise ApiError(409, "AlreadyExists", "already exists")
+        return self._store(lease)
+
+    async def update(self, lease, *, subresource=""):
+        self.calls.append("update")
+        if lease["metadata"].get("resourceVersion") != self.lease["metadata"]["resourceVersion"]:
+            raise ApiError(409, "Conflict", "the object has been modified")
+        return self._store(lease)
+
+
+class Clock:
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return 1_000.0 + self.now
+
+
+def test_contend_creates_renews_and_a_standby_takes_over_only_after_the_lease_duration():
+    api, clock = LeaseApi(), Clock()
+    a = LeaderElector("cm-a", "kube-system", "kube-controller-manager")
+    b = LeaderElector("cm-b", "kube-system", "kube-controller-manager")
+    assert run_sync(contend(a, api, clock)) is True, "became the leader this round"
+    assert api.calls == ["get", "create"] and a.is_leader(clock.now)
+    assert run_sync(contend(b, api, clock)) is False and not b.is_leader(clock.now)
+    for t in (2.0, 4.0):  # a renews every retry period; b keeps seeing a changing record
+        clock.now = t
+        assert run_sync(contend(a, api, clock)) is False, "renewing is not becoming the leader"
+        assert a.is_leader(t)
+        assert run_sync(contend(b, api, clock)) is False
+    # a dies after its renewal at 4 s; b last saw the record change at 4 s.
+    clock.now = 18.9
+    assert run_sync(contend(b, api, clock)) is False
+    assert not a.is_leader(14.0), "a stopped acting at its renew deadline, before b may start"
+    clock.now = 19.0
+    assert run_sync(contend(b, api, clock)) is True and b.is_leader(19.0)
+    assert api.lease["spec"]["holderIdentity"] == "cm-b" and api.lease["spec"]["leaseTransitions"] == 1
+
+
+def test_two_candidates_racing_for_one_expired_lease_only_one_wins():
+    api, clock = LeaseApi(), Clock()
+    a = LeaderElector("cm-a", "kube-system", "kube-controller-manager")
+    b = LeaderElector("cm-b", "kube-system", "kube-controller-manager")
+    dead = LeaderElector("cm-dead", "kube-system", "kube-controller-manager")
+    run_sync(contend(dead, api, clock))
+    for e in (a, b):
+        e.observe(copy.deepcopy(api.lease), 0.0)
+    clock.now = 15.0
+    take_a, take_b = a.decide(15.0, 1_015.0), b.decide(15.0, 1_015.0)
+    assert take_a.verb == take_b.verb == "update"
+    run_sync(api.update(take_a.lease))
+    with pytest.raises(ApiError) as lost:
+        run_sync(api.update(take_b.lease))
+    assert lost.value.code == 409
+    # Through contend, the loser's 409 is just "not this round".
+    api2, clock2 = LeaseApi(), Clock()
+    run_sync(contend(dead, api2, clock2))
+    b2 = LeaderElector("cm-b", "kube-system", "kube-controller-manager")
+    b2.observe(copy.deepcopy(api2.lease), 0.0)
+    clock2.now = 15.0
+    stale = copy.deepcopy(api2.lease)
+    api2.lease["metadata"]["resourceVersion"] = "99"  # someone else wrote it meanwhile
+
+    async def get_stale(resource, name, namespace=""):
+        return copy.deepcopy(stale)
+
+    api2.get = get_stale
+    assert run_sync(contend(b2, api2, clock2)) is False and not b2.is_leader(15.0)

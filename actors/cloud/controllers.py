@@ -8,11 +8,17 @@ instance state (``running`` unless listed; ``terminated`` once
 
 - **service** (``service-lb``): a Service of type LoadBalancer gets
   ``status.loadBalancer.ingress`` — an IP from the configured pool — and gives
-  it back when it stops being one or is deleted;
+  it back when it stops being one or is deleted. A Service naming a
+  ``spec.loadBalancerClass`` is another implementation's and left alone, as
+  the cloud provider's service controller leaves it;
 - **cloud-node**: a registering Node gets ``spec.providerID``
-  (``kubesim://<cluster>/<node>``) and the ``uninitialized`` taint removed;
+  (``kubesim://<cluster>/<node>``), the ``uninitialized`` taint removed, and
+  ``status.addresses``: its ``InternalIP`` (the one it already reports, else
+  the next free one of the instance network) and its ``Hostname``;
 - **cloud-node-lifecycle**: a Node whose instance is terminated is deleted,
-  as every cloud's node lifecycle controller does.
+  as every cloud's node lifecycle controller does — once the Node is no
+  longer Ready (``MonitorNodes`` skips Ready nodes: a terminated machine's
+  kubelet stops, and the node lifecycle controller marks it Unknown).
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ Obj = dict[str, Any]
 INVENTORY_NAMESPACE, INVENTORY_NAME = "kube-system", "kubesim-cloud"
 TERMINATED = "terminated"
 UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized"
+INSTANCE_NETWORK = "172.18.0.0/17"
+"""Where instances' internal addresses come from (kind's docker network; the load balancer pool is above it)."""
 
 
 def is_load_balancer(svc: Obj) -> bool:
@@ -71,6 +79,8 @@ class ServiceLoadBalancer(Controller):
         svc = ctx.caches["services"].get(name, ns)
         if svc is None:
             return None
+        if (svc.get("spec") or {}).get("loadBalancerClass"):
+            return None  # another load balancer implementation's (wantsLoadBalancer)
         have = ingress_ips(svc)
         if is_load_balancer(svc) and not svc["metadata"].get("deletionTimestamp"):
             if have:
@@ -82,12 +92,18 @@ class ServiceLoadBalancer(Controller):
                 return 30.0
             self.owner[ip] = key
             ctx.recorder.event(svc, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer")
-            await self._set_ingress(svc, [{"ip": ip, "ipMode": "VIP"}], ctx)
+            try:
+                await self._set_ingress(svc, [{"ip": ip, "ipMode": "VIP"}], ctx)
+            except Exception:
+                if self.owner.get(ip) == key:
+                    del self.owner[ip]  # not given after all: the retry must not leak it
+                raise
             ctx.recorder.event(svc, "Normal", "EnsuredLoadBalancer", "Ensured load balancer")
         elif have:
-            for ip in have:
-                self.owner.pop(ip, None)
             await self._set_ingress(svc, None, ctx)
+            for ip in have:
+                if self.owner.get(ip) == key:
+                    del self.owner[ip]
             ctx.recorder.event(svc, "Normal", "DeletedLoadBalancer", "Deleted load balancer")
         return None
 
@@ -98,18 +114,61 @@ class ServiceLoadBalancer(Controller):
                             meta["namespace"], patch_type="merge", subresource="status")
 
 
+def internal_ip(node: Obj) -> str | None:
+    for a in (node.get("status") or {}).get("addresses") or []:
+        if isinstance(a, dict) and a.get("type") == "InternalIP" and a.get("address"):
+            return str(a["address"])
+    return None
+
+
 class CloudNode(Controller):
-    """A new Node gets its provider ID and loses the ``uninitialized`` taint."""
+    """A new Node gets its provider ID and addresses, and loses the ``uninitialized`` taint."""
 
     name = "cloud-node"
     watches = ("nodes",)
 
-    def __init__(self, cluster: str = "kubesim") -> None:
+    def __init__(self, cluster: str = "kubesim", instance_network: str = INSTANCE_NETWORK) -> None:
         self.cluster = cluster
+        self.network = ipaddress.ip_network(instance_network, strict=False)
+        self.ips: dict[str, str] = {}
+        """InternalIP -> the node holding it (what the cloud gave, or what the node reports)."""
+        self._next = 0
+        """Index into the network's hosts where the search for a free address starts (round robin)."""
+
+    def observe(self, resource: str, event: str, obj: Obj, now: float) -> None:
+        name = (obj.get("metadata") or {}).get("name", "")
+        ip = internal_ip(obj)
+        for held in [held for held, holder in self.ips.items() if holder == name]:
+            if event == "DELETED" or (ip is not None and held != ip):
+                del self.ips[held]  # the instance is gone, or the node reports another address
+        if event != "DELETED" and ip is not None:
+            self.ips.setdefault(ip, name)
+
+    def _address_for(self, name: str) -> str | None:
+        for ip, holder in self.ips.items():
+            if holder == name:
+                return ip
+        hosts = self.network.num_addresses - 2 if self.network.num_addresses > 2 else self.network.num_addresses
+        first = int(self.network.network_address) + (1 if self.network.num_addresses > 2 else 0)
+        for i in range(hosts):
+            candidate = str(ipaddress.ip_address(first + (self._next + i) % hosts))
+            if candidate not in self.ips:
+                self._next = (self._next + i + 1) % hosts
+                self.ips[candidate] = name
+                return candidate
+        return None
+
+    def addresses(self, node: Obj) -> list[Obj] | None:
+        """What the cloud reports for ``node``'s instance (NodeAddresses): InternalIP, then Hostname."""
+        name = node["metadata"]["name"]
+        ip = internal_ip(node) or self._address_for(name)
+        if ip is None:
+            return None
+        return [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}]
 
     async def sync(self, key: str, ctx: Context) -> float | None:
         node = ctx.caches["nodes"].get(key)
-        if node is None:
+        if node is None or node["metadata"].get("deletionTimestamp"):
             return None
         spec = node.get("spec") or {}
         taints = spec.get("taints") or []
@@ -121,6 +180,18 @@ class CloudNode(Controller):
             patch["taints"] = kept or None
         if patch:
             await ctx.api.patch("nodes", key, {"spec": patch}, patch_type="merge")
+        addresses = self.addresses(node)
+        if addresses is None:
+            ctx.recorder.event(node, "Warning", "AddressesUnavailable",
+                               f"Error getting node addresses: no free address in {self.network}")
+            return 30.0
+        if [a for a in (node.get("status") or {}).get("addresses") or [] if isinstance(a, dict)] != addresses:
+            try:
+                await ctx.api.patch("nodes", key, {"status": {"addresses": addresses}}, patch_type="merge",
+                                    subresource="status")
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
         return None
 
 
@@ -145,6 +216,8 @@ class CloudNodeLifecycle(Controller):
         node = ctx.caches["nodes"].get(key)
         if node is None:
             return None
+        if ready_status(node) == "True":
+            return None  # its status changing brings it back here (MonitorNodes skips Ready nodes)
         ctx.recorder.event(node, "Normal", "DeletingNode",
                            f"Deleting node {key} because it does not exist in the cloud provider")
         try:
@@ -155,5 +228,13 @@ class CloudNodeLifecycle(Controller):
         return None
 
 
-def default_cloud_controllers(cluster: str, pool: str) -> list[Controller]:
-    return [ServiceLoadBalancer(pool), CloudNode(cluster), CloudNodeLifecycle()]
+def ready_status(node: Obj) -> str:
+    """The Ready condition's status; ``Unknown`` when there is none (as MonitorNodes defaults it)."""
+    for c in (node.get("status") or {}).get("conditions") or []:
+        if isinstance(c, dict) and c.get("type") == "Ready":
+            return str(c.get("status") or "Unknown")
+    return "Unknown"
+
+
+def default_cloud_controllers(cluster: str, pool: str, instance_network: str = INSTANCE_NETWORK) -> list[Controller]:
+    return [ServiceLoadBalancer(pool), CloudNode(cluster, instance_network), CloudNodeLifecycle()]

@@ -576,33 +576,56 @@ def history(deployment: Obj, replicasets: Iterable[Obj]) -> list[tuple[int, str]
     return sorted(found.items())
 
 
-def rollback_template(deployment: Obj, replicasets: Iterable[Obj], to_revision: int = 0) -> Obj:
-    """The pod template to put back: that of ``to_revision``, or with 0 of the revision before the latest.
+def rollback_source(deployment: Obj, replicasets: Iterable[Obj], to_revision: int = 0) -> Obj:
+    """The ReplicaSet to roll back to: that of ``to_revision``, or with 0 the revision before the latest.
 
-    The ``pod-template-hash`` label is removed, so the template is the one
-    the Deployment had. Raises :class:`RollbackError` with kubectl's message
-    when there is no such revision. Whether the template already is the
-    Deployment's (kubectl then answers "skipped rollback") is
-    :func:`templates_equal`'s to say.
+    Raises :class:`RollbackError` with kubectl's message when there is no
+    such revision (kubectl's ``deploymentRevision``).
     """
     if to_revision < 0:
         raise RollbackError(f"unable to find specified revision {to_revision} in history")
     owned = owned_replicasets(deployment, replicasets)
-    target: Obj | None = None
     if to_revision > 0:
         target = next((rs for rs in owned if revision(rs) == to_revision), None)
         if target is None:
             raise RollbackError(f"unable to find specified revision {to_revision} in history")
-    else:
-        ranked = sorted(((rev, i) for i, rs in enumerate(owned) if (rev := revision(rs)) is not None), reverse=True)
-        if len(ranked) < 2:
-            raise RollbackError(f'no rollout history found for deployment "{_meta(deployment).get("name")}"')
-        target = owned[ranked[1][1]]
-    template = copy.deepcopy(_template_of(target))
+        return target
+    ranked = sorted(((rev, i) for i, rs in enumerate(owned) if (rev := revision(rs)) is not None), reverse=True)
+    if len(ranked) < 2:
+        raise RollbackError(f'no rollout history found for deployment "{_meta(deployment).get("name")}"')
+    return owned[ranked[1][1]]
+
+
+def rollback_template(deployment: Obj, replicasets: Iterable[Obj], to_revision: int = 0) -> Obj:
+    """The pod template to put back: :func:`rollback_source`'s, without the ``pod-template-hash`` label.
+
+    So the template is the one the Deployment had. Whether it already is the
+    Deployment's (kubectl then answers "skipped rollback") is
+    :func:`templates_equal`'s to say.
+    """
+    return unhashed_template(rollback_source(deployment, replicasets, to_revision))
+
+
+def unhashed_template(rs: Obj) -> Obj:
+    """A copy of the ReplicaSet's pod template without the ``pod-template-hash`` label."""
+    template = copy.deepcopy(_template_of(rs))
     labels = (template.get("metadata") or {}).get("labels")
     if isinstance(labels, dict):
         labels.pop(POD_TEMPLATE_HASH, None)
     return template
+
+
+def rollback_annotations(deployment: Obj, source: Obj) -> dict[str, str]:
+    """The Deployment's annotations after a rollback to ``source`` (kubectl's DeploymentRollbacker).
+
+    The controller's own ones (revision, replica counts, last-applied) stay
+    the Deployment's; every other one comes from the ReplicaSet, which kept
+    those the Deployment had at that revision — its change-cause among them,
+    so ``rollout history`` does not give the old template the newest cause.
+    """
+    out = {k: v for k, v in _annotations(deployment).items() if k in NOT_COPIED}
+    out.update({k: v for k, v in _annotations(source).items() if k not in NOT_COPIED})
+    return out
 
 
 # === the controller ========================================================================================

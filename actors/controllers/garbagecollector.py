@@ -7,9 +7,11 @@ graph of ``ownerReferences`` and acts on three situations:
   dependent whose owners are all gone is deleted. A dependent that still has
   a live owner only loses the dangling reference.
 - **Foreground**: the owner carries the ``foregroundDeletion`` finalizer and
-  a deletionTimestamp. Its dependents are deleted first; when none with
-  ``blockOwnerDeletion`` is left, the finalizer is removed and the API server
-  deletes the owner.
+  a deletionTimestamp. Its dependents are deleted first — themselves in the
+  foreground when they have dependents of their own, so a chain goes from
+  the bottom up; one that still has another live owner only loses the
+  reference. When no dependent with ``blockOwnerDeletion`` is left, the
+  finalizer is removed and the API server deletes the owner.
 - **Orphan**: the owner carries the ``orphan`` finalizer. Its dependents lose
   their reference to it (they stay), then the finalizer is removed.
 
@@ -40,6 +42,10 @@ RESOURCES = ("deployments", "replicasets", "pods", "daemonsets", "statefulsets",
 
 def _node(resource: str, obj: Obj) -> str:
     return f"{resource}:{key_of(obj)}"
+
+
+def _refs(obj: Obj) -> list[Obj]:
+    return [r for r in (obj.get("metadata") or {}).get("ownerReferences") or [] if isinstance(r, dict)]
 
 
 def _parse(node: str) -> tuple[str, str, str]:
@@ -86,7 +92,7 @@ class GarbageCollector(Controller):
             if owner:
                 out.append(owner)
         # The dependents: an owner that went (or is being deleted) concerns them.
-        out.extend(self.dependents.get(meta.get("uid", ""), ()))
+        out.extend(sorted(self.dependents.get(meta.get("uid", ""), ())))  # sorted: the same order every run
         return out
 
     # --- one object ------------------------------------------------------------------------------
@@ -102,9 +108,10 @@ class GarbageCollector(Controller):
             return None
         if meta.get("deletionTimestamp") and FOREGROUND in finalizers:
             return await self._foreground(resource, obj, ctx)
-        refs = [r for r in meta.get("ownerReferences") or [] if isinstance(r, dict)]
-        if refs:
-            await self._check_owners(resource, obj, refs, ctx)
+        if meta.get("deletionTimestamp"):
+            return None  # already going; nothing for the collector to add
+        if _refs(obj):
+            await self._attempt_to_delete(resource, obj, ctx)
         return None
 
     def _dependents_of(self, obj: Obj, ctx: Context) -> list[tuple[str, Obj]]:
@@ -116,6 +123,9 @@ class GarbageCollector(Controller):
                 out.append((resource, dep))
         return out
 
+    def _has_dependents(self, obj: Obj, ctx: Context) -> bool:
+        return bool(self._dependents_of(obj, ctx))
+
     async def _orphan(self, resource: str, owner: Obj, ctx: Context) -> None:
         uid = owner["metadata"]["uid"]
         for dep_resource, dep in self._dependents_of(owner, ctx):
@@ -126,53 +136,78 @@ class GarbageCollector(Controller):
         await self._drop_finalizer(resource, owner, ORPHAN, ctx)
 
     async def _foreground(self, resource: str, owner: Obj, ctx: Context) -> float | None:
+        """processDeletingDependentsItem: each dependent is looked at as attemptToDeleteItem would; the
+        finalizer comes off once no dependent with ``blockOwnerDeletion`` is left."""
         blocking = 0
         for dep_resource, dep in self._dependents_of(owner, ctx):
-            ref = next((r for r in dep["metadata"].get("ownerReferences") or []
-                        if r.get("uid") == owner["metadata"]["uid"]), {})
+            ref = next((r for r in _refs(dep) if r.get("uid") == owner["metadata"]["uid"]), {})
             if ref.get("blockOwnerDeletion"):
                 blocking += 1
             if not dep["metadata"].get("deletionTimestamp"):
-                await self._ignore_missing(ctx.api.delete(dep_resource, dep["metadata"]["name"],
-                                                          dep["metadata"].get("namespace", ""),
-                                                          propagation="Foreground"))
+                await self._attempt_to_delete(dep_resource, dep, ctx, waiting_owner=owner)
         if blocking:
             return 1.0  # look again once they are gone (their delete events also bring us back)
         await self._drop_finalizer(resource, owner, FOREGROUND, ctx)
         return None
 
-    async def _check_owners(self, resource: str, obj: Obj, refs: list[Obj], ctx: Context) -> None:
-        ns = obj["metadata"].get("namespace", "")
-        gone = []
-        for ref in refs:
-            kind = KINDS.get(ref.get("kind", ""))
-            if kind is None:
-                continue  # an owner of a kind kubesim does not serve: leave it be
-            owner_ns = ns if kind.namespaced else ""
-            cached = ctx.caches[kind.resource].get(ref.get("name", ""), owner_ns) \
-                if kind.resource in ctx.caches else None
-            if cached is not None and cached["metadata"].get("uid") == ref.get("uid"):
-                continue
+    async def _owner_state(self, ref: Obj, ns: str, ctx: Context, waiting_owner: Obj | None) -> str:
+        """``solid``, ``dangling`` (gone, or another object under its name) or ``waiting`` (being deleted in
+        the foreground) — classifyReferences. An owner of a kind kubesim does not serve counts as solid."""
+        if waiting_owner is not None and ref.get("uid") == waiting_owner["metadata"].get("uid"):
+            return "waiting"
+        kind = KINDS.get(ref.get("kind", ""))
+        if kind is None:
+            return "solid"
+        owner_ns = ns if kind.namespaced else ""
+        owner = ctx.caches[kind.resource].get(ref.get("name", ""), owner_ns) if kind.resource in ctx.caches else None
+        if owner is None or owner["metadata"].get("uid") != ref.get("uid"):
             # Absent from the cache: ask the API server before believing it.
             try:
-                live = await ctx.api.get(kind.resource, ref.get("name", ""), owner_ns)
+                owner = await ctx.api.get(kind.resource, ref.get("name", ""), owner_ns)
             except ApiError as exc:
                 if exc.code != 404:
                     raise
-                live = None
-            if live is None or live["metadata"].get("uid") != ref.get("uid"):
-                gone.append(ref)
-        if not gone:
-            return
+                owner = None
+        if owner is None or owner["metadata"].get("uid") != ref.get("uid"):
+            return "dangling"
+        ometa = owner["metadata"]
+        if ometa.get("deletionTimestamp") and FOREGROUND in (ometa.get("finalizers") or []):
+            return "waiting"
+        return "solid"
+
+    async def _attempt_to_delete(self, resource: str, obj: Obj, ctx: Context,
+                                 waiting_owner: Obj | None = None) -> None:
+        """attemptToDeleteItem: act on ``obj`` from the state of its owners.
+
+        With a live owner left, only the references to gone owners and to owners
+        being deleted in the foreground are removed (the object stays). Otherwise it
+        is deleted: in the foreground if an owner waits for it and it has dependents
+        of its own (so they go first), else as its own finalizers say, else in the
+        background.
+        """
         meta = obj["metadata"]
-        if len(gone) == len(refs):
-            await self._ignore_missing(ctx.api.delete(resource, meta["name"], ns, propagation="Background"))
-            ctx.recorder.event(obj, "Normal", "GarbageCollected",
-                               f"{obj.get('kind')} {meta['name']} deleted: its owner is gone")
-        else:
-            keep = [r for r in refs if r not in gone]
+        ns = meta.get("namespace", "")
+        refs = _refs(obj)
+        states = [await self._owner_state(ref, ns, ctx, waiting_owner) for ref in refs]
+        if "solid" in states:
+            if states.count("solid") == len(states):
+                return
+            keep = [r for r, state in zip(refs, states, strict=True) if state == "solid"]
             await self._ignore_missing(ctx.api.patch(resource, meta["name"], {"metadata": {"ownerReferences": keep}},
                                                      ns, patch_type="merge"))
+            return
+        finalizers = meta.get("finalizers") or []
+        if "waiting" in states and self._has_dependents(obj, ctx):
+            policy = "Foreground"
+        elif ORPHAN in finalizers:
+            policy = "Orphan"
+        elif FOREGROUND in finalizers:
+            policy = "Foreground"
+        else:
+            policy = "Background"
+        await self._ignore_missing(ctx.api.delete(resource, meta["name"], ns, propagation=policy))
+        reason = "its owner is gone" if "waiting" not in states else "its owner is being deleted"
+        ctx.recorder.event(obj, "Normal", "GarbageCollected", f"{obj.get('kind')} {meta['name']} deleted: {reason}")
 
     async def _drop_finalizer(self, resource: str, obj: Obj, finalizer: str, ctx: Context) -> None:
         meta = obj["metadata"]

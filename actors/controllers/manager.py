@@ -60,7 +60,7 @@ class WorkQueueMetrics:
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
         self.depth = Gauge("kubesim_workqueue_depth", "Keys waiting in a controller's queue.", ["name"],
                            registry=registry)
-        self.adds = Counter("kubesim_workqueue_adds_total", "Keys added to a controller's queue.", ["name"],
+        self.adds = Counter("kubesim_workqueue_adds_total", "Keys put in a controller's queue.", ["name"],
                             registry=registry)
         self.retries = Counter("kubesim_workqueue_retries_total", "Keys re-queued after a failed sync.", ["name"],
                                registry=registry)
@@ -101,6 +101,7 @@ class ControllerManager(Actor):
         self.informers: dict[str, Informer] = {}
         self.recorder = _Recorder(self)
         self._in_flight = {c.name: 0 for c in controllers}
+        self._adds_counted = {c.name: 0 for c in controllers}
         self._electing = False
 
     # --- life cycle -------------------------------------------------------------------------
@@ -133,7 +134,14 @@ class ControllerManager(Actor):
             queue = self.queues[c.name]
             for key in keys:
                 queue.add(key, now)
-                self.metrics.adds.labels(c.name).inc()
+            self._count_adds(c.name)
+
+    def _count_adds(self, name: str) -> None:
+        """Bring the adds counter up to the queue's own count (events, due delayed keys, retries)."""
+        added = self.queues[name].adds - self._adds_counted[name]
+        if added:
+            self.metrics.adds.labels(name).inc(added)
+            self._adds_counted[name] += added
 
     # --- workers ----------------------------------------------------------------------------------
     def _ready(self) -> bool:
@@ -148,6 +156,7 @@ class ControllerManager(Actor):
             queue = self.queues[c.name]
             while self._in_flight[c.name] < c.workers:
                 key = queue.get(now)
+                self._count_adds(c.name)
                 if key is None:
                     break
                 for waited in queue.latencies:
@@ -200,6 +209,7 @@ class ControllerManager(Actor):
 
     def _publish(self) -> None:
         for name, queue in self.queues.items():
+            self._count_adds(name)
             self.metrics.depth.labels(name).set(len(queue))
         self.metrics.leader.set(1 if self.elector.is_leader(self.clock.monotonic()) else 0)
 

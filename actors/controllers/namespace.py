@@ -35,7 +35,9 @@ class NamespaceController(Controller):
         remaining = 0
         for resource in NAMESPACED:
             try:
-                await ctx.api.call("deletecollection", resource, key)
+                # Background, whatever the kind's default (a Job's is Orphan): the GC must not be asked
+                # to keep anything, everything here goes (namespacedResourcesDeleter.deleteCollection).
+                await ctx.api.call("deletecollection", resource, key, options={"propagationPolicy": "Background"})
                 left = await ctx.api.call("list", resource, key, options={"limit": 1})
             except ApiError as exc:
                 if exc.code == 404:

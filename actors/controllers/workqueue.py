@@ -50,16 +50,17 @@ class WorkQueue:
         self._seq = itertools.count()
         self._failures: dict[Hashable, int] = {}
         self.adds = 0
+        """Keys put in the queue (a key already waiting is not put in again); delayed ones when they are due."""
         self.retries = 0
         self.latencies: list[float] = []
         """Seconds each key waited between add and get, since the actor last took them."""
 
     # --- adding -------------------------------------------------------------------------
     def add(self, key: Hashable, now: float) -> None:
-        """Queue ``key`` now (a no-op if it is already waiting)."""
-        self.adds += 1
+        """Queue ``key`` now (a no-op if it is already waiting, and not counted: client-go's adds)."""
         if key in self._dirty:
             return
+        self.adds += 1
         self._dirty.add(key)
         self._added_at[key] = now
         if key not in self._processing:
@@ -99,8 +100,7 @@ class WorkQueue:
             at, _, key = heapq.heappop(waiting)
             if self._waiting_at.get(key) == at:
                 del self._waiting_at[key]
-                self.add(key, now)
-                self.adds -= 1  # counted when it was first asked for, not again
+                self.add(key, now)  # counted as an add now, as client-go's delaying queue counts it
 
     def get(self, now: float) -> Hashable | None:
         """The next key to reconcile (now marked as being processed), or None if none is ready."""
