@@ -9,7 +9,7 @@
     kubesim check           validate the cluster config and say what it describes
     kubesim store ...       read, write, watch and inspect the replicated store (see kubesim.store)
     kubesim cloud ...       the simulated cloud: terminate a node's instance (see kubesim.cloud)
-    kubesim rollout ...     a Deployment's rollout: status, history, undo (see kubesim.rollout)
+    kubesim rollout ...     a Deployment's rollout: status, history, undo, pause, resume (see kubesim.rollout)
     kubesim apply -f FILE   create or update objects from manifests, as kubectl apply (see kubesim.kubectl)
     kubesim get KIND [NAME] list objects as kubectl tables, yaml, json or names; -w watches
     kubesim describe KIND NAME   an object in detail, with its events
