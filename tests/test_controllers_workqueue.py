@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actors.controllers.workqueue import WorkQueue
+from actors.controllers.workqueue import TokenBucket, WorkQueue
 
 
 def drain(q: WorkQueue, now: float) -> list:
@@ -107,3 +107,25 @@ def test_a_delayed_key_counts_as_an_add_when_it_is_due():
     assert q.adds == 0 and q.retries == 1
     assert q.get(0.005) == "k"
     assert q.adds == 1
+
+
+def test_the_bucket_gives_a_burst_of_100_then_10_per_second():
+    bucket = TokenBucket()
+    assert [bucket.reserve(0.0) for _ in range(100)] == [0.0] * 100
+    # Tokens go negative: the 101st waits 0.1 s, the 102nd 0.2 s (each its turn).
+    assert bucket.reserve(0.0) == pytest.approx(0.1)
+    assert bucket.reserve(0.0) == pytest.approx(0.2)
+    # One second later ten tokens came back, two of them owed: eight are free, the ninth waits.
+    assert [bucket.reserve(1.0) for _ in range(8)] == [0.0] * 8
+    assert bucket.reserve(1.0) == pytest.approx(0.1)
+    later = TokenBucket()
+    for _ in range(100):
+        later.reserve(0.0)
+    assert later.reserve(100.0) == 0.0  # refilled (up to the burst) after a quiet spell
+
+
+def test_many_keys_failing_at_once_are_spread_by_the_bucket():
+    q = WorkQueue("storm")
+    delays = [q.add_rate_limited(f"ns/k{i}", 0.0) for i in range(150)]
+    assert delays[:100] == [0.005] * 100  # the burst: only each key's own first backoff
+    assert delays[100] == pytest.approx(0.1) and delays[149] == pytest.approx(5.0)

@@ -9,10 +9,13 @@ Every controller is one reconcile function fed by a queue of keys
   every event that arrived meanwhile.
 - **One worker per key.** A key being processed is not handed out again; if
   it is added meanwhile it is marked dirty and comes back after ``done``.
-- **Rate-limited retries.** A failed reconcile re-adds its key with a per-key
-  exponential backoff (5 ms doubling to 1000 s, client-go's
-  ``ItemExponentialFailureRateLimiter`` defaults), reset by ``forget`` after
-  a success.
+- **Rate-limited retries.** A failed reconcile re-adds its key after the
+  longer of two delays, as client-go's ``DefaultControllerRateLimiter``: a
+  per-key exponential backoff (5 ms doubling to 1000 s,
+  ``ItemExponentialFailureRateLimiter``), reset by ``forget`` after a
+  success, and an overall token bucket (10 retries/s, bursts of 100,
+  ``BucketRateLimiter``) so that many keys failing at once — the API server
+  is down — do not retry in a storm.
 - **Delayed adds** (``add_after``) for "check again in 30 s" (a Deployment's
   progress deadline, a pod's toleration running out).
 
@@ -30,16 +33,40 @@ from collections.abc import Hashable
 
 BASE_DELAY_S = 0.005
 MAX_DELAY_S = 1000.0
+BUCKET_QPS = 10.0
+BUCKET_BURST = 100
+
+
+class TokenBucket:
+    """golang.org/x/time/rate's Limiter as client-go uses it: ``reserve`` takes a token now and says how long
+    to wait until it is really there (tokens may go negative; each waits its turn)."""
+
+    def __init__(self, qps: float = BUCKET_QPS, burst: int = BUCKET_BURST) -> None:
+        assert qps > 0 and burst > 0
+        self.qps = qps
+        self.burst = burst
+        self._tokens = float(burst)
+        self._last: float | None = None
+
+    def reserve(self, now: float) -> float:
+        if self._last is not None and now > self._last:
+            self._tokens = min(float(self.burst), self._tokens + (now - self._last) * self.qps)
+        if self._last is None or now > self._last:
+            self._last = now
+        self._tokens -= 1
+        return 0.0 if self._tokens >= 0 else -self._tokens / self.qps
 
 
 class WorkQueue:
     """Keys waiting to be reconciled; see the module docstring for the rules."""
 
-    def __init__(self, name: str, *, base_delay_s: float = BASE_DELAY_S, max_delay_s: float = MAX_DELAY_S) -> None:
+    def __init__(self, name: str, *, base_delay_s: float = BASE_DELAY_S, max_delay_s: float = MAX_DELAY_S,
+                 bucket: TokenBucket | None = None) -> None:
         assert 0 < base_delay_s <= max_delay_s
         self.name = name
         self.base_delay_s = base_delay_s
         self.max_delay_s = max_delay_s
+        self.bucket = bucket if bucket is not None else TokenBucket()
         self._queue: deque[Hashable] = deque()
         self._dirty: set[Hashable] = set()
         """Keys waiting (in ``_queue``, or to be re-queued when their processing ends)."""
@@ -82,7 +109,7 @@ class WorkQueue:
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
         self.retries += 1
-        delay = min(self.base_delay_s * 2 ** failures, self.max_delay_s)
+        delay = max(min(self.base_delay_s * 2 ** failures, self.max_delay_s), self.bucket.reserve(now))
         self.add_after(key, delay, now)
         return delay
 
