@@ -95,7 +95,8 @@ class NodeInfo:
         self._read_node()
 
     def set_node(self, node: Obj) -> None:
-        """A newer version of the same node: its object and what is read from it, not its pods."""
+        """A newer version of the same node: its object and what is read from it, not its pods (nor
+        ``allocatable``: :func:`actors.scheduler.resources.update_node` sets both)."""
         self.node = node
         self._read_node()
 

@@ -188,8 +188,9 @@ def balanced_allocation(pod: Obj, node_info: NodeInfo, state: CycleState) -> int
 def balanced_allocation_many(pod: Obj, infos: list[NodeInfo], state: CycleState) -> list[int]:
     """:func:`balanced_allocation` for each node, in one pass.
 
-    Python's int / int is the float64 division Go does on the converted values as long as both are
-    below 2**53 (9 PB of memory), which they are.
+    Each amount is converted to float before dividing, as Go does (``float64(requested) /
+    float64(allocatable)``): Python's int / int divides exactly and rounds once, which differs
+    from Go's once an amount is over 2**53 (8 PiB of memory) and can change the score.
     """
     request = _cached(state, _REQUEST_KEY, lambda: pod_requests(pod))
     pod_cpu, pod_memory = request.milli_cpu, request.memory
@@ -199,8 +200,8 @@ def balanced_allocation_many(pod: Obj, infos: list[NodeInfo], state: CycleState)
         allocatable, used = info.allocatable, info.requested
         cpu, memory = allocatable.milli_cpu, allocatable.memory
         if cpu and memory:  # the common case, _balance's two-resource branch inlined
-            cpu_share = (used.milli_cpu + pod_cpu) / cpu
-            memory_share = (used.memory + pod_memory) / memory
+            cpu_share = float(used.milli_cpu + pod_cpu) / float(cpu)
+            memory_share = float(used.memory + pod_memory) / float(memory)
             if cpu_share > 1.0:
                 cpu_share = 1.0
             if memory_share > 1.0:
@@ -209,9 +210,9 @@ def balanced_allocation_many(pod: Obj, infos: list[NodeInfo], state: CycleState)
             continue
         fractions = []
         if cpu:
-            fractions.append(min((used.milli_cpu + pod_cpu) / cpu, 1.0))
+            fractions.append(min(float(used.milli_cpu + pod_cpu) / float(cpu), 1.0))
         if memory:
-            fractions.append(min((used.memory + pod_memory) / memory, 1.0))
+            fractions.append(min(float(used.memory + pod_memory) / float(memory), 1.0))
         append(_balance(fractions))
     return out
 
