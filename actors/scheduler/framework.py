@@ -21,6 +21,7 @@ Pure: no clock, no I/O, no randomness.
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,22 +165,17 @@ Judged = tuple[list[NodeInfo], dict[str, Status]]
 
 def judge_each(check, pod: Obj, infos: list[NodeInfo], state: CycleState) -> Judged:
     """The batch form of any per-node filter ``check(pod, info, state)``: one call per node."""
-    passed: list[NodeInfo] = []
-    refused: dict[str, Status] = {}
-    for info in infos:
-        status = check(pod, info, state)
-        if status is None:
-            passed.append(info)
-        else:
-            refused[info.name] = status
-    return passed, refused
+    return _judge(check, pod, infos, state, frozenset())
 
 
 def judge_rest(check, pod: Obj, infos: list[NodeInfo], state: CycleState, quick: list[NodeInfo]) -> Judged:
     """``quick`` (an in-order subsequence of ``infos``) passed a cheap test; ``check`` judges the others."""
     if len(quick) == len(infos):
         return quick, {}
-    obvious = set(map(id, quick))
+    return _judge(check, pod, infos, state, set(map(id, quick)))
+
+
+def _judge(check, pod: Obj, infos: list[NodeInfo], state: CycleState, obvious: Set[int]) -> Judged:
     passed: list[NodeInfo] = []
     refused: dict[str, Status] = {}
     for info in infos:
