@@ -185,12 +185,17 @@ def balanced_allocation(pod: Obj, node_info: NodeInfo, state: CycleState) -> int
     return balanced_allocation_many(pod, [node_info], state)[0]
 
 
+#: Integers below this convert to float64 exactly.
+_EXACT = 2**53
+
+
 def balanced_allocation_many(pod: Obj, infos: list[NodeInfo], state: CycleState) -> list[int]:
     """:func:`balanced_allocation` for each node, in one pass.
 
-    Each amount is converted to float before dividing, as Go does (``float64(requested) /
-    float64(allocatable)``): Python's int / int divides exactly and rounds once, which differs
-    from Go's once an amount is over 2**53 (8 PiB of memory) and can change the score.
+    Go divides ``float64(requested) / float64(allocatable)``, rounding each amount first; Python's
+    int / int divides exactly and rounds once. The two agree whenever ``allocatable`` is below 2**53
+    (8 PiB of memory): a smaller ``requested`` converts exactly too, and a larger one gives a share
+    of at least 1 both ways, which is capped at 1. Only beyond that are the amounts converted first.
     """
     request = _cached(state, _REQUEST_KEY, lambda: pod_requests(pod))
     pod_cpu, pod_memory = request.milli_cpu, request.memory
@@ -199,9 +204,9 @@ def balanced_allocation_many(pod: Obj, infos: list[NodeInfo], state: CycleState)
     for info in infos:
         allocatable, used = info.allocatable, info.requested
         cpu, memory = allocatable.milli_cpu, allocatable.memory
-        if cpu and memory:  # the common case, _balance's two-resource branch inlined
-            cpu_share = float(used.milli_cpu + pod_cpu) / float(cpu)
-            memory_share = float(used.memory + pod_memory) / float(memory)
+        if 0 < cpu < _EXACT and 0 < memory < _EXACT:  # the common case, _balance's two-resource branch inlined
+            cpu_share = (used.milli_cpu + pod_cpu) / cpu
+            memory_share = (used.memory + pod_memory) / memory
             if cpu_share > 1.0:
                 cpu_share = 1.0
             if memory_share > 1.0:
