@@ -88,7 +88,7 @@ def test_a_replicaset_gets_its_pods_scheduled_and_deleting_it_collects_them(clus
                "its pods collected", step=lambda: s.poll(0.05))
 
 
-def test_a_deployment_rolls_out_and_its_service_gets_endpoint_slices(cluster):
+def test_a_deployment_rolls_out_to_the_end_and_its_service_follows_the_new_pods(cluster):
     s = cluster.admin
     for n in ("node-a", "node-b"):
         try:
@@ -115,16 +115,73 @@ def test_a_deployment_rolls_out_and_its_service_gets_endpoint_slices(cluster):
     assert rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
     wait_until(lambda: len(s.run(s.api.list("pods", "default", label_selector="app=api"))["items"]) == 2, 30,
                "two pods", step=lambda: s.poll(0.05))
-    # No kubelet gives the pods IPs yet, so the service's slice is Kubernetes' empty placeholder.
-    wait_until(lambda: s.run(s.api.list("endpointslices", "default",
-                                        label_selector="kubernetes.io/service-name=api"))["items"], 30,
-               "an endpoint slice for the service", step=lambda: s.poll(0.05))
-    # A new image: a second replica set, revision 2 (no kubelets here, so the rollout waits on availability).
+    # A new image: a second replica set, revision 2. With no kubelet yet, the test plays the kubelets: every
+    # pod bound to a node is reported Running and Ready with an IP, so the rollout can go on to the end.
     s.run(s.api.patch("deployments", "api", {"spec": {"template": {"spec": {"containers": [
-        {"name": "c", "image": "nginx:1.28"}]}}}}, "default"))
+        {"name": "c", "image": "nginx:1.28", "ports": [{"name": "http", "containerPort": 8080}]}]}}}}, "default"))
     wait_until(lambda: len(replicasets()) == 2, 30, "the new replica set", step=lambda: s.poll(0.05))
     revisions = sorted(r["metadata"]["annotations"]["deployment.kubernetes.io/revision"] for r in replicasets())
     assert revisions == ["1", "2"]
+
+    def play_kubelets() -> None:
+        for pod in s.run(s.api.list("pods", "default", label_selector="app=api"))["items"]:
+            ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                        for c in (pod.get("status") or {}).get("conditions") or [])
+            if pod["metadata"].get("deletionTimestamp"):
+                finish_deleting(s, pod)
+            elif pod["spec"].get("nodeName") and not ready:
+                mark_running_and_ready(s, pod)
+        s.poll(0.05)
+
+    def rolled_out() -> bool:
+        d = s.run(s.api.get("deployments", "api", "default"))
+        status = d.get("status") or {}
+        old = [r for r in replicasets() if r["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"]
+        return (status.get("updatedReplicas") == 2 and status.get("availableReplicas") == 2
+                and status.get("observedGeneration") == d["metadata"]["generation"]
+                and all(r["spec"]["replicas"] == 0 for r in old))
+
+    wait_until(rolled_out, 60, "the rollout to finish (old replica set at 0, two new pods available)",
+               step=play_kubelets)
+    conditions = {c["type"]: c for c in s.run(s.api.get("deployments", "api", "default"))["status"]["conditions"]}
+    assert conditions["Available"]["status"] == "True"
+    assert conditions["Progressing"]["reason"] == "NewReplicaSetAvailable"
+
+    def slice_endpoints() -> tuple[int, int, set[int]]:
+        """All endpoints, the ready ones, and the ports of the slices that have endpoints."""
+        items = s.run(s.api.list("endpointslices", "default", label_selector="kubernetes.io/service-name=api"))["items"]
+        endpoints = [e for item in items for e in item.get("endpoints") or []]
+        ports = {p["port"] for item in items if item.get("endpoints") for p in item.get("ports") or []}
+        return len(endpoints), sum(1 for e in endpoints if e["conditions"].get("ready")), ports
+
+    # The old pods stay listed (terminating, not ready) until their kubelet finishes deleting them; then the
+    # service's targetPort "http" resolves through the new pods' named port only: 8080, not the old 80.
+    wait_until(lambda: slice_endpoints() == (2, 2, {8080}), 30,
+               "the two new pods as the slices' only endpoints, ready, on port 8080", step=play_kubelets)
+
+
+def finish_deleting(s, pod: dict) -> None:
+    """What a kubelet does once a deleted pod's containers have stopped: delete it for good (grace 0)."""
+    try:
+        s.run(s.api.delete("pods", pod["metadata"]["name"], "default", grace_period_s=0))
+    except ApiError as exc:
+        if exc.code != 404:
+            raise
+
+
+def mark_running_and_ready(s, pod: dict) -> None:
+    """What a kubelet reports for a started pod: Running, an IP, every condition True."""
+    index = int(pod["metadata"]["name"].rsplit("-", 1)[-1], 36) % 250 + 2
+    now = "2026-01-01T00:00:00Z"
+    pod["status"] = dict(pod.get("status") or {}, phase="Running", podIP=f"10.244.9.{index}",
+                         podIPs=[{"ip": f"10.244.9.{index}"}], hostIP="192.0.2.1", startTime=now, conditions=[
+                             {"type": t, "status": "True", "lastTransitionTime": now}
+                             for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")])
+    try:
+        s.run(s.api.update_status(pod))
+    except ApiError as exc:
+        if exc.code not in (404, 409):  # deleted by the rollout, or changed meanwhile: the next pass retries
+            raise
 
 
 def test_rollout_history_and_undo_through_the_cli(cluster):
