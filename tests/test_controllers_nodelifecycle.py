@@ -26,13 +26,13 @@ from actors.controllers.nodelifecycle import (
     Disruption,
     NodeLifecycleController,
     TaintQueue,
-    TokenBucket,
     compute_zone_state,
     matching_tolerations,
     min_toleration_s,
     zone_of,
 )
 from actors.leaderelection import micro_time
+from actors.ratelimit import TokenBucket
 
 T0 = 1_750_000_000.0
 """Wall-clock seconds at the start of every test."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from actors.controllers.workqueue import TokenBucket, WorkQueue
+from actors.controllers.workqueue import WorkQueue
+from actors.ratelimit import TokenBucket
 
 
 def drain(q: WorkQueue, now: float) -> list:
@@ -110,7 +111,7 @@ def test_a_delayed_key_counts_as_an_add_when_it_is_due():
 
 
 def test_the_bucket_gives_a_burst_of_100_then_10_per_second():
-    bucket = TokenBucket()
+    bucket = TokenBucket(10.0, 100)
     assert [bucket.reserve(0.0) for _ in range(100)] == [0.0] * 100
     # Tokens go negative: the 101st waits 0.1 s, the 102nd 0.2 s (each its turn).
     assert bucket.reserve(0.0) == pytest.approx(0.1)
@@ -118,7 +119,7 @@ def test_the_bucket_gives_a_burst_of_100_then_10_per_second():
     # One second later ten tokens came back, two of them owed: eight are free, the ninth waits.
     assert [bucket.reserve(1.0) for _ in range(8)] == [0.0] * 8
     assert bucket.reserve(1.0) == pytest.approx(0.1)
-    later = TokenBucket()
+    later = TokenBucket(10.0, 100)
     for _ in range(100):
         later.reserve(0.0)
     assert later.reserve(100.0) == 0.0  # refilled (up to the burst) after a quiet spell

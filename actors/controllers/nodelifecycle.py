@@ -70,6 +70,7 @@ from actors.apiserver.objects import rfc3339
 from actors.apiserver.status import ApiError
 from actors.controllers.base import Context, Controller, Obj
 from actors.controllers.podcontrol import parse_time, pod_key, ready_condition
+from actors.ratelimit import TokenBucket
 from actors.scheduler.plugins.node import tolerates
 
 LEASE_NAMESPACE = "kube-node-lease"
@@ -323,38 +324,6 @@ class HealthMonitor:
 
 
 # --- rate limiting --------------------------------------------------------------------------------
-
-class TokenBucket:
-    """client-go's token bucket rate limiter (starts full), time passed in; a rate of 0 never accepts."""
-
-    def __init__(self, rate_per_s: float, burst: int, now: float) -> None:
-        assert rate_per_s >= 0 and burst >= 1
-        self.rate_per_s = rate_per_s
-        self.burst = burst
-        self._tokens = float(burst) if rate_per_s > 0 else 0.0
-        self._at = now
-
-    def _refill(self, now: float) -> None:
-        if now > self._at:
-            self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.rate_per_s)
-            self._at = now
-
-    def try_accept(self, now: float) -> bool:
-        if self.rate_per_s <= 0:
-            return False
-        self._refill(now)
-        if self._tokens >= 1 - _EPSILON:
-            self._tokens = max(0.0, self._tokens - 1)
-            return True
-        return False
-
-    def wait_s(self, now: float) -> float:
-        """Seconds until a token is there (inf at rate 0)."""
-        if self.rate_per_s <= 0:
-            return math.inf
-        self._refill(now)
-        return max(0.0, (1 - self._tokens) / self.rate_per_s)
-
 
 class TaintQueue:
     """One zone's nodes waiting for a NoExecute taint: first come first served, one per token.

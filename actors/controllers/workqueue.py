@@ -31,30 +31,12 @@ import itertools
 from collections import deque
 from collections.abc import Hashable
 
+from actors.ratelimit import TokenBucket
+
 BASE_DELAY_S = 0.005
 MAX_DELAY_S = 1000.0
 BUCKET_QPS = 10.0
 BUCKET_BURST = 100
-
-
-class TokenBucket:
-    """golang.org/x/time/rate's Limiter as client-go uses it: ``reserve`` takes a token now and says how long
-    to wait until it is really there (tokens may go negative; each waits its turn)."""
-
-    def __init__(self, qps: float = BUCKET_QPS, burst: int = BUCKET_BURST) -> None:
-        assert qps > 0 and burst > 0
-        self.qps = qps
-        self.burst = burst
-        self._tokens = float(burst)
-        self._last: float | None = None
-
-    def reserve(self, now: float) -> float:
-        if self._last is not None and now > self._last:
-            self._tokens = min(float(self.burst), self._tokens + (now - self._last) * self.qps)
-        if self._last is None or now > self._last:
-            self._last = now
-        self._tokens -= 1
-        return 0.0 if self._tokens >= 0 else -self._tokens / self.qps
 
 
 class WorkQueue:
@@ -66,7 +48,7 @@ class WorkQueue:
         self.name = name
         self.base_delay_s = base_delay_s
         self.max_delay_s = max_delay_s
-        self.bucket = bucket if bucket is not None else TokenBucket()
+        self.bucket = bucket if bucket is not None else TokenBucket(BUCKET_QPS, BUCKET_BURST)
         self._queue: deque[Hashable] = deque()
         self._dirty: set[Hashable] = set()
         """Keys waiting (in ``_queue``, or to be re-queued when their processing ends)."""
