@@ -240,6 +240,9 @@ class ApiRequest:
     options: dict | None = None
     """Query parameters: labelSelector, fieldSelector, resourceVersion, limit, continue, patchType,
     propagationPolicy, gracePeriodSeconds, dryRun."""
+    impersonate: dict | None = None
+    """Act as another user (Kubernetes' ``Impersonate-User`` and ``Impersonate-Group`` headers):
+    ``{"user": name, "groups": [...]}``; the sender must be allowed to impersonate both."""
 
 
 @message("api.Response")
@@ -263,6 +266,8 @@ class ApiWatch:
     resource_version: str = ""
     """Empty or "0": the current state as ADDED events, then changes; else changes after it."""
     renew: bool = False
+    impersonate: dict | None = None
+    """As in :class:`ApiRequest`."""
 
 
 @message("api.WatchAck")

@@ -205,6 +205,39 @@ def test_authorization_by_bus_identity(cluster):
                                   subresource="status"))
 
 
+def test_impersonation_acts_as_the_user_asked_for_once_rbac_allows_it(cluster):
+    # How one hollow-nodes process speaks for many kubelets: each request impersonates its node's user.
+    admin = cluster.admin
+    for node in ("imp-1", "imp-2"):
+        admin.run(admin.api.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}}))
+    as_node = cluster.session(name="admin")
+    as_node.api.impersonate = {"user": "system:node:imp-1", "groups": ["system:nodes"]}
+    as_node.run(as_node.api.patch("nodes", "imp-1", {"status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+                                  patch_type="merge", subresource="status"))
+    with pytest.raises(ApiError) as err:  # node restriction applies to the impersonated node
+        as_node.run(as_node.api.patch("nodes", "imp-2", {"metadata": {"labels": {"x": "y"}}}, patch_type="merge"))
+    assert err.value.code == 403 and "imp-2" in err.value.message
+    seen: list[tuple[str, dict]] = []
+    as_node.api.watch("nodes", field_selector="metadata.name=imp-1", on_event=lambda t, o: seen.append((t, o)))
+    wait_until(lambda: any(t == "ADDED" and o["metadata"]["name"] == "imp-1" for t, o in seen), 10,
+               "the impersonated watch's first event", step=lambda: as_node.poll(0.05))
+
+    scheduler = cluster.session(name="scheduler")
+    scheduler.api.impersonate = {"user": "system:node:imp-1", "groups": ["system:nodes"]}
+    with pytest.raises(ApiError) as err:
+        scheduler.run(scheduler.api.get("nodes", "imp-1"))
+    assert err.value.code == 403
+    assert err.value.message == ('users "system:node:imp-1" is forbidden: User "system:kube-scheduler" cannot '
+                                 'impersonate resource "users" in API group "" at the cluster scope')
+    for bad, text in (({"groups": ["system:nodes"]}, "without impersonating a user"),
+                      ({"user": "x", "groups": "system:nodes"}, "must be a list"),
+                      ({"user": "x", "uid": "1"}, '"user" and optionally "groups"')):
+        as_node.api.impersonate = bad
+        with pytest.raises(ApiError) as err:
+            as_node.run(as_node.api.get("nodes", "imp-1"))
+        assert err.value.code == 400 and text in err.value.message, err.value.message
+
+
 def test_bad_input_is_refused_and_nothing_is_written(cluster):
     s = cluster.admin
     cases = [

@@ -83,9 +83,11 @@ class ApiClient(Actor):
     """Requests to the API server from inside a runtime (``await api.create(obj)``)."""
 
     def __init__(self, name: str, *, server: str = API_SERVER, timeout_s: float = 10.0,
-                 deadline_s: float = 30.0) -> None:
+                 deadline_s: float = 30.0, impersonate: dict | None = None) -> None:
         super().__init__(name)
         self.server = server
+        self.impersonate = impersonate
+        """``{"user": ..., "groups": [...]}``: every request and watch acts as that user (see ApiRequest)."""
         self.timeout_s = timeout_s
         self.deadline_s = deadline_s
         self._watches: dict[str, Watch] = {}
@@ -99,7 +101,7 @@ class ApiClient(Actor):
     async def call(self, verb: str, resource: str, namespace: str = "", name: str = "", *,
                       subresource: str = "", body: Any = None, options: dict | None = None) -> dict:
         """One API call; the object, list or Status it returned, or :class:`ApiError`."""
-        msg = ApiRequest(verb, resource, namespace, name, subresource, body, options)
+        msg = ApiRequest(verb, resource, namespace, name, subresource, body, options, self.impersonate)
         clock = self.clock
         deadline = clock.monotonic() + self.deadline_s
         pause = 0.02
@@ -216,7 +218,7 @@ class ApiClient(Actor):
         w.heard = self.clock.monotonic()
         self._watches[w.watch_id] = w
         self.send(self.server, ApiWatch(w.watch_id, w.resource, w.namespace, w.label_selector, w.field_selector,
-                                        w.resource_version))
+                                        w.resource_version, impersonate=self.impersonate))
 
     def _restart_later(self, w: Watch, delay_s: float) -> None:
         self._watches.pop(w.watch_id, None)

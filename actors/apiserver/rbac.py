@@ -75,8 +75,9 @@ __all__ = [
     "rule_allows",
 ]
 
-VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
-"""The verbs of resource requests, as Kubernetes' RequestInfo names them."""
+VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "impersonate")
+"""The verbs of resource requests, as Kubernetes' RequestInfo names them (``impersonate`` on ``users`` and
+``groups``: acting as another user)."""
 
 ALL = "*"
 """The wildcard of verbs, API groups and resources (and the ``*/`` of ``*/status``)."""

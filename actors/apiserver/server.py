@@ -40,7 +40,7 @@ from actors.apiserver.allocators import (
     ClusterIPAllocator,
     PortAllocator,
 )
-from actors.apiserver.authn import Authenticator
+from actors.apiserver.authn import AUTHENTICATED, Authenticator
 from actors.apiserver.fielderrors import Path, invalid
 from actors.apiserver.kinds import KINDS, Kind, lookup, registry_key, registry_prefix
 from actors.apiserver.metrics import ApiServerMetrics
@@ -373,14 +373,37 @@ class ApiServer(Actor):
         self.metrics.requests.labels(msg.verb, resource, str(code)).inc()
         self.metrics.duration.labels(msg.verb, resource).observe(perf() - started)
 
-    def _user(self, env: Envelope) -> UserInfo:
+    def _user(self, env: Envelope, impersonate: Any = None) -> UserInfo:
         user = self.authn.authenticate(env.identity)
         if user is None:
             raise st.unauthorized(f"Unauthorized: unknown bus identity {env.identity!r}")
-        return user
+        return user if impersonate is None else self._impersonated(user, impersonate)
+
+    def _impersonated(self, user: UserInfo, spec: Any) -> UserInfo:
+        """The user ``user`` asks to act as, once RBAC allows it (``WithImpersonation``).
+
+        ``impersonate`` on ``users`` (by name) and on ``groups`` (each by name)
+        must be granted; the result is in the requested groups plus
+        ``system:authenticated``. kubesim's hollow nodes use it: one process
+        hosts many kubelets, each acting as its own ``system:node:<name>``.
+        """
+        if not isinstance(spec, dict) or set(spec) - {"user", "groups"}:
+            raise st.bad_request('impersonate must be a map with "user" and optionally "groups"')
+        name, groups = spec.get("user"), spec.get("groups") or []
+        if not isinstance(groups, list) or not all(isinstance(g, str) and g for g in groups):
+            raise st.bad_request("impersonate.groups must be a list of group names")
+        if not isinstance(name, str) or not name:
+            raise st.bad_request(f"requested {groups} without impersonating a user" if groups
+                                 else "impersonate.user must be a user name")
+        for attrs in (Attributes(user, "impersonate", "", "users", "", "", name),
+                      *(Attributes(user, "impersonate", "", "groups", "", "", g) for g in groups)):
+            decision = self.authz.authorize(attrs)
+            if not decision.allowed:
+                raise st.forbidden(forbidden_message(attrs, decision.reason))
+        return UserInfo(name, tuple(dict.fromkeys([*groups, AUTHENTICATED])))
 
     async def _serve(self, msg: ApiRequest, env: Envelope) -> Any:
-        user = self._user(env)
+        user = self._user(env, msg.impersonate)
         kind = lookup(msg.resource) if isinstance(msg.resource, str) else None
         if kind is None or msg.resource not in (kind.resource, ):
             raise st.ApiError(404, "NotFound", f"the server could not find the requested resource "
@@ -884,7 +907,7 @@ class ApiServer(Actor):
             self._flush(w)
 
     def _start_watch(self, msg: ApiWatch, env: Envelope) -> _Watcher | None:
-        user = self._user(env)
+        user = self._user(env, msg.impersonate)
         kind = lookup(msg.resource) if isinstance(msg.resource, str) else None
         if kind is None or kind.resource != msg.resource:
             raise st.ApiError(404, "NotFound", f"the server could not find the requested resource ({msg.resource!r})")
