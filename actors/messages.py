@@ -296,3 +296,38 @@ class ApiWatchEvents:
     """Everything up to this resourceVersion has been sent (a bookmark's value)."""
     closed: dict | None = None
     """Set when the server ended the watch: a ``Status`` (410 Gone: relist; 429: too slow, watch again)."""
+
+
+# --- The cluster DNS (actors.dns) ----------------------------------------------------
+#
+# What a pod's resolver would send to the cluster DNS, reduced to one question
+# and its search list: the server expands the name as the pod's resolv.conf
+# says (kubesim has no UDP), so ``kubesim dig web -n demo`` behaves as
+# ``nslookup web`` inside a pod of namespace ``demo``.
+
+
+@message("dns.Query")
+class DnsQuery:
+    """Resolve ``name`` as a pod would: the search list and ndots of its resolv.conf."""
+
+    name: str
+    qtype: str = "A"
+    """A, AAAA, SRV, PTR, CNAME, TXT or ANY."""
+    search: tuple = ()
+    """The resolv.conf search domains, in order; empty: the name is looked up as it is."""
+    ndots: int = 5
+
+
+@message("dns.Answer")
+class DnsAnswer:
+    """The answer: its rcode, the name that answered, the records as ``[name, type, ttl_s, data]``."""
+
+    rcode: str
+    """NOERROR or NXDOMAIN (NOERROR with no records: the name exists, with no record of that type)."""
+    qname: str
+    qtype: str
+    records: tuple = ()
+    additional: tuple = ()
+    """For SRV: the targets' addresses."""
+    tried: tuple = ()
+    """Every name the search tried, in order."""

@@ -10,6 +10,7 @@
     kubesim store ...       read, write, watch and inspect the replicated store (see kubesim.store)
     kubesim cloud ...       the simulated cloud: terminate a node's instance (see kubesim.cloud)
     kubesim rollout ...     a Deployment's rollout: status, history, undo, pause, resume (see kubesim.rollout)
+    kubesim dig NAME [TYPE] resolve a name through the cluster DNS, as a pod in -n NAMESPACE would
     kubesim apply -f FILE   create or update objects from manifests, as kubectl apply (see kubesim.kubectl)
     kubesim get KIND [NAME] list objects as kubectl tables, yaml, json or names; -w watches
     kubesim describe KIND NAME   an object in detail, with its events
@@ -28,7 +29,7 @@ import json
 import sys
 from pathlib import Path
 
-from kubesim import cloud, kubectl, rollout, store
+from kubesim import cloud, dig, kubectl, rollout, store
 from kubesim.config import DEFAULT_CONFIG, ClusterConfig, ConfigError, load
 
 
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check", help="validate the cluster config")
     store.add_parser(sub)
     cloud.add_parser(sub)
+    dig.add_parser(sub)
     rollout.add_parser(sub)
     kubectl.add_parsers(sub)
 
@@ -163,4 +165,4 @@ def _check(cfg: ClusterConfig, args) -> int:
 
 
 COMMANDS = {"run": _run, "child": _child, "ctl": _ctl, "faults": _faults, "keys": _keys, "procfile": _procfile,
-            "check": _check, "store": store.run, "cloud": cloud.run, "rollout": rollout.run, **kubectl.COMMANDS}
+            "check": _check, "store": store.run, "cloud": cloud.run, "dig": dig.run, "rollout": rollout.run, **kubectl.COMMANDS}

@@ -114,6 +114,21 @@ def _add_cloud_controller_manager(rt: Runtime, args: BaseModel, cfg: ClusterConf
                              retry_period_s=args.retry_period_s))
 
 
+class DnsArgs(NoArgs):
+    name: str = Field("kube-dns", min_length=1, max_length=253)
+    """The actor's name, where ``kubesim dig`` and the kubelets' lookups are sent."""
+    cluster_domain: str = Field("cluster.local", min_length=1, max_length=253)
+
+
+def _add_dns(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: str) -> None:
+    from actors.apiserver.client import ApiClient
+    from actors.dns.server import DnsServer
+
+    assert isinstance(args, DnsArgs)
+    api = rt.add(ApiClient(f"{process}.api"))
+    rt.add(DnsServer(args.name, api, cluster_domain=args.cluster_domain))
+
+
 def _add_apiserver(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: str) -> None:
     from kubesim.apiserver import add_apiserver
 
@@ -131,6 +146,7 @@ COMPONENTS: dict[str, Component] = {
     "controller-manager": Component(False, ControllerManagerArgs, _add_controller_manager),
     # cloud-controller-manager: load balancers, provider IDs, nodes whose instance is gone.
     "cloud-controller-manager": Component(False, CloudControllerManagerArgs, _add_cloud_controller_manager),
+    "dns": Component(False, DnsArgs, _add_dns),
     "demo-pong": Component(False, PongArgs, lambda rt, a, cfg, process: rt.add(Ponger(a.name))),
     "demo-ping": Component(False, PingArgs, lambda rt, a, cfg, process: rt.add(
         Pinger(a.name, target=a.target, interval_s=a.interval_s))),

@@ -29,6 +29,8 @@ from actors.dns.records import (
     search_candidates,
     search_path,
 )
+from actors.dns.server import query_problem
+from actors.messages import DnsQuery
 
 DOMAIN = "cluster.local"
 
@@ -354,3 +356,17 @@ def test_statefulset_pods_get_hostname_records_from_the_controllers_slices():
     assert resolve(zone, "db-1.db", search=search_path("demo")).addresses == ("10.244.1.11",)
     assert resolve(zone, "db", search=search_path("demo")).addresses == ("10.244.1.10", "10.244.1.11")
     assert resolve(zone, "db-2.db", search=search_path("demo")).rcode == NXDOMAIN  # not ready yet
+
+
+@pytest.mark.parametrize("query, problem", [
+    (DnsQuery("web"), None),
+    (DnsQuery("web", "srv", ("demo.svc.cluster.local",)), None),
+    (DnsQuery(""), "name must be 1 to 253 characters"),
+    (DnsQuery("x" * 254), "name must be 1 to 253 characters"),
+    (DnsQuery("web", "MX"), "unsupported query type 'MX'"),
+    (DnsQuery("web", "A", ("",)), "search must be at most 32 non-empty domain names"),
+    (DnsQuery("web", "A", (), 16), "ndots must be between 0 and 15"),
+])
+def test_a_malformed_query_is_refused_with_what_was_wrong(query, problem):
+    found = query_problem(query)
+    assert (found is None) if problem is None else (found is not None and found.startswith(problem)), found

@@ -437,8 +437,8 @@ _NODE = (
     _rule("create", "serviceaccounts/token"),
 )
 
-_KUBE_DNS = (
-    _rule("list watch", "endpoints services"),
+_KUBE_DNS = (  # system:coredns
+    _rule("list watch", "endpoints services pods namespaces"),
     _rule("list watch", "endpointslices", DISCOVERY),
 )
 
