@@ -7,6 +7,8 @@ reject a body with a missing, extra or mistyped field before a handler sees it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bus.messages import message
 
 
@@ -331,3 +333,70 @@ class DnsAnswer:
     """For SRV: the targets' addresses."""
     tried: tuple = ()
     """Every name the search tried, in order."""
+
+
+# --- The Container Runtime Interface (actors.runtime) ---------------------------------
+#
+# The kubelet drives its node's runtime with ``cri.Request`` (a CRI method by
+# its gRPC name and its arguments, records as maps: see actors.runtime.wire);
+# the runtime answers ``cri.Response`` or ``bus.Error`` whose code is the CRI
+# error code (NotFound, FailedPrecondition...). A call that takes time in
+# containerd (PullImage, StartContainer, StopContainer) is answered when it is
+# done. The runtime pushes ``cri.Events`` (its PLEG feed) to its kubelet.
+# ``runtime.HttpGet`` and ``runtime.TcpConnect`` are the pod network: what a
+# kube-proxy (or a probe) sends to a pod IP on that node.
+
+
+@message("cri.Request")
+class CriRequest:
+    """One CRI call: ``RunPodSandbox``, ``CreateContainer``, ``StartContainer``, ``ListContainers``..."""
+
+    method: str
+    args: dict
+    """The call's arguments by name; records (configs) as maps of their fields."""
+
+
+@message("cri.Response")
+class CriResponse:
+    """A CRI call's result: an id, a record, a list of records (maps), a time, or None."""
+
+    result: Any
+
+
+@message("cri.Events")
+class CriEvents:
+    """What changed in the runtime since the last feed (``ContainerEvent`` maps), for the kubelet's PLEG."""
+
+    events: tuple
+
+
+@message("runtime.HttpGet")
+class HttpGet:
+    """An HTTP GET to ``ip:port`` on this node's pod network (a forwarded Service request, a probe)."""
+
+    ip: str
+    port: int
+    path: str = "/"
+    client_ip: str = ""
+
+
+@message("runtime.HttpResponse")
+class HttpResponse:
+    """``connected`` False: connection refused. ``status`` 0: the port answered but does not speak HTTP."""
+
+    connected: bool
+    status: int = 0
+    body: str = ""
+
+
+@message("runtime.TcpConnect")
+class TcpConnect:
+    """Open (and close) a TCP connection to ``ip:port`` on this node's pod network: a tcpSocket probe."""
+
+    ip: str
+    port: int
+
+
+@message("runtime.TcpResult")
+class TcpResult:
+    connected: bool
