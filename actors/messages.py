@@ -400,3 +400,100 @@ class TcpConnect:
 @message("runtime.TcpResult")
 class TcpResult:
     connected: bool
+
+
+# --- The kubelet's API (actors.kubelet) ----------------------------------------------
+#
+# What the API server asks a kubelet for on a client's behalf, as it calls the
+# kubelet's HTTPS port in Kubernetes (``GET /containerLogs/...``): the API server
+# authorizes ``pods/log`` first; a kubelet answers only the API server.
+
+
+@message("kubelet.ContainerLogs")
+class ContainerLogs:
+    """The log of one container of a pod on this node (``kubectl logs``)."""
+
+    namespace: str
+    pod: str
+    container: str = ""
+    """Empty: the pod's only container (an error naming them if it has several)."""
+    previous: bool = False
+    """The previous instance's log (after a restart)."""
+    tail_lines: int = -1
+    """The last N lines; -1 all."""
+    since_seconds: int = 0
+    timestamps: bool = False
+
+
+@message("kubelet.LogText")
+class LogText:
+    text: str
+
+
+# --- kube-proxy (actors.proxy) ----------------------------------------------------------
+#
+# Each node's kube-proxy is the actor ``<node>.proxy``. It plays the node's
+# packet path for one new connection: ``proxy.Connect`` is a client on (or
+# arriving at) that node opening ``dst_ip:dst_port``; the proxy runs its rules
+# (actors.proxy.rules.pick) and, when they DNAT it to a pod, forwards an HTTP
+# GET to the runtime of the endpoint's node (``runtime.HttpGet``), answering
+# ``proxy.Reply`` with the verdict and what the pod said. ``proxy.GetRules``
+# returns the node's table as iptables-save would print it.
+
+
+@message("proxy.Connect")
+class ProxyConnect:
+    """Open a connection to ``dst_ip:dst_port`` through this node's rules and, if it reaches a pod, GET ``path``."""
+
+    dst_ip: str
+    dst_port: int
+    protocol: str = "TCP"
+    """TCP, UDP or SCTP; only TCP connections are carried on to a pod (as HTTP)."""
+    path: str = "/"
+    client_ip: str = ""
+    """Who connects (what ClientIP affinity keys on); "" is the node itself, from its first IP."""
+
+
+@message("proxy.Reply")
+class ProxyReply:
+    """What became of a ``proxy.Connect``: the rules' verdict and, for DNAT, the pod's answer."""
+
+    action: str
+    """DNAT (sent to a pod), REJECT (no endpoints: refused), DROP (no local endpoints: the client would time
+    out), NO_RULE (not a service address; routed as it is)."""
+    reason: str
+    """The verdict in kube-proxy's words ("demo/web:http -> 10.244.1.5:8080", "demo/web:http has no endpoints")."""
+    service: str = ""
+    """The service port's name, ``namespace/service[:port]``; "" for NO_RULE."""
+    endpoint_ip: str = ""
+    """Where the connection went (the DNAT target, or the destination itself when it was routed as it is)."""
+    endpoint_port: int = 0
+    pod: str = ""
+    """The endpoint's pod (in the Service's namespace); "" when not known."""
+    node: str = ""
+    """The endpoint's node (the EndpointSlice's nodeName)."""
+    connected: bool = False
+    """A pod accepted the connection (then ``status`` and ``body`` are its answer)."""
+    status: int = 0
+    """The HTTP status; 0 when there was none (no connection, or the port does not speak HTTP)."""
+    body: str = ""
+    error: str = ""
+    """Why there is no answer, as curl says it ("Failed to connect to 10.244.1.5 port 8080: Connection refused")."""
+    chains: tuple = ()
+    """The chains the packet went through, in order (KUBE-SERVICES, KUBE-SVC-…, KUBE-SEP-…)."""
+
+
+@message("proxy.GetRules")
+class ProxyGetRules:
+    """Ask a node's kube-proxy for its rule table."""
+
+
+@message("proxy.Rules")
+class ProxyRules:
+    """The node's rules in iptables-save form, and what they cover."""
+
+    text: str
+    services: int
+    """Service ports proxied."""
+    endpoints: int
+    """Endpoints those ports list, usable or not."""

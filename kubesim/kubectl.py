@@ -74,7 +74,7 @@ class UsageError(Exception):
 # --- Arguments --------------------------------------------------------------------------
 
 def add_parsers(sub) -> None:
-    """Register apply, get, describe, delete, create and scale on the ``kubesim`` parser."""
+    """Register apply, get, describe, delete, create, scale and logs on the ``kubesim`` parser."""
     def namespace(p: argparse.ArgumentParser) -> None:
         p.add_argument("-n", "--namespace", default=None, help="namespace (default: default)")
 
@@ -125,6 +125,16 @@ def add_parsers(sub) -> None:
     p.add_argument("targets", nargs="+", metavar="KIND NAME")
     namespace(p)
     p.add_argument("--replicas", type=int, required=True)
+
+    p = sub.add_parser("logs", help="print a container's log, as kubectl logs (from the pod's kubelet)")
+    p.add_argument("pod", metavar="POD", help="a pod name, or pod/NAME")
+    p.add_argument("container_arg", nargs="?", metavar="CONTAINER", default=None)
+    namespace(p)
+    p.add_argument("-c", "--container", default=None)
+    p.add_argument("-p", "--previous", action="store_true", help="the previous instance (after a restart)")
+    p.add_argument("--tail", type=int, default=-1, help="the last N lines (-1: all)")
+    p.add_argument("--since", type=int, default=0, metavar="SECONDS", help="only lines newer than this")
+    p.add_argument("--timestamps", action="store_true")
 
 
 # --- Names and printing -----------------------------------------------------------------
@@ -810,5 +820,27 @@ def scale(k: Kubectl) -> int:
     return 0 if ok else 1
 
 
-COMMANDS = {"apply": apply, "get": get, "describe": describe, "delete": delete, "create": create, "scale": scale}
+# --- logs -------------------------------------------------------------------------------
+
+@_run
+def logs(k: Kubectl) -> int:
+    """``kubectl logs POD [CONTAINER]``: the API server's pods/log, which it gets from the pod's kubelet."""
+    name = k.args.pod
+    if "/" in name:
+        kind, _, name = name.partition("/")
+        if kind not in ("pod", "pods", "po"):
+            raise UsageError(f"logs takes a pod (pod/NAME), not {kind!r}")
+    container = k.args.container or k.args.container_arg or ""
+    try:
+        text = k.call(k.api.logs(k.namespace(), name, container=container, previous=k.args.previous,
+                                 tail_lines=k.args.tail, since_seconds=k.args.since, timestamps=k.args.timestamps))
+    except ApiError as exc:
+        _server_error(exc)
+        return 1
+    _out(text if not text or text.endswith("\n") else text + "\n")
+    return 0
+
+
+COMMANDS = {"apply": apply, "get": get, "describe": describe, "delete": delete, "create": create, "scale": scale,
+            "logs": logs}
 """Subcommand name → handler(cfg, args) -> exit status, for ``kubesim.cli.COMMANDS``."""

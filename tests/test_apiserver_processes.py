@@ -238,6 +238,24 @@ def test_impersonation_acts_as_the_user_asked_for_once_rbac_allows_it(cluster):
         assert err.value.code == 400 and text in err.value.message, err.value.message
 
 
+def test_pod_logs_are_asked_of_the_pods_kubelet(cluster):
+    # The kubelet side is tested with the node process; here, what the API server does before and without it.
+    admin = cluster.admin
+    admin.run(admin.api.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "lonely", "namespace": "default"},
+                                "spec": {"containers": [{"name": "c", "image": "nginx"}]}}))
+    with pytest.raises(ApiError) as err:
+        admin.run(admin.api.logs("default", "lonely"))
+    assert err.value.code == 400 and 'container "c" in pod "lonely" is waiting to start' in err.value.message
+    admin.run(admin.api.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "orphan", "namespace": "default"},
+                                "spec": {"containers": [{"name": "c", "image": "nginx"}], "nodeName": "node-gone"}}))
+    with pytest.raises(ApiError) as err:
+        admin.run(admin.api.logs("default", "orphan", tail_lines=5))
+    assert err.value.code == 502 and "from node node-gone: the kubelet did not answer" in err.value.message
+    with pytest.raises(ApiError) as err:
+        admin.run(admin.api.call("get", "pods", "default", "orphan", subresource="log", options={"tailLines": "x"}))
+    assert err.value.code == 400 and "tailLines must be int" in err.value.message
+
+
 def test_bad_input_is_refused_and_nothing_is_written(cluster):
     s = cluster.admin
     cases = [

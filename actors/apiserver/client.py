@@ -144,6 +144,19 @@ class ApiClient(Actor):
     async def get(self, resource: str, name: str, namespace: str = "", *, subresource: str = "") -> dict:
         return await self.call("get", resource, namespace, name, subresource=subresource)
 
+    async def logs(self, namespace: str, pod: str, *, container: str = "", previous: bool = False,
+                   tail_lines: int = -1, since_seconds: int = 0, timestamps: bool = False) -> str:
+        """A container's log (``pods/log``, which the API server gets from the pod's kubelet)."""
+        options: dict[str, Any] = {"previous": previous, "timestamps": timestamps}
+        if container:
+            options["container"] = container
+        if tail_lines >= 0:
+            options["tailLines"] = tail_lines
+        if since_seconds > 0:
+            options["sinceSeconds"] = since_seconds
+        reply = await self.call("get", "pods", namespace, pod, subresource="log", options=options)
+        return str(reply.get("text", ""))
+
     async def list(self, resource: str, namespace: str = "", *, label_selector: str = "",
                    field_selector: str = "", limit: int = 500, resource_version: str = "") -> dict:
         """Every matching object, fetched a page at a time; one list with the first page's resourceVersion."""

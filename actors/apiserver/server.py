@@ -73,11 +73,21 @@ from actors.messages import (
     ApiWatch,
     ApiWatchAck,
     ApiWatchEvents,
+    ContainerLogs,
 )
 from actors.store.client import Indeterminate, StoreClient, StoreError, StoreUnavailable
 from actors.store.mvcc import KeyValue, prefix_end
 from bus.codec import pack_value
-from bus.runtime import Actor, Envelope, Future, Lock, MessageTooLarge, handles
+from bus.runtime import (
+    Actor,
+    Envelope,
+    Future,
+    Lock,
+    MessageTooLarge,
+    RemoteError,
+    RequestFailed,
+    handles,
+)
 
 READ_VERBS = frozenset({"get", "list"})
 #: What each subresource serves (anything else is 405, as in Kubernetes).
@@ -85,7 +95,11 @@ SUBRESOURCE_VERBS = {
     "status": frozenset({"get", "update", "patch"}),
     "scale": frozenset({"get", "update", "patch"}),
     "binding": frozenset({"create"}),
+    "log": frozenset({"get"}),
 }
+#: Longest wait for a kubelet's answer to a pods/log request.
+KUBELET_TIMEOUT_S = 10.0
+_LOG_OPTIONS = {"container": str, "previous": bool, "tailLines": int, "sinceSeconds": int, "timestamps": bool}
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 PATCH_TYPES = {
     "application/merge-patch+json": "merge", "merge": "merge",
@@ -474,7 +488,41 @@ class ApiServer(Actor):
         obj = found[0]
         if sub == "scale":
             return ob.scale_of(kind, obj)
+        if sub == "log":
+            return await self._pod_log(obj, options)
         return obj
+
+    async def _pod_log(self, pod: dict, options: dict) -> dict:
+        """``pods/log``: the API server asks the pod's kubelet, as it proxies ``GET /containerLogs`` in Kubernetes.
+
+        The answer is ``{"text": ...}``. Options are kubectl's: container, previous, tailLines, sinceSeconds,
+        timestamps.
+        """
+        for key, value in options.items():
+            want = _LOG_OPTIONS.get(key)
+            if want is None:
+                continue  # resourceVersion and the like: not for logs
+            if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+                raise st.bad_request(f"{key} must be {'a boolean' if want is bool else want.__name__}")
+        meta = pod["metadata"]
+        node = (pod.get("spec") or {}).get("nodeName")
+        if not node:
+            containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+            name = options.get("container") or (containers[0] if containers else "")
+            raise st.bad_request(f'container "{name}" in pod "{meta["name"]}" is waiting to start: '
+                                 "the pod is not scheduled yet")
+        request = ContainerLogs(meta["namespace"], meta["name"], options.get("container") or "",
+                                bool(options.get("previous")), int(options.get("tailLines", -1)),
+                                int(options.get("sinceSeconds", 0)), bool(options.get("timestamps")))
+        try:
+            reply = await self.request(f"{node}.kubelet", request, timeout_s=KUBELET_TIMEOUT_S)
+        except RemoteError as exc:
+            # The kubelet's refusal (no such container, several to choose from, not started yet) is the client's.
+            raise st.bad_request(exc.message) from None
+        except RequestFailed as exc:
+            raise st.ApiError(502, "InternalError", f"Get logs of {meta['namespace']}/{meta['name']} from node "
+                              f"{node}: the kubelet did not answer ({exc})") from None
+        return {"text": reply.text}
 
     def _filter(self, kind: Kind, namespace: str, label_selector: Any, field_selector: Any) -> Filter:
         labels = fields = None

@@ -44,6 +44,7 @@ class RemoteError(RequestFailed):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
+        self.message = message
 
 
 
