@@ -11,12 +11,15 @@
     kubesim cloud ...       the simulated cloud: terminate a node's instance (see kubesim.cloud)
     kubesim rollout ...     a Deployment's rollout: status, history, undo, pause, resume (see kubesim.rollout)
     kubesim dig NAME [TYPE] resolve a name through the cluster DNS, as a pod in -n NAMESPACE would
+    kubesim proxy rules NODE     NODE's kube-proxy rules, as iptables-save prints them
+    kubesim curl SERVICE[.NS][:PORT]   GET through a node's kube-proxy; says which pod answered (see kubesim.proxycli)
     kubesim apply -f FILE   create or update objects from manifests, as kubectl apply (see kubesim.kubectl)
     kubesim get KIND [NAME] list objects as kubectl tables, yaml, json or names; -w watches
     kubesim describe KIND NAME   an object in detail, with its events
     kubesim delete KIND NAME     also -f FILE, -l SELECTOR; --cascade, --grace-period, --now
     kubesim create namespace NAME
     kubesim scale KIND NAME --replicas N
+    kubesim logs POD [-c CONTAINER] [-p] [--tail N]   a container's log, from the pod's kubelet
 
 Every command takes ``--config`` (default ``config/cluster.yaml``). A bad
 config stops the command with exit status 2 and a message naming the key.
@@ -29,7 +32,7 @@ import json
 import sys
 from pathlib import Path
 
-from kubesim import cloud, dig, kubectl, rollout, store
+from kubesim import cloud, dig, kubectl, proxycli, rollout, store
 from kubesim.config import DEFAULT_CONFIG, ClusterConfig, ConfigError, load
 
 
@@ -59,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     store.add_parser(sub)
     cloud.add_parser(sub)
     dig.add_parser(sub)
+    proxycli.add_parsers(sub)
     rollout.add_parser(sub)
     kubectl.add_parsers(sub)
 
@@ -165,4 +169,5 @@ def _check(cfg: ClusterConfig, args) -> int:
 
 
 COMMANDS = {"run": _run, "child": _child, "ctl": _ctl, "faults": _faults, "keys": _keys, "procfile": _procfile,
-            "check": _check, "store": store.run, "cloud": cloud.run, "dig": dig.run, "rollout": rollout.run, **kubectl.COMMANDS}
+            "check": _check, "store": store.run, "cloud": cloud.run, "dig": dig.run, "rollout": rollout.run,
+            **proxycli.COMMANDS, **kubectl.COMMANDS}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from actors.demo import Pinger, Ponger
 from bus.runtime import Runtime
@@ -135,6 +135,36 @@ def _add_apiserver(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: st
     add_apiserver(rt, cfg, process)
 
 
+class KubeProxyArgs(NoArgs):
+    node: str = Field(min_length=1, max_length=253)
+    """The node whose rules this kube-proxy keeps; it is the actor ``<node>.proxy``."""
+    node_ip: str = ""
+    """Where the node's NodePorts listen; "" reads the Node's InternalIP from the API."""
+    cluster_cidr: str = "10.244.0.0/16"
+    """The pod network (kube-proxy's --cluster-cidr); "" for none."""
+    min_sync_s: float = Field(1.0, ge=0, le=3600)
+    """kube-proxy's --iptables-min-sync-period: at most one rule sync per this many cluster seconds."""
+
+    @field_validator("node_ip", "cluster_cidr")
+    @classmethod
+    def _address(cls, value: str, info) -> str:
+        import ipaddress
+
+        if value:
+            (ipaddress.ip_address if info.field_name == "node_ip" else ipaddress.ip_network)(value)
+        return value
+
+
+def _add_kube_proxy(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: str) -> None:
+    from actors.apiserver.client import ApiClient
+    from actors.proxy.proxy import Proxy
+
+    assert isinstance(args, KubeProxyArgs)
+    api = rt.add(ApiClient(f"{process}.api"))
+    rt.add(Proxy(args.node, api, node_ips=(args.node_ip,) if args.node_ip else (),
+                 cluster_cidr=args.cluster_cidr or None, min_sync_s=args.min_sync_s))
+
+
 COMPONENTS: dict[str, Component] = {
     # A bare broker: routes and nothing else (the bus tests and benchmarks use it).
     "broker": Component(True, NoArgs, lambda rt, args, cfg, process: None),
@@ -152,5 +182,7 @@ COMPONENTS: dict[str, Component] = {
         Pinger(a.name, target=a.target, interval_s=a.interval_s))),
     # A member of the replicated store (etcd); its peers and settings come from the `store` section.
     "store": Component(False, NoArgs, _add_store_member, standalone=True),
+    # kube-proxy alone, for one node (a node process will host its own); runs as system:kube-proxy.
+    "kube-proxy": Component(False, KubeProxyArgs, _add_kube_proxy),
 }
 

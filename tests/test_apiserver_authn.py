@@ -115,7 +115,8 @@ def test_the_default_table_is_the_documented_one():
         "admin": "admin", "kubesim-cli-*": "admin", "scheduler*": "system:kube-scheduler",
         "controller-manager*": "system:kube-controller-manager",
         "cloud-controller-manager*": "system:cloud-controller-manager",
-        "node-*": "system:node:{identity}", "dns*": "system:kube-dns"}
+        "node-*": "system:node:{identity}", "dns*": "system:kube-dns",
+        "kube-proxy*": "system:kube-proxy"}
 
 
 # From identity to decision, as the API server chains them.

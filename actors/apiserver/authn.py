@@ -43,6 +43,7 @@ DEFAULT_USERS: dict[str, str] = {
     "cloud-controller-manager*": "system:cloud-controller-manager",
     "node-*": "system:node:{identity}",
     "dns*": "system:kube-dns",
+    "kube-proxy*": "system:kube-proxy",
 }
 """The identities of kubesim's own processes and CLI, as the default cluster names them."""
 
