@@ -165,6 +165,74 @@ def _add_kube_proxy(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: s
                  cluster_cidr=args.cluster_cidr or None, min_sync_s=args.min_sync_s))
 
 
+class NodeArgs(NoArgs):
+    """One worker machine: its kubelet, container runtime and kube-proxy in one process (the Node's name is the
+    process's, so its bus identity authenticates it as ``system:node:<name>``)."""
+
+    zone: str = Field("", max_length=63)
+    """``topology.kubernetes.io/zone``."""
+    internal_ip: str = ""
+    """The node's address (InternalIP, where its NodePorts listen); "" derives 172.18.0.N from the name."""
+    capacity: dict[str, str] = Field(default_factory=lambda: {
+        "cpu": "4", "memory": "8Gi", "ephemeral-storage": "100Gi", "pods": "110"})
+    labels: dict[str, str] = Field(default_factory=dict)
+    """``--node-labels``."""
+    taints: list[dict[str, str]] = Field(default_factory=list)
+    """``--register-with-taints``: ``[{key, value, effect}]``."""
+    cloud_provider_external: bool = True
+    """Register with the uninitialized taint for the cloud controller manager to lift."""
+    cluster_cidr: str = "10.244.0.0/16"
+    """The pod network, for kube-proxy's masquerade rules."""
+    proxy_min_sync_s: float = Field(1.0, ge=0, le=3600)
+    image_pull_bytes_per_s: float = Field(50e6, gt=0)
+    """The node's link to the image registry."""
+
+    @field_validator("internal_ip")
+    @classmethod
+    def _ip(cls, value: str) -> str:
+        import ipaddress
+
+        if value:
+            ipaddress.ip_address(value)
+        return value
+
+
+def default_node_ip(name: str) -> str:
+    """172.18.0.N for a node named ``...-N`` (kind's network; .1 is the gateway), else from a hash of the name."""
+    import zlib
+
+    tail = name.rsplit("-", 1)[-1]
+    number = int(tail) + 1 if tail.isdigit() and int(tail) < 250 else 2 + zlib.crc32(name.encode()) % 250
+    return f"172.18.0.{number}"
+
+
+def _add_node(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: str) -> None:
+    import hashlib
+    import os
+
+    from actors.apiserver.client import ApiClient
+    from actors.kubelet.kubelet import Kubelet, KubeletMetrics
+    from actors.kubelet.node import NodeConfig
+    from actors.proxy.proxy import Proxy
+    from actors.runtime.server import RuntimeServer
+
+    assert isinstance(args, NodeArgs)
+    ip = args.internal_ip or default_node_ip(process)
+    node = NodeConfig(process, ip, zone=args.zone, capacity=dict(args.capacity), labels=dict(args.labels),
+                      taints=tuple(dict(t) for t in args.taints), cloud_provider_external=args.cloud_provider_external,
+                      machine_id=hashlib.sha256(f"{cfg.cluster.name}/{process}".encode()).hexdigest()[:32], boot_id=os.urandom(16).hex())
+    api = rt.add(ApiClient(f"{process}.api"))
+    rt.add(RuntimeServer(process, bandwidth_bytes_per_s=args.image_pull_bytes_per_s))
+    rt.add(Kubelet(node, api, metrics=KubeletMetrics(), api_server_identities=_api_server_identities(cfg)))
+    rt.add(Proxy(process, api, node_ips=(ip,), cluster_cidr=args.cluster_cidr or None,
+                 min_sync_s=args.proxy_min_sync_s))
+
+
+def _api_server_identities(cfg: ClusterConfig) -> tuple[str, ...]:
+    """The processes that run the API server: the only ones a kubelet answers log requests from."""
+    return tuple(name for name, p in cfg.processes.items() if p.component == "apiserver") or ("apiserver",)
+
+
 COMPONENTS: dict[str, Component] = {
     # A bare broker: routes and nothing else (the bus tests and benchmarks use it).
     "broker": Component(True, NoArgs, lambda rt, args, cfg, process: None),
@@ -177,6 +245,8 @@ COMPONENTS: dict[str, Component] = {
     # cloud-controller-manager: load balancers, provider IDs, nodes whose instance is gone.
     "cloud-controller-manager": Component(False, CloudControllerManagerArgs, _add_cloud_controller_manager),
     "dns": Component(False, DnsArgs, _add_dns),
+    # A worker machine: kubelet, container runtime and kube-proxy.
+    "node": Component(False, NodeArgs, _add_node),
     "demo-pong": Component(False, PongArgs, lambda rt, a, cfg, process: rt.add(Ponger(a.name))),
     "demo-ping": Component(False, PingArgs, lambda rt, a, cfg, process: rt.add(
         Pinger(a.name, target=a.target, interval_s=a.interval_s))),

@@ -108,16 +108,19 @@ from actors.kubelet.probes import (
     unhealthy_message,
 )
 from actors.messages import (
+    ContainerLogs,
     CriEvents,
     CriRequest,
     CriResponse,
     HttpGet,
     HttpResponse,
+    LogText,
     TcpConnect,
     TcpResult,
 )
 from actors.runtime import cri
 from actors.runtime.wire import from_wire, to_wire
+from bus.messages import Error
 from bus.runtime import (
     Actor,
     Envelope,
@@ -233,6 +236,30 @@ _PROBE_RESULT = {Result.SUCCESS: "successful", Result.FAILURE: "failed", Result.
 
 
 # --- small pure helpers the actor uses -------------------------------------------------------------------
+
+
+class LogsRefused(Exception):
+    """A logs request the kubelet cannot answer: the code for bus.Error and Kubernetes' message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _waiting_reason(pod: Obj, container: str) -> str:
+    status = pod.get("status") or {}
+    for s in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+        if s.get("name") == container:
+            return ((s.get("state") or {}).get("waiting") or {}).get("reason") or ""
+    return ""
+
+
+def rfc3339_nano(wall: float) -> str:
+    """A log line's time as the kubelet's --timestamps prints it: RFC 3339 with nanoseconds, UTC."""
+    import datetime as _dt
+
+    moment = _dt.datetime.fromtimestamp(wall, _dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(round((wall % 1) * 1e9)) % 1_000_000_000:09d}Z"
 
 
 def remote_message(exc: RemoteError) -> str:
@@ -376,9 +403,12 @@ class Kubelet(Actor):
     """Node ``cfg.name``'s kubelet: ``f"{cfg.name}.kubelet"``, driving ``f"{cfg.name}.runtime"``."""
 
     def __init__(self, cfg: NodeConfig, api: ApiClient, *, runtime: str = "", metrics: KubeletMetrics | None = None,
-                 seed: int | None = None, record_events: bool = True) -> None:
+                 seed: int | None = None, record_events: bool = True,
+                 api_server_identities: Iterable[str] = ("apiserver",)) -> None:
         super().__init__(f"{cfg.name}.kubelet")
         self.cfg = cfg
+        self.api_server_identities = frozenset(api_server_identities)
+        """Who may ask this kubelet for logs: the API server's process (a kubelet trusts only its client cert)."""
         self.api = api
         self.runtime_name = runtime or f"{cfg.name}.runtime"
         self.metrics = metrics if metrics is not None else KubeletMetrics(CollectorRegistry())
@@ -622,6 +652,66 @@ class Kubelet(Actor):
         w.pod = pod
         w.removed = True
         self._kick(w)
+
+    # --- the kubelet's API: what the API server asks for a client ------------------------------------------
+    @handles(ContainerLogs)
+    def on_container_logs(self, msg: ContainerLogs, env: Envelope) -> None:
+        if env.identity not in self.api_server_identities:
+            self.reply(env, Error("forbidden", f"{self.name} answers only the API server, not {env.identity!r}"))
+            return
+        self.spawn(self._container_logs(msg, env))
+
+    async def _container_logs(self, msg: ContainerLogs, env: Envelope) -> None:
+        try:
+            text = await self._read_logs(msg)
+        except LogsRefused as exc:
+            self.reply(env, Error(exc.code, str(exc)))
+            return
+        except (RemoteError, RequestFailed) as exc:
+            self.reply(env, Error("unavailable", f"the container runtime did not answer: {exc}"))
+            return
+        self.reply(env, LogText(text))
+
+    async def _read_logs(self, msg: ContainerLogs) -> str:
+        """``/containerLogs/NS/POD/CONTAINER``: the current (or previous) instance's lines, as kubectl prints them."""
+        pod = self.pods.get(msg.pod, msg.namespace) if self.pods is not None else None
+        if pod is None:
+            raise LogsRefused("not_found", f'pods "{msg.pod}" not found')
+        spec = pod.get("spec") or {}
+        names = [c["name"] for c in spec.get("containers") or []]
+        init_names = [c["name"] for c in spec.get("initContainers") or []]
+        name = msg.container
+        if not name:
+            if len(names) != 1:
+                extra = f" or one of the init containers: [{' '.join(init_names)}]" if init_names else ""
+                raise LogsRefused("bad_request", f"a container name must be specified for pod {msg.pod}, choose one "
+                                                 f"of: [{' '.join(names)}]{extra}")
+            name = names[0]
+        if name not in names and name not in init_names:
+            raise LogsRefused("bad_request", f"container {name} is not valid for pod {msg.pod}")
+        listed = await self._cri("ListContainers", {"labels": {podspec.POD_UID_LABEL: _uid(pod),
+                                                               podspec.CONTAINER_NAME_LABEL: name}})
+        instances = sorted((from_wire(cri.ContainerStatus, m) for m in listed or []),
+                           key=lambda c: (c.metadata.attempt, c.created_at), reverse=True)
+        if msg.previous:
+            previous = [c for c in instances[1:] if c.state == cri.ContainerState.EXITED]
+            if not previous:
+                raise LogsRefused("bad_request", f'previous terminated container "{name}" in pod "{msg.pod}" not found')
+            chosen = previous[0]
+        else:
+            if not instances:
+                waiting = _waiting_reason(pod, name) or "ContainerCreating"
+                raise LogsRefused("bad_request", f'container "{name}" in pod "{msg.pod}" is waiting to start: {waiting}')
+            chosen = instances[0]
+        args: dict[str, Any] = {"container_id": chosen.id}
+        if msg.tail_lines >= 0:
+            args["tail"] = msg.tail_lines
+        if msg.since_seconds > 0:
+            args["since"] = self.clock.wall() - msg.since_seconds
+        lines = [from_wire(cri.LogLine, m) for m in await self._cri("ContainerLogs", args) or []]
+        if msg.timestamps:
+            return "".join(f"{rfc3339_nano(line.time)} {line.text}\n" for line in lines)
+        return "".join(f"{line.text}\n" for line in lines)
 
     # --- the PLEG ----------------------------------------------------------------------------------------------
     @handles(CriEvents)
