@@ -1,6 +1,6 @@
 """kubectl's everyday verbs as ``kubesim`` subcommands, with kubectl's habits and texts.
 
-    kubesim apply -f FILE|DIR|- [-n NS]             create, or three-way patch, each document
+    kubesim apply -f FILE|DIR|- [-R] [-n NS]        create, or three-way patch, each document
     kubesim get KIND[,KIND] [NAME...] [-o wide|yaml|json|name] [-n NS | -A] [-l SEL] [-w]
     kubesim describe KIND [NAME-PREFIX...]          kubesim.describe, with the object's events
     kubesim delete KIND NAME... | -f FILE | KIND -l SEL   [--cascade=...] [--grace-period N] [--now]
@@ -81,6 +81,8 @@ def add_parsers(sub) -> None:
     def files(p: argparse.ArgumentParser, required: bool = False) -> None:
         p.add_argument("-f", "--filename", action="append", default=[], required=required,
                        help="manifest file, directory of manifests, or - for stdin (repeatable)")
+        p.add_argument("-R", "--recursive", action="store_true",
+                       help="also the manifests in the directories' subdirectories")
 
     p = sub.add_parser("apply", help="create or update objects from manifests, as kubectl apply")
     files(p, required=True)
@@ -245,24 +247,28 @@ def _read(source: str, read) -> tuple[str, str]:
         raise UsageError(f"error reading {source}: {exc.strerror or exc}") from None
 
 
-def _files(name: str) -> list[tuple[str, str]]:
-    """(source, text) of a file, of a directory's manifests in name order, or of stdin."""
+def _files(name: str, recursive: bool = False) -> list[tuple[str, str]]:
+    """(source, text) of a file, of stdin, or of a directory's manifests (``*.yaml``, ``*.yml``, ``*.json``;
+    with ``recursive`` its subdirectories' too) in kubectl's order: by name, a subdirectory's files where
+    its name falls (``filepath.Walk``). A file named directly is read whatever its name ends with."""
     if name == "-":
         return [_read("STDIN", sys.stdin.read)]
     path = Path(name)
     if path.is_dir():
-        found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in MANIFEST_SUFFIXES)
+        candidates = path.rglob("*") if recursive else path.iterdir()
+        found = sorted((p for p in candidates if p.is_file() and p.suffix in MANIFEST_SUFFIXES),
+                       key=lambda p: p.relative_to(path).parts)
         return [_read(str(p), p.read_text) for p in found]
     if not path.exists():
         raise UsageError(f'the path "{name}" does not exist')
     return [_read(name, path.read_text)]
 
 
-def read_manifests(names: list[str], verb: str) -> list[Manifest]:
+def read_manifests(names: list[str], verb: str, recursive: bool = False) -> list[Manifest]:
     """Every document of every file, ``kind: List`` expanded; :class:`UsageError` if one does not parse."""
     manifests: list[Manifest] = []
     for name in names:
-        for source, text in _files(name):
+        for source, text in _files(name, recursive):
             try:
                 docs = [_jsonable(d) for d in yaml.load_all(text, Loader=_ManifestLoader)]
             except yaml.YAMLError as exc:
@@ -469,7 +475,7 @@ def _apply_one(k: Kubectl, m: Manifest) -> bool:
 
 def _each_manifest(k: Kubectl, one) -> int:
     ok = True
-    for m in read_manifests(k.args.filename, k.args.command):
+    for m in read_manifests(k.args.filename, k.args.command, k.args.recursive):
         try:
             ok = one(k, m) and ok
         except UsageError as exc:

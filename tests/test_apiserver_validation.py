@@ -268,6 +268,14 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], list[str]]] = [
      ["spec.selector: Invalid value: {}: empty selector is invalid for daemonset"]),
     ("sts-replicas-negative", "StatefulSet", setp("spec.replicas", -3),
      ["spec.replicas: Invalid value: -3: must be greater than or equal to 0"]),
+    # A container may mount a volumeClaimTemplate: the controller gives each pod that volume.
+    ("sts-mounts-claim-template", "StatefulSet",
+     lambda o: o["spec"].update(volumeClaimTemplates=[{"metadata": {"name": "data"}, "spec": {
+         "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]) or
+     o["spec"]["template"]["spec"]["containers"][0].update(volumeMounts=[{"name": "data", "mountPath": "/data"}]),
+     []),
+    ("sts-mounts-nothing", "StatefulSet", setp(f"{TC0}.volumeMounts", [{"name": "data", "mountPath": "/data"}]),
+     ['spec.template.spec.containers[0].volumeMounts[0].name: Not found: "data"']),
     ("job-restart-always", "Job", delp(f"{T}.spec.restartPolicy"),
      ['spec.template.spec.restartPolicy: Unsupported value: "Always": '
       'supported values: "OnFailure", "Never"']),

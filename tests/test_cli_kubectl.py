@@ -82,13 +82,24 @@ def test_apply_creates_each_document_and_records_it(cluster, session, web):
     assert d["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == "IfNotPresent"  # defaulted
 
 
-def test_apply_again_is_unchanged_and_a_directory_goes_in_name_order(examples):
+def test_apply_again_is_unchanged_and_a_directory_goes_in_name_order(cluster, examples):
     assert examples.returncode == 0, examples.stderr
     assert lines(examples.stdout) == [
-        "job.batch/pi created",  # job.yaml
+        "storageclass.storage.k8s.io/standard created",  # 00-storageclass.yaml
+        "namespace/demo unchanged",  # 01-namespace.yaml (web.yaml made it)
+        "configmap/app-config created", "secret/app-credentials created", "pod/config-demo created",
+        "pod/crashloop created", "cronjob.batch/hello created", "daemonset.apps/node-agent created",
+        "job.batch/countdown created", "service/web-lb created",
         "namespace/demo unchanged", "service/web-nodeport created",  # nodeport.yaml
+        "service/redis created", "statefulset.apps/redis created",  # statefulset.yaml
         "namespace/demo unchanged", "configmap/web-config unchanged",  # web.yaml, applied before
         "deployment.apps/web unchanged", "service/web unchanged"]
+    again = cluster.cli("apply", "-f", "config/examples")  # and a third time: nothing changes
+    assert again.returncode == 0, again.stderr
+    # ...but kubectl's three-way patch replaces the StatefulSet's claim templates whole, as the server
+    # filled in volumeMode and status (an atomic list: kubernetes/kubernetes#66450), so it says configured.
+    assert [line for line in lines(again.stdout) if not line.endswith(" unchanged")] == [
+        "statefulset.apps/redis configured"]
 
 
 def test_apply_modified_manifest_patches_three_ways(cluster, session, tmp_path):
@@ -143,18 +154,23 @@ def test_get_prints_kubectl_tables(cluster, examples):
     assert len(tables) == 2
     assert lines(tables[0])[0].startswith("NAME                  READY   UP-TO-DATE   AVAILABLE   AGE   CONTAINERS")
     assert lines(tables[0])[1].startswith("deployment.apps/web   0/3")
-    svc_header, web_row, nodeport_row = lines(tables[1])
-    assert svc_header.startswith("NAME                   TYPE        CLUSTER-IP")
+    svc_header, redis_row, web_row, lb_row, nodeport_row = lines(tables[1])
+    assert svc_header.startswith("NAME                   TYPE           CLUSTER-IP")
     assert svc_header.endswith("EXTERNAL-IP   PORT(S)        AGE   SELECTOR")
+    assert redis_row.split()[0:3] == ["service/redis", "ClusterIP", "None"]  # headless
     assert web_row.split()[0:2] == ["service/web", "ClusterIP"] and "80/TCP" in web_row.split()
+    assert lb_row.split()[0:2] == ["service/web-lb", "LoadBalancer"]
+    assert lb_row.split()[3] == "<pending>"  # no cloud controller manager in this cluster
     assert nodeport_row.split()[0:2] == ["service/web-nodeport", "NodePort"]
     assert "80:30080/TCP" in nodeport_row.split()
 
     everything = cluster.cli("get", "all", "-n", "demo")
     assert everything.returncode == 0, everything.stderr
     names = [line.split()[0] for line in lines(everything.stdout) if line and not line.startswith("NAME")]
-    # kubectl's order: core kinds first, then by group.
-    assert names == ["service/web", "service/web-nodeport", "deployment.apps/web"]
+    # kubectl's order: core kinds first, then by group. No controllers run here: no ReplicaSets, no pods of theirs.
+    assert names == ["pod/config-demo", "pod/crashloop", "service/redis", "service/web", "service/web-lb",
+                     "service/web-nodeport", "daemonset.apps/node-agent", "deployment.apps/web",
+                     "statefulset.apps/redis", "cronjob.batch/hello", "job.batch/countdown"]
     assert "\n\nNAME" in everything.stdout
 
 
@@ -167,15 +183,16 @@ def test_get_output_formats(cluster, examples):
     several = yaml.safe_load(cluster.cli("get", "cm,svc", "-n", "demo", "-o", "yaml").stdout)
     assert several["kind"] == "List" and several["apiVersion"] == "v1"
     assert [(o["kind"], o["metadata"]["name"]) for o in several["items"]] == [
-        ("ConfigMap", "web-config"), ("Service", "web"), ("Service", "web-nodeport")]
+        ("ConfigMap", "app-config"), ("ConfigMap", "web-config"), ("Service", "redis"), ("Service", "web"),
+        ("Service", "web-lb"), ("Service", "web-nodeport")]
 
     names = cluster.cli("get", "deploy,svc,cm", "-A", "-l", "app=web", "-o", "name")
-    assert lines(names.stdout) == ["deployment.apps/web", "service/web", "service/web-nodeport",
+    assert lines(names.stdout) == ["deployment.apps/web", "service/web", "service/web-lb", "service/web-nodeport",
                                    "configmap/web-config"]
 
 
 def test_get_empty_not_found_and_unknown_kind(cluster, examples):
-    empty = cluster.cli("get", "po", "-n", "demo")
+    empty = cluster.cli("get", "rs", "-n", "demo")  # no deployment controller here
     assert (empty.returncode, empty.stdout, empty.stderr) == (0, "", "No resources found in demo namespace.\n")
 
     missing = cluster.cli("get", "deploy", "nope", "-n", "demo")
@@ -304,3 +321,40 @@ def test_yaml_output_reads_like_kubectls():
                     "spec:\n"
                     "  ports:\n"
                     "  - port: 80\n")
+
+
+def test_a_directory_is_read_as_kubectl_reads_it(tmp_path):
+    """``-f DIR``: its *.yaml, *.yml and *.json files in name order, not its subdirectories unless -R, which
+    walks them as Go's filepath.Walk does (a subdirectory's files where its name sorts)."""
+    import argparse
+
+    from kubesim.kubectl import UsageError, add_parsers, read_manifests
+
+    def cm(name: str) -> dict:
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}
+
+    write_manifests(tmp_path / "b.yaml", cm("b1"), cm("b2"))
+    write_manifests(tmp_path / "a.yml", cm("a"))
+    (tmp_path / "c.json").write_text(json.dumps({"kind": "List", "apiVersion": "v1", "items": [cm("c")]}))
+    (tmp_path / "README.md").write_text("# not a manifest\n")
+    (tmp_path / "a0").mkdir()
+    write_manifests(tmp_path / "a0" / "z.yaml", cm("a0-z"))
+    (tmp_path / "a0" / "deeper").mkdir()
+    write_manifests(tmp_path / "a0" / "deeper" / "y.yaml", cm("a0-deeper-y"))
+
+    def names(recursive: bool) -> list[str]:
+        return [m.obj["metadata"]["name"] for m in read_manifests([str(tmp_path)], "apply", recursive)]
+
+    assert names(False) == ["a", "b1", "b2", "c"]
+    assert names(True) == ["a", "a0-deeper-y", "a0-z", "b1", "b2", "c"]
+    sources = [m.source for m in read_manifests([str(tmp_path)], "apply")]
+    assert sources == [str(tmp_path / f) for f in ("a.yml", "b.yaml", "b.yaml", "c.json")]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match="no objects passed to apply"):
+        read_manifests([str(tmp_path / "empty")], "apply", True)
+
+    parser = argparse.ArgumentParser()
+    add_parsers(parser.add_subparsers(dest="command"))
+    for verb in ("apply", "create", "delete"):
+        assert parser.parse_args([verb, "-f", "config/examples/", "-R"]).recursive is True
+        assert parser.parse_args([verb, "-f", "config/examples/"]).recursive is False

@@ -453,9 +453,16 @@ def _tolerations(tolerations: list[Any], path: Path) -> ErrorList:
     return errs
 
 
-def _pod_spec(spec: Mapping[str, Any], path: Path) -> ErrorList:
-    """``ValidatePodSpec``, in its order, for the fields kubesim uses."""
+def _pod_spec(spec: Mapping[str, Any], path: Path, claim_volumes: frozenset[str] = frozenset()) -> ErrorList:
+    """``ValidatePodSpec``, in its order, for the fields kubesim uses.
+
+    ``claim_volumes``: volumes the pod will have though the spec does not list
+    them — a StatefulSet's volumeClaimTemplates, which its controller adds to
+    each pod (Kubernetes does not validate a StatefulSet's pod spec at all, for
+    this reason; kubesim validates it with them).
+    """
     errs, volumes = _volumes(_list(spec.get("volumes")), path.child("volumes"))
+    volumes |= claim_volumes
     errs += _containers(_list(spec.get("containers")), volumes, path.child("containers"))
     if spec.get("initContainers"):
         errs += _containers(_list(spec["initContainers"]), volumes,
@@ -481,14 +488,14 @@ def _pod_spec(spec: Mapping[str, Any], path: Path) -> ErrorList:
     return errs
 
 
-def _pod_template(template: Any, path: Path) -> ErrorList:
+def _pod_template(template: Any, path: Path, claim_volumes: frozenset[str] = frozenset()) -> ErrorList:
     """``ValidatePodTemplateSpec``: labels, annotations and the pod spec."""
     template = _map(template)
     meta = _map(template.get("metadata"))
     errs = validate_labels(_map(meta.get("labels")), path.child("metadata", "labels"))
     errs += validate_annotations(_map(meta.get("annotations")),
                                  path.child("metadata", "annotations"))
-    errs += _pod_spec(_map(template.get("spec")), path.child("spec"))
+    errs += _pod_spec(_map(template.get("spec")), path.child("spec"), claim_volumes)
     return errs
 
 
@@ -548,7 +555,9 @@ def _apps_kind(empty_msg: str, has_replicas: bool) -> Validator:
         if template is None:
             return errs + [required(path.child("template"))]
         errs += _template_matches(selector, template, path)
-        errs += _pod_template(template, path.child("template"))
+        claims = frozenset(str(_map(_map(t).get("metadata")).get("name") or "")
+                           for t in _list(spec.get("volumeClaimTemplates"))) - {""}
+        errs += _pod_template(template, path.child("template"), claims)
         errs += _always_restart(template, path)
         return errs
 
