@@ -954,3 +954,24 @@ def test_list_object(kind, token, expected_meta):
     got = ob.list_object(KINDS[kind], items, "12", token)
     assert got == {"kind": f"{kind}List", "apiVersion": KINDS[kind].api_version, "metadata": expected_meta,
                    "items": items}
+
+
+def _storage_class(name: str, default: bool, created: str) -> dict:
+    annotations = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
+    return {"metadata": {"name": name, "annotations": annotations, "creationTimestamp": created}}
+
+
+@pytest.mark.parametrize("spec, classes, expected", [
+    # No class named: the default one; of two defaults the newer (Kubernetes 1.26+).
+    ({}, [_storage_class("standard", True, "2026-01-01T00:00:00Z")], "standard"),
+    ({}, [_storage_class("old", True, "2026-01-01T00:00:00Z"), _storage_class("new", True, "2026-02-01T00:00:00Z"),
+          _storage_class("fast", False, "2026-03-01T00:00:00Z")], "new"),
+    # No default class: left unset; an explicit name, even "", is kept (the claim wants no class).
+    ({}, [_storage_class("fast", False, "2026-01-01T00:00:00Z")], None),
+    ({"storageClassName": ""}, [_storage_class("standard", True, "2026-01-01T00:00:00Z")], ""),
+    ({"storageClassName": "fast"}, [_storage_class("standard", True, "2026-01-01T00:00:00Z")], "fast"),
+])
+def test_default_storage_class_admission(spec, classes, expected):
+    claim = {"spec": dict(spec)}
+    ob.admit_default_storage_class(claim, classes)
+    assert claim["spec"].get("storageClassName") == expected

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as _dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,6 +146,29 @@ def prepare_create(kind: Kind, body: Obj, *, namespace: str, now: float, uid: st
     if errors:
         raise _invalid(kind, obj, errors)
     return obj
+
+
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+
+
+def default_storage_class(classes: Iterable[Obj]) -> str | None:
+    """The DefaultStorageClass admission plugin's pick: the class annotated default; of several, the newest
+    (by creationTimestamp, then name), as Kubernetes 1.26+ picks."""
+    defaults = [c for c in classes if ((c.get("metadata") or {}).get("annotations") or {})
+                .get(DEFAULT_CLASS_ANNOTATION) == "true"]
+    if not defaults:
+        return None
+    newest = max(defaults, key=lambda c: (c["metadata"].get("creationTimestamp") or "", c["metadata"]["name"]))
+    return newest["metadata"]["name"]
+
+
+def admit_default_storage_class(obj: Obj, classes: Iterable[Obj]) -> None:
+    """A new claim that names no class (the field absent, not "") gets the default class, if there is one."""
+    spec = obj.get("spec")
+    if isinstance(spec, dict) and "storageClassName" not in spec:
+        name = default_storage_class(classes)
+        if name is not None:
+            spec["storageClassName"] = name
 
 
 def _reset_status_on_create(kind: Kind, obj: Obj) -> None:

@@ -648,6 +648,9 @@ class ApiServer(Actor):
                                     suffix=self._suffix())
             meta = obj["metadata"]
             ns = meta.get("namespace", "")
+            if kind.kind == "PersistentVolumeClaim":
+                classes = self.caches.get("storageclasses")
+                ob.admit_default_storage_class(obj, classes.objects.values() if classes is not None else ())
             if attrs is not None:
                 if kind.namespaced and attrs.namespace and ns != attrs.namespace:
                     raise st.bad_request("the namespace of the provided object does not match the namespace "
