@@ -70,7 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     for action in sub.choices.values():
         action.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # kubectl takes flags anywhere (`get pods -n demo web`): argparse stops the positional list at the first
+        # flag, so words left after it go back to the command's targets.
+        if isinstance(getattr(args, "targets", None), list) and not any(w.startswith("-") for w in extra):
+            args.targets.extend(extra)
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         cfg = load(args.config)
     except ConfigError as exc:

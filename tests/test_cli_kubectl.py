@@ -179,6 +179,10 @@ def test_get_output_formats(cluster, examples):
     obj = json.loads(one.stdout)
     assert (obj["kind"], obj["metadata"]["name"], obj["spec"]["replicas"]) == ("Deployment", "web", 3)
     assert one.stdout.startswith('{\n    "apiVersion": "apps/v1",')  # kubectl indents by four
+    # Flags anywhere, as kubectl takes them: the name after -n is still a target.
+    intermixed = cluster.cli("get", "deploy", "-n", "demo", "web", "-o", "name")
+    assert intermixed.returncode == 0 and intermixed.stdout == "deployment.apps/web\n", intermixed.stderr
+    assert cluster.cli("get", "deploy", "-n", "demo", "--bogus").returncode == 2
 
     several = yaml.safe_load(cluster.cli("get", "cm,svc", "-n", "demo", "-o", "yaml").stdout)
     assert several["kind"] == "List" and several["apiVersion"] == "v1"
