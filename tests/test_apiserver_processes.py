@@ -256,6 +256,32 @@ def test_pod_logs_are_asked_of_the_pods_kubelet(cluster):
     assert err.value.code == 400 and "tailLines must be int" in err.value.message
 
 
+def test_a_claim_without_a_class_gets_the_default_one(cluster):
+    admin = cluster.admin
+    admin.run(admin.api.create({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                                "metadata": {"name": "everyday", "annotations": {
+                                    "storageclass.kubernetes.io/is-default-class": "true"}},
+                                "provisioner": "kubesim.io/hostpath"}))
+
+    def claim(name: str, **spec) -> dict:
+        return admin.run(admin.api.create({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, **spec}}))
+
+    # Admission reads the classes from the API server's cache, which follows the store a moment behind.
+    def cached() -> bool:
+        try:
+            admin.run(admin.api.call("get", "storageclasses", name="everyday", options={"resourceVersion": "0"}))
+            return True
+        except ApiError:
+            return False
+
+    wait_until(cached, 10, "the class in the API server's cache")
+    assert claim("plain")["spec"]["storageClassName"] == "everyday"
+    assert claim("classless", storageClassName="")["spec"]["storageClassName"] == ""
+    admin.run(admin.api.delete("storageclasses", "everyday"))
+
+
 def test_bad_input_is_refused_and_nothing_is_written(cluster):
     s = cluster.admin
     cases = [

@@ -137,15 +137,16 @@ def test_a_deployment_rolls_out_to_the_end_and_its_service_follows_the_new_pods(
         d = s.run(s.api.get("deployments", "api", "default"))
         status = d.get("status") or {}
         old = [r for r in replicasets() if r["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"]
+        progressing = next((c for c in status.get("conditions") or [] if c["type"] == "Progressing"), {})
         return (status.get("updatedReplicas") == 2 and status.get("availableReplicas") == 2
                 and status.get("observedGeneration") == d["metadata"]["generation"]
-                and all(r["spec"]["replicas"] == 0 for r in old))
+                and all(r["spec"]["replicas"] == 0 for r in old)
+                and progressing.get("reason") == "NewReplicaSetAvailable")  # complete: the old pods are gone too
 
     wait_until(rolled_out, 60, "the rollout to finish (old replica set at 0, two new pods available)",
                step=play_kubelets)
     conditions = {c["type"]: c for c in s.run(s.api.get("deployments", "api", "default"))["status"]["conditions"]}
     assert conditions["Available"]["status"] == "True"
-    assert conditions["Progressing"]["reason"] == "NewReplicaSetAvailable"
 
     def slice_endpoints() -> tuple[int, int, set[int]]:
         """All endpoints, the ready ones, and the ports of the slices that have endpoints."""

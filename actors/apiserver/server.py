@@ -650,7 +650,9 @@ class ApiServer(Actor):
             ns = meta.get("namespace", "")
             if kind.kind == "PersistentVolumeClaim":
                 classes = self.caches.get("storageclasses")
-                ob.admit_default_storage_class(obj, classes.objects.values() if classes is not None else ())
+                if classes is not None and not classes.ready.done():
+                    await classes.ready  # the admission plugin reads the classes from an informer that has synced
+                ob.admit_default_storage_class(obj, classes.cache.objects.values() if classes is not None else ())
             if attrs is not None:
                 if kind.namespaced and attrs.namespace and ns != attrs.namespace:
                     raise st.bad_request("the namespace of the provided object does not match the namespace "
