@@ -430,6 +430,23 @@ class LogText:
     text: str
 
 
+# An operator (or the chaos runner) restarts a kubelet alone, as ``systemctl restart kubelet`` would: the node's
+# process, its container runtime and kube-proxy carry on. Allowed to the cluster's admin identities and the
+# node's own process only.
+
+
+@message("kubelet.Restart")
+class KubeletRestart:
+    """Restart the kubelet alone: it forgets everything it holds and starts again, adopting running containers."""
+
+
+@message("kubelet.Restarted")
+class KubeletRestarted:
+    node: str
+    pods: int
+    """Pod workers the kubelet had when it was restarted (the fresh one finds them again)."""
+
+
 # --- kube-proxy (actors.proxy) ----------------------------------------------------------
 #
 # Each node's kube-proxy is the actor ``<node>.proxy``. It plays the node's

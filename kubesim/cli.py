@@ -4,6 +4,7 @@
     kubesim child NAME      run process NAME itself (what the supervisor starts)
     kubesim ctl NAME CMD    tell NAME's supervisor: status|kill|pause|resume|stop|start|restart
     kubesim faults NAME ... set or clear NAME's bus fault rules (drop, delay, ...)
+    kubesim node restart-kubelet NODE   restart NODE's kubelet alone (its containers keep running)
     kubesim keys            generate the CURVE keys the cluster config needs
     kubesim procfile        write a Procfile for the cluster config
     kubesim check           validate the cluster config and say what it describes
@@ -54,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("action", choices=("set", "clear"))
     p.add_argument("rules", nargs="*", help='rules as JSON maps, e.g. \'{"action": "drop", "probability": 0.3}\'')
     p.add_argument("--seed", type=int, default=None, help="reseed the fault generator (replays a schedule)")
+    p = sub.add_parser("node", help="act on a node's components, over the bus")
+    ops = p.add_subparsers(dest="node_command", required=True)
+    o = ops.add_parser("restart-kubelet", help="restart NODE's kubelet alone: its runtime and containers carry on")
+    o.add_argument("node")
+    o.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the answer")
+    o.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p = sub.add_parser("keys", help="generate CURVE keys for every process (and 'admin')")
     p.add_argument("--force", action="store_true", help="replace existing keys")
     p = sub.add_parser("procfile", help="write a Procfile with one line per process")
@@ -143,6 +150,18 @@ def _faults(cfg: ClusterConfig, args) -> int:
     return 0
 
 
+def _node(cfg: ClusterConfig, args) -> int:
+    from kubesim.client import RestartFailed, restart_kubelet
+
+    try:
+        reply = restart_kubelet(cfg, args.node, args.timeout)
+    except RestartFailed as exc:
+        print(f"kubesim node restart-kubelet: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"node": reply.node, "kubelet": "restarted", "pods": reply.pods}))
+    return 0
+
+
 def _keys(cfg: ClusterConfig, args) -> int:
     from bus.transport.curve import generate
 
@@ -175,6 +194,6 @@ def _check(cfg: ClusterConfig, args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "child": _child, "ctl": _ctl, "faults": _faults, "keys": _keys, "procfile": _procfile,
-            "check": _check, "store": store.run, "cloud": cloud.run, "dig": dig.run, "rollout": rollout.run,
-            **proxycli.COMMANDS, **kubectl.COMMANDS}
+COMMANDS = {"run": _run, "child": _child, "ctl": _ctl, "faults": _faults, "node": _node, "keys": _keys,
+            "procfile": _procfile, "check": _check, "store": store.run, "cloud": cloud.run, "dig": dig.run,
+            "rollout": rollout.run, **proxycli.COMMANDS, **kubectl.COMMANDS}

@@ -1,4 +1,4 @@
-"""One-shot bus clients for the command line (``kubesim faults``).
+"""One-shot bus clients for the command line (``kubesim faults``, ``kubesim node restart-kubelet``).
 
 A short-lived runtime joins the bus as ``kubesim-cli-<pid>`` (identity
 ``admin`` when CURVE is on), asks one question, and leaves. A store member
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 
+from actors.messages import KubeletRestart, KubeletRestarted
 from bus import logs
 from bus.clock import RealClock
-from bus.messages import ClearFaults, FaultsState, SetFaults
+from bus.messages import ClearFaults, FaultsState, Message, SetFaults
 from bus.runtime import Actor, RequestFailed
 from kubesim.config import ClusterConfig
 
@@ -20,34 +21,57 @@ class FaultsFailed(RuntimeError):
     """The process did not confirm the new rules."""
 
 
-def set_faults(cfg: ClusterConfig, process: str, rules: list[dict], seed: int | None,
-               timeout_s: float = 5.0) -> list[dict]:
-    """Replace ``process``'s fault rules (``[]`` clears them); returns the rules in force."""
+class RestartFailed(RuntimeError):
+    """The kubelet did not confirm its restart."""
+
+
+def _ask(cfg: ClusterConfig, dst: str, msg: Message, *, timeout_s: float, retries: int,
+         member: str | None = None) -> Message:
+    """One request from a fresh CLI runtime, ``timeout_s`` real seconds each attempt; ``member``: a store member,
+    reached over a direct link."""
     from kubesim.process import runtime_for
 
     logs.configure("kubesim-cli", "warning", cfg.logging.format)
     name = f"kubesim-cli-{os.getpid()}"
-    member = cfg.store.members.get(process)
+    port = cfg.store.members.get(member) if member else None
     # Store members are not on the broker's bus (they must not depend on it): reach them directly.
-    rt = runtime_for(cfg, name, broker=False, key_name="admin", clock=RealClock(), standalone=member is not None)
+    rt = runtime_for(cfg, name, broker=False, key_name="admin", clock=RealClock(), standalone=port is not None)
     asker = rt.add(Actor(f"{name}.asker"))
-    if member is not None:
+    if port is not None:
         from kubesim.store import server_keys
 
         keys = server_keys(cfg) or {}
-        rt.direct_link().connect([f"{process}.bus"], cfg.store.host, member, keys.get(process))
+        rt.direct_link().connect([dst], cfg.store.host, port, keys.get(member))
     rt.start()
-    msg = SetFaults(rules, seed) if rules else ClearFaults()
-    # Replacing the rules is idempotent, so a retry is safe (a new direct connection may not be up yet).
-    fut = asker.request(f"{process}.bus", msg, timeout_s=timeout_s, retries=3)
+    fut = asker.request(dst, msg, timeout_s=timeout_s, retries=retries)
     try:
         while not fut.done():
             rt.run_once(0.05)
-        reply = fut.result()
-    except RequestFailed as exc:
-        raise FaultsFailed(f"{process}: {exc}") from None
+        return fut.result()
     finally:
         rt.shutdown()
+
+
+def set_faults(cfg: ClusterConfig, process: str, rules: list[dict], seed: int | None,
+               timeout_s: float = 5.0) -> list[dict]:
+    """Replace ``process``'s fault rules (``[]`` clears them); returns the rules in force."""
+    msg = SetFaults(rules, seed) if rules else ClearFaults()
+    # Replacing the rules is idempotent, so a retry is safe (a new direct connection may not be up yet).
+    try:
+        reply = _ask(cfg, f"{process}.bus", msg, timeout_s=timeout_s, retries=3,
+                     member=process if process in cfg.store.members else None)
+    except RequestFailed as exc:
+        raise FaultsFailed(f"{process}: {exc}") from None
     assert isinstance(reply, FaultsState), f"unexpected reply {reply!r}"
     return reply.rules
 
+
+def restart_kubelet(cfg: ClusterConfig, node: str, timeout_s: float = 10.0) -> KubeletRestarted:
+    """Restart ``node``'s kubelet alone (its process, runtime and kube-proxy carry on); the kubelet's answer."""
+    # Not retried: a reply lost after the restart would restart the kubelet a second time.
+    try:
+        reply = _ask(cfg, f"{node}.kubelet", KubeletRestart(), timeout_s=timeout_s, retries=0)
+    except RequestFailed as exc:
+        raise RestartFailed(f"{node}: {exc}") from None
+    assert isinstance(reply, KubeletRestarted), f"unexpected reply {reply!r}"
+    return reply

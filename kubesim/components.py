@@ -211,7 +211,7 @@ def _add_node(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: str) ->
     import os
 
     from actors.apiserver.client import ApiClient
-    from actors.kubelet.kubelet import Kubelet, KubeletMetrics
+    from actors.kubelet.kubelet import ADMIN_IDENTITIES, Kubelet, KubeletMetrics
     from actors.kubelet.node import NodeConfig
     from actors.proxy.proxy import Proxy
     from actors.runtime.server import RuntimeServer
@@ -223,7 +223,8 @@ def _add_node(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: str) ->
                       machine_id=hashlib.sha256(f"{cfg.cluster.name}/{process}".encode()).hexdigest()[:32], boot_id=os.urandom(16).hex())
     api = rt.add(ApiClient(f"{process}.api"))
     rt.add(RuntimeServer(process, bandwidth_bytes_per_s=args.image_pull_bytes_per_s))
-    rt.add(Kubelet(node, api, metrics=KubeletMetrics(), api_server_identities=_api_server_identities(cfg)))
+    rt.add(Kubelet(node, api, metrics=KubeletMetrics(), api_server_identities=_api_server_identities(cfg),
+                   admin_identities=(*ADMIN_IDENTITIES, *cfg.security.fault_admins)))  # kubelet.Restart
     rt.add(Proxy(process, api, node_ips=(ip,), cluster_cidr=args.cluster_cidr or None,
                  min_sync_s=args.proxy_min_sync_s))
 

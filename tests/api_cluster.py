@@ -31,7 +31,8 @@ from tests.helpers import (
 
 class ApiCluster:
     def __init__(self, tmp: Path, *, apiserver: dict | None = None, bus: dict | None = None,
-                 security: dict | None = None, extra: dict[str, dict] | None = None) -> None:
+                 security: dict | None = None, extra: dict[str, dict] | None = None,
+                 time_scale: float = 1.0) -> None:
         self.tmp = tmp
         self.members = [f"store-{i}" for i in range(3)]
         self.metrics_port = free_port()
@@ -52,6 +53,9 @@ class ApiCluster:
             sections["bus"] = bus
         if security:
             sections["security"] = security
+        if time_scale != 1.0:
+            # cluster.time_scale: every process's timers run this many times faster (bus.clock.ScaledClock).
+            sections["cluster"] = {"time_scale": time_scale}
         self.config = write_cluster(tmp, processes, **sections)
         self.cfg = config.load(self.config)
         self.procs: dict[str, subprocess.Popen] = {}

@@ -26,6 +26,7 @@ from actors.kubelet.kubelet import (
     KubeletMetrics,
     exec_probe_outcome,
     http_probe_outcome,
+    identity_matches,
     node_images,
     remote_message,
     restart_floor,
@@ -40,6 +41,8 @@ from actors.messages import (
     CriResponse,
     HttpGet,
     HttpResponse,
+    KubeletRestart,
+    KubeletRestarted,
     TcpConnect,
     TcpResult,
 )
@@ -708,6 +711,83 @@ def test_a_kubelet_restart_adopts_the_running_containers():
     assert second.status("web-1")["podIP"] != ip, "the adopted pod's IP is held"
     first.close()
     second.close()
+
+
+def test_identity_matches_names_and_prefixes():
+    admins = ("admin", "kubesim-cli-*")
+    assert identity_matches("admin", admins) and identity_matches("kubesim-cli-4242", admins)
+    assert not identity_matches("node-2", admins) and not identity_matches("administrator", admins)
+    assert not identity_matches("kubesim-cl", admins) and not identity_matches("admin", ())
+
+
+def test_kubelet_restart_in_its_process_adopts_the_running_containers_and_carries_on(world):
+    """kubelet.Restart (what `kubesim node restart-kubelet` sends): a fresh kubelet takes the old one's name in the
+    same process, over the same runtime actor; the containers keep running, the pod keeps its IP."""
+    world.assign_cidr()
+    world.api.put(make_pod())
+    world.wait_for(lambda: ready(world))
+    core = world.runtime.core
+    (before,) = core.list_containers()
+    ip, old = world.status()["podIP"], world.kubelet
+    asker = world.rt.add(Actor(f"{NODE}.asker"))  # its own process: allowed
+    answer = asker.request(old.name, KubeletRestart())
+    world.settle()
+    assert answer.result() == KubeletRestarted(NODE, 1)
+    fresh = world.kubelet = world.rt._actors[old.name.encode()]
+    assert fresh is not old and old.stopped and not old._tasks and not old.workers
+    assert old.metrics.kubelets == [fresh], "the successor reports the metrics"
+    world.advance(3.0)
+    (after,) = core.list_containers()
+    assert after.id == before.id and after.state == cri.ContainerState.RUNNING
+    assert len(core.list_pod_sandboxes()) == 1 and fresh.ips is not None and fresh.ips.in_use() == 1
+    cs = world.container_status()
+    assert world.status()["podIP"] == ip and cs["restartCount"] == 0 and cs["containerID"].endswith(before.id)
+    world.wait_for(lambda: ready(world) and fresh.workers)
+    world.api.put(make_pod("web-1"))
+    world.wait_for(lambda: ready(world, "web-1"))
+    assert world.status("web-1")["podIP"] != ip
+    fresh.spawn(world.api.delete("pods", "web-0", "default"))
+    world.wait_for(lambda: world.pod("web-0") is None, timeout_s=60.0)
+    assert [c.id for c in core.list_containers() if c.state == cri.ContainerState.RUNNING] != [before.id]
+
+
+def test_a_kubelet_restart_mid_sync_leaves_nothing_of_the_old_kubelet_running(world):
+    world.assign_cidr()
+    world.api.put(make_pod())
+    world.wait_for(lambda: "PullImage" in world.runtime.calls)  # the old kubelet's worker waits on the pull
+    assert "CreateContainer" not in world.runtime.calls
+    old, world.kubelet = world.kubelet, world.kubelet.restart()
+    world.wait_for(lambda: ready(world))
+    world.advance(15.0)  # long past the old pull's end, its sync's timeouts and the old timers
+    assert world.runtime.calls.count("CreateContainer") == 1, "the old worker did not carry on"
+    assert len(world.runtime.core.list_containers()) == 1 and len(world.runtime.core.list_pod_sandboxes()) == 1
+    assert not old._tasks and ready(world) and world.container_status()["restartCount"] == 0
+
+
+def test_a_kubelet_restart_stops_the_old_kubelets_tasks_where_they_wait():
+    world = World()
+    world.api.fail["create nodes"] = ApiError(503, "ServiceUnavailable", "etcdserver: request timed out")
+    world.start()
+    world.advance(1.0)  # registration fails, and is tried again after a pause
+    attempts = world.api.calls.count(("create", "nodes"))
+    assert attempts >= 2 and not world.kubelet.registered
+    old, world.kubelet = world.kubelet, world.kubelet.restart()
+    del world.api.fail["create nodes"]
+    world.advance(30.0)
+    assert world.api.calls.count(("create", "nodes")) == attempts + 1, "only the fresh kubelet registered"
+    assert world.kubelet.registered and not old.registered and old.pods is None
+    world.close()
+
+
+def test_a_kubelet_restart_is_refused_to_all_but_the_admins_and_its_own_process(world):
+    replies: list = []
+    world.kubelet.reply = lambda env, msg: replies.append(msg)
+    header = Header(KubeletRestart.KIND, 1, 0, True, "x.asker", "00-" + "1" * 32 + "-" + "2" * 16 + "-01", 0.0)
+    world.kubelet.on_restart(KubeletRestart(), Envelope(world.kubelet.name, "node-2", header))
+    assert isinstance(replies[0], Error) and replies[0].code == "forbidden" and not world.kubelet.stopped
+    world.kubelet.on_restart(KubeletRestart(), Envelope(world.kubelet.name, "kubesim-cli-42", header))
+    assert replies[1] == KubeletRestarted(NODE, 0) and world.kubelet.stopped
+    world.settle()  # the fresh kubelet starts
 
 
 def test_after_a_node_restart_the_pods_are_started_again():

@@ -23,6 +23,7 @@ from bus.messages import Error, FaultsState, SetFaults
 from bus.metrics import HANDLER_BUCKETS, BusCollector, BusMetrics, Histogram
 from bus.runtime import (
     Actor,
+    Cancelled,
     Future,
     Indeterminate,
     RemoteError,
@@ -227,6 +228,65 @@ def test_a_task_runs_under_its_trace_id_and_restores_the_old_one(rt):
         assert logs.trace.trace_id == "outer"
     finally:
         logs.trace.trace_id = None
+
+
+def test_a_cancelled_task_stops_where_it_waits_and_ignores_what_it_awaited(rt):
+    fut = Future()
+    steps = []
+
+    async def handler():
+        try:
+            steps.append("started")
+            await fut
+            steps.append("resumed")
+        finally:
+            steps.append("finally")
+
+    task = Task(rt, handler(), None, "t")
+    run_ready(rt)
+    task.cancel()
+    assert steps == ["started", "finally"]
+    assert isinstance(task.future.exception(), Cancelled)
+    fut.set_result(1)  # what it waited for ends after all
+    run_ready(rt)
+    assert steps == ["started", "finally"] and rt.metrics.handler_errors["task"] == 0
+    task.cancel()  # again: nothing more happens
+
+
+def test_a_task_cancelled_before_it_ran_never_runs_and_a_finished_one_keeps_its_result(rt):
+    ran = []
+
+    async def handler():
+        ran.append(1)
+        return "done"
+
+    never = Task(rt, handler(), None, "never")
+    never.cancel()
+    finished = Task(rt, handler(), None, "finished")
+    run_ready(rt)
+    assert ran == [1] and isinstance(never.future.exception(), Cancelled)
+    finished.cancel()
+    assert finished.future.result() == "done" and not finished.cancelled
+
+
+def test_replace_routes_the_name_to_the_new_actor_and_drops_replies_to_the_old(rt, clock):
+    old = rt.add(Echo("echo"))
+    fut = old.request("elsewhere", Ping(1), timeout_s=1.0, retries=0)
+    rt._flush_out()
+    req_id = unpack_header(rt.link.outbox[0][1]).id
+    new = rt.replace(Echo("echo"))
+    assert new.runtime is rt and rt.actor_names().count("echo") == 1
+    client = rt.add(Client("client"))
+    answer = client.request("echo", Ping(7))
+    rt.run_once(0.0)
+    rt.run_once(0.0)
+    assert answer.result() == Pong(7, "echo", 1) and (old.served, new.served) == (0, 1)
+    rt._deliver(b"echo", b"elsewhere", pack_header("demo.Pong", 9, req_id, False, "elsewhere",
+                                                   "00-" + "a" * 32 + "-" + "b" * 16 + "-01", 0.0),
+                pack_body(Pong(1, "elsewhere", 1)))
+    assert rt.metrics.late_replies == 1 and not fut.done()
+    with pytest.raises(AssertionError, match="no actor"):
+        rt.replace(Echo("nobody"))
 
 
 def test_sleep_in_an_async_handler_follows_the_manual_clock(rt, clock):

@@ -38,7 +38,11 @@ does what ``pkg/kubelet`` does, each decision taken by a core:
 Restarts: a kubelet-only restart finds the runtime's sandboxes and
 containers and adopts them (their containers keep running); after a whole
 node process restart the runtime is empty and the pods are started again
-(a new sandbox; restart counts continue from the API's).
+(a new sandbox; restart counts continue from the API's). A kubelet-only
+restart inside a running node process is ``kubelet.Restart``
+(:meth:`Kubelet.restart`, ``kubesim node restart-kubelet NODE``): the
+kubelet stops every task and timer of its own and a fresh one takes its
+name.
 
 Times: the cores and the CRI use the cluster's wall clock
 (``clock.wall()``); timers are set from it.
@@ -114,6 +118,8 @@ from actors.messages import (
     CriResponse,
     HttpGet,
     HttpResponse,
+    KubeletRestart,
+    KubeletRestarted,
     LogText,
     TcpConnect,
     TcpResult,
@@ -127,6 +133,7 @@ from bus.runtime import (
     Indeterminate,
     RemoteError,
     RequestFailed,
+    Task,
     Timer,
     handles,
 )
@@ -162,6 +169,8 @@ ORPHAN_GRACE_S = 1.0
 """``HandlePodCleanups`` kills containers of pods it no longer knows with a one-second grace period."""
 KEEP_EXITED = 2
 """Exited instances kept per container (the newest is the state, the one before ``lastState``)."""
+ADMIN_IDENTITIES = ("admin", "kubesim-cli-*")
+"""Who may restart a kubelet besides its own process: the cluster's CLI (``admin`` with CURVE on)."""
 
 
 # --- metrics -----------------------------------------------------------------------------------------------
@@ -207,6 +216,10 @@ class KubeletMetrics:
 
     def attach(self, kubelet: Kubelet) -> None:
         self.kubelets.append(kubelet)
+
+    def detach(self, kubelet: Kubelet) -> None:
+        """A restarted kubelet's successor reports in its place."""
+        self.kubelets[:] = [k for k in self.kubelets if k is not kubelet]
 
 
 class _Gauges:
@@ -335,6 +348,11 @@ def differs_semantically(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool
     return essence(old) != essence(new)
 
 
+def identity_matches(identity: str, patterns: Iterable[str]) -> bool:
+    """Whether a bus identity is one of ``patterns`` (exact names, or prefixes ending in ``*``)."""
+    return any(identity == p or (p.endswith("*") and identity.startswith(p[:-1])) for p in patterns)
+
+
 def _rv(obj: Mapping[str, Any] | None) -> int:
     try:
         return int(((obj or {}).get("metadata") or {}).get("resourceVersion") or 0)
@@ -404,11 +422,14 @@ class Kubelet(Actor):
 
     def __init__(self, cfg: NodeConfig, api: ApiClient, *, runtime: str = "", metrics: KubeletMetrics | None = None,
                  seed: int | None = None, record_events: bool = True,
-                 api_server_identities: Iterable[str] = ("apiserver",)) -> None:
+                 api_server_identities: Iterable[str] = ("apiserver",),
+                 admin_identities: Iterable[str] = ADMIN_IDENTITIES) -> None:
         super().__init__(f"{cfg.name}.kubelet")
         self.cfg = cfg
         self.api_server_identities = frozenset(api_server_identities)
         """Who may ask this kubelet for logs: the API server's process (a kubelet trusts only its client cert)."""
+        self.admin_identities = tuple(admin_identities)
+        """Who may restart it (``kubelet.Restart``), besides its own process: names, or prefixes ending in '*'."""
         self.api = api
         self.runtime_name = runtime or f"{cfg.name}.runtime"
         self.metrics = metrics if metrics is not None else KubeletMetrics(CollectorRegistry())
@@ -433,6 +454,10 @@ class Kubelet(Actor):
         self._last_post_s: float | None = None
         self._status_busy = False
         self._relisting = False
+        # What a restart stops (see restart()): this kubelet's tasks and repeating timers.
+        self.stopped = False
+        self._tasks: set[Task] = set()
+        self._periodic: list[Timer] = []
 
     # --- life cycle --------------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -461,6 +486,70 @@ class Kubelet(Actor):
     def _start_status_loop(self) -> None:
         self.spawn(self._update_status())
         self.call_every(STATUS_UPDATE_S, lambda: self.spawn(self._update_status()))
+
+    # --- a kubelet-only restart ------------------------------------------------------------------------------
+    # Everything the kubelet runs goes through spawn, call_later and call_every (or sleep, inside a task), so it
+    # can all be stopped as a dying process's goroutines are: at their next step, with nothing after it.
+    def spawn(self, coro) -> Task:
+        task = super().spawn(coro)
+        if self.stopped:
+            task.cancel()  # e.g. from a `finally` of a task being cancelled: it never runs
+        else:
+            self._tasks.add(task)
+            task.future.add_done_callback(lambda _f: self._tasks.discard(task))
+        return task
+
+    def call_later(self, delay_s: float, fn: Any, *args: Any) -> Timer:
+        return super().call_later(delay_s, self._unless_stopped, fn, *args)
+
+    def call_every(self, interval_s: float, fn: Any, *args: Any) -> Timer:
+        timer = super().call_every(interval_s, self._unless_stopped, fn, *args)
+        self._periodic.append(timer)
+        return timer
+
+    def _unless_stopped(self, fn: Any, *args: Any) -> None:
+        if not self.stopped:
+            fn(*args)
+
+    @handles(KubeletRestart)
+    def on_restart(self, msg: KubeletRestart, env: Envelope) -> None:
+        own_process = env.identity == self.runtime.identity.decode()
+        if not (own_process or identity_matches(env.identity, self.admin_identities)):
+            self.log.warning("kubelet restart refused", identity=env.identity)
+            self.reply(env, Error("forbidden", f"{env.identity!r} may not restart {self.name}"))
+            return
+        self.log.warning("kubelet restarting", node=self.cfg.name, by=env.identity, pods=len(self.workers))
+        self.reply(env, KubeletRestarted(self.cfg.name, len(self.workers)))
+        self.restart()
+
+    def restart(self) -> Kubelet:
+        """Restart the kubelet alone (``systemctl restart kubelet``): the node's process — its container runtime
+        and kube-proxy — carries on. Whatever this kubelet holds goes with it: pod workers, probe states,
+        back-off tables, the pod IP allocator, informers, lease and status bookkeeping, its tasks (stopped where
+        they wait; requests in flight still reach the runtime or the API, as a dying process's would) and its
+        timers. A fresh kubelet takes its name and starts as a new process's would: it registers (the Node
+        exists: it posts a status), lists its pods and adopts the runtime's sandboxes and containers, which
+        keep running with their IPs. Returns the fresh kubelet."""
+        self._stop()
+        fresh = Kubelet(self.cfg, self.api, runtime=self.runtime_name, metrics=self.metrics,
+                        seed=self.rng.getrandbits(64), record_events=self.record_events,
+                        api_server_identities=self.api_server_identities, admin_identities=self.admin_identities)
+        self.runtime.replace(fresh)
+        fresh.on_start()
+        return fresh
+
+    def _stop(self) -> None:
+        self.stopped = True
+        for timer in self._periodic:
+            timer.cancel()
+        for w in list(self.workers.values()):
+            self._forget(w)  # done first: a task's `finally` then leaves the worker alone
+        for informer in (self.pods, self.nodes):
+            if informer is not None:
+                informer.stop()
+        while self._tasks:
+            self._tasks.pop().cancel()
+        self.metrics.detach(self)
 
     # --- registration, lease, node status --------------------------------------------------------------
     async def _register(self) -> Obj:
@@ -1366,5 +1455,6 @@ class Kubelet(Actor):
         return counts
 
 
-__all__ = ["Kubelet", "KubeletMetrics", "differs_semantically", "exec_probe_outcome", "http_probe_outcome", "node_images",
-           "remote_message", "restart_floor", "runtime_fingerprint", "tcp_probe_outcome"]
+__all__ = ["Kubelet", "KubeletMetrics", "differs_semantically", "exec_probe_outcome", "http_probe_outcome",
+           "identity_matches", "node_images", "remote_message", "restart_floor", "runtime_fingerprint",
+           "tcp_probe_outcome"]

@@ -10,6 +10,7 @@ With :mod:`bus.transport`, this package is the only place that touches ZeroMQ.
 
 from bus.runtime.actor import Actor, BusControl, Envelope, handles
 from bus.runtime.futures import (
+    Cancelled,
     Future,
     Indeterminate,
     Lock,
@@ -23,6 +24,6 @@ from bus.runtime.futures import (
 from bus.runtime.loop import Runtime
 
 __all__ = [
-    "Actor", "BusControl", "Envelope", "Future", "Indeterminate", "Lock", "MessageTooLarge", "RemoteError",
-    "RequestFailed", "Runtime", "Task", "Timer", "UndeliverableError", "handles",
+    "Actor", "BusControl", "Cancelled", "Envelope", "Future", "Indeterminate", "Lock", "MessageTooLarge",
+    "RemoteError", "RequestFailed", "Runtime", "Task", "Timer", "UndeliverableError", "handles",
 ]

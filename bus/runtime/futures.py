@@ -38,6 +38,10 @@ class MessageTooLarge(ValueError):
     """An actor tried to send a body larger than ``max_frame_bytes``; nothing was sent."""
 
 
+class Cancelled(Exception):
+    """How a cancelled :class:`Task`'s future ends (see :meth:`Task.cancel`)."""
+
+
 class RemoteError(RequestFailed):
     """The receiver answered with ``bus.Error``."""
 
@@ -102,7 +106,7 @@ class Future:
 class Task:
     """Drives one ``async`` handler on the runtime's loop."""
 
-    __slots__ = ("runtime", "coro", "trace_id", "future", "name", "on_error")
+    __slots__ = ("runtime", "coro", "trace_id", "future", "name", "on_error", "cancelled")
 
     def __init__(self, runtime: Runtime, coro, trace_id: str | None, name: str,
                  on_error: Callable[[Exception], None] | None = None) -> None:
@@ -113,9 +117,27 @@ class Task:
         self.on_error = on_error
         """Called with the exception if the coroutine fails (e.g. to answer the request it handles)."""
         self.future = Future()
+        self.cancelled = False
         runtime.call_soon(self._step, None)
 
+    def cancel(self) -> None:
+        """Stop the coroutine where it waits, as if its process had died there (a component restarting inside its
+        process: see ``Kubelet.restart``): its ``finally`` blocks run, nothing after them does, and what it
+        awaited is ignored when it ends. Its future fails with :class:`Cancelled`. A finished task is left as
+        it is; a task may not cancel itself."""
+        if self.cancelled or self.future.done():
+            return
+        assert not getattr(self.coro, "cr_running", False), f"{self.name}: a task cannot cancel itself"
+        self.cancelled = True
+        try:
+            self.coro.close()
+        except Exception as exc:  # noqa: BLE001 -- a ``finally`` that failed: count it, as a failed task
+            self.runtime._task_failed(self, exc)
+        self.future.set_exception(Cancelled(f"{self.name}: cancelled"))
+
     def _step(self, fut: Future | None) -> None:
+        if self.cancelled:
+            return  # what it awaited ended after all; nobody is waiting any more
         rt = self.runtime
         saved = logs.trace.trace_id
         logs.trace.trace_id = self.trace_id

@@ -171,6 +171,16 @@ class Runtime:
             self.link.register()
         return actor
 
+    def replace(self, actor: Actor) -> Actor:
+        """Put ``actor`` where the actor of the same name was (a component restarting inside its process, e.g.
+        ``Kubelet.restart``): messages to the name reach the new one from now on; replies to the old one's
+        requests are dropped as late. The old actor's tasks and timers are its own business to stop."""
+        key = actor.name.encode()
+        assert key in self._actors, f"no actor {actor.name} to replace"
+        actor.runtime = self
+        self._actors[key] = actor
+        return actor
+
     def direct_link(self) -> DirectLink:
         """This process's direct links, made on first use (see :mod:`bus.runtime.direct_link`)."""
         if self.direct is None:
