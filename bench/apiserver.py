@@ -853,6 +853,25 @@ def run(args: argparse.Namespace) -> dict:
     return result
 
 
+def run_bench(run, args) -> int:
+    """A benchmark's ending, the same for every one: ``run(args)`` under a SIGTERM that unwinds (so every process
+    it started is stopped), its figures' JSON object as the last line, and the exit status."""
+    sigterm_as_exit()
+    t0 = time.monotonic()
+    try:
+        result = run(args)
+    except PeerFailed as exc:
+        print(f"bench failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; every process stopped", file=sys.stderr)
+        return 130
+    result["seconds"] = round(time.monotonic() - t0, 1)
+    say(f"total time {result['seconds']:.0f} s")
+    print(json.dumps(result), flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="short phases (about 40 s in all)")
@@ -869,20 +888,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.clients < 1 or args.in_flight < 1 or args.watchers < 1 or args.watch_procs < 1 or args.rate <= 0:
         ap.error("counts and the rate must be positive")
-    sigterm_as_exit()
-    t0 = time.monotonic()
-    try:
-        result = run(args)
-    except PeerFailed as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; every process stopped", file=sys.stderr)
-        return 130
-    result["seconds"] = round(time.monotonic() - t0, 1)
-    say(f"total time {result['seconds']:.0f} s")
-    print(json.dumps(result), flush=True)
-    return 0
+    return run_bench(run, args)
 
 
 if __name__ == "__main__":

@@ -99,7 +99,6 @@ if os.path.dirname(_HERE) not in sys.path:
 
 import argparse  # noqa: E402
 import calendar  # noqa: E402
-import json  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
 from collections import Counter, deque  # noqa: E402
@@ -110,11 +109,12 @@ from bench.apiserver import (  # noqa: E402
     ApiBenchCluster,
     metric_delta,
     parse_metrics,
+    run_bench,
     say,
 )
 from bench.apiserver_load import error_text, now, percentile  # noqa: E402
 from bench.scheduler import VENV_BIN, PySpy  # noqa: E402
-from bench.store_peers import HOST, PeerFailed, Processes, sigterm_as_exit, wait_for  # noqa: E402
+from bench.store_peers import HOST, PeerFailed, Processes, wait_for  # noqa: E402
 
 SLO_P99_MS = 5000.0
 """Kubernetes' pod startup SLO (sig-scalability): p99 <= 5 s, image pulls excluded."""
@@ -774,20 +774,7 @@ def main(argv: list[str] | None = None) -> int:
         bad = [p for p in args.py_spy_procs if p not in known]
         if bad:
             ap.error(f"--py-spy-procs: unknown processes {bad}; known: {sorted(known)}")
-    sigterm_as_exit()
-    t0 = time.monotonic()
-    try:
-        result = run(args)
-    except PeerFailed as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; every process stopped", file=sys.stderr)
-        return 130
-    result["seconds"] = round(time.monotonic() - t0, 1)
-    say(f"total time {result['seconds']:.0f} s")
-    print(json.dumps(result), flush=True)
-    return 0
+    return run_bench(run, args)
 
 
 if __name__ == "__main__":

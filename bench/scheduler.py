@@ -87,6 +87,7 @@ from bench.apiserver import (  # noqa: E402
     Workers,
     metric_delta,
     parse_metrics,
+    run_bench,
     say,
 )
 from bench.apiserver_load import now, percentile  # noqa: E402
@@ -95,7 +96,6 @@ from bench.store_peers import (  # noqa: E402
     HOST,
     PeerFailed,
     Processes,
-    sigterm_as_exit,
     wait_for,
 )
 
@@ -732,20 +732,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--algo-only and --skip-algo leave nothing to do")
     if args.py_spy and not os.path.exists(os.path.join(VENV_BIN, "py-spy")):
         ap.error(f"--py-spy: no py-spy next to {sys.executable} (pip install py-spy)")
-    sigterm_as_exit()
-    t0 = time.monotonic()
-    try:
-        result = run(args)
-    except PeerFailed as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; every process stopped", file=sys.stderr)
-        return 130
-    result["seconds"] = round(time.monotonic() - t0, 1)
-    say(f"total time {result['seconds']:.0f} s")
-    print(json.dumps(result), flush=True)
-    return 0
+    return run_bench(run, args)
 
 
 if __name__ == "__main__":
