@@ -165,3 +165,21 @@ class BusClient:
 
     def close(self) -> None:
         self.rt.shutdown()
+
+
+def pump(rt: Runtime) -> None:
+    """Deliver everything an unstarted runtime has queued (callbacks, messages between its own actors) until
+    nothing is left: actors of one process exercised on a manual clock, without sockets."""
+    while rt._ready or rt._local:
+        while rt._ready:
+            fn, args = rt._ready.popleft()
+            rt._guarded(fn, args)
+        while rt._local:
+            rt._deliver(*rt._local.popleft())
+
+
+def advance(rt: Runtime, clock, seconds: float) -> None:
+    """Move a manual clock on, fire the timers that came due, and :func:`pump`."""
+    clock.advance(seconds)
+    rt._run_timers()
+    pump(rt)

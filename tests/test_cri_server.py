@@ -13,6 +13,7 @@ from actors.runtime.wire import from_wire, to_wire
 from bus.clock import ManualClock
 from bus.runtime import Actor, RemoteError, Runtime, handles
 from bus.settings import BusSettings
+from tests.helpers import advance, pump
 
 T0 = 1_767_225_600.0
 
@@ -38,18 +39,10 @@ class Node:
         self.caller = self.rt.add(Actor("node-1.caller"))
 
     def pump(self) -> None:
-        rt = self.rt
-        while rt._ready or rt._local:
-            while rt._ready:
-                fn, args = rt._ready.popleft()
-                rt._guarded(fn, args)
-            while rt._local:
-                rt._deliver(*rt._local.popleft())
+        pump(self.rt)
 
     def advance(self, seconds: float) -> None:
-        self.clock.advance(seconds)
-        self.rt._run_timers()
-        self.pump()
+        advance(self.rt, self.clock, seconds)
 
     def call(self, method: str, **args):
         future = self.caller.request("node-1.runtime", CriRequest(method, to_wire(args)), timeout_s=600)
