@@ -8,6 +8,7 @@
     kubesim keys            generate the CURVE keys the cluster config needs
     kubesim procfile        write a Procfile for the cluster config
     kubesim check           validate the cluster config and say what it describes
+    kubesim cluster status  which processes run (their supervisors), the nodes, who holds the leader leases
     kubesim store ...       read, write, watch and inspect the replicated store (see kubesim.store)
     kubesim cloud ...       the simulated cloud: terminate a node's instance (see kubesim.cloud)
     kubesim rollout ...     a Deployment's rollout: status, history, undo, pause, resume (see kubesim.rollout)
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("procfile", help="write a Procfile with one line per process")
     p.add_argument("-o", "--output", type=Path, default=Path("Procfile"))
     sub.add_parser("check", help="validate the cluster config")
+    p = sub.add_parser("cluster", help="the cluster as a whole: `kubesim cluster status` says which components are up")
+    p.add_argument("cluster_command", choices=("status",))
     store.add_parser(sub)
     cloud.add_parser(sub)
     dig.add_parser(sub)
@@ -194,6 +197,12 @@ def _check(cfg: ClusterConfig, args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "child": _child, "ctl": _ctl, "faults": _faults, "node": _node, "keys": _keys,
+def _cluster(cfg: ClusterConfig, args) -> int:
+    from kubesim import clusterstatus
+
+    return clusterstatus.run(cfg, args)
+
+
+COMMANDS = {"cluster": _cluster, "run": _run, "child": _child, "ctl": _ctl, "faults": _faults, "node": _node, "keys": _keys,
             "procfile": _procfile, "check": _check, "store": store.run, "cloud": cloud.run, "dig": dig.run,
             "rollout": rollout.run, **proxycli.COMMANDS, **kubectl.COMMANDS}
