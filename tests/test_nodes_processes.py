@@ -121,6 +121,12 @@ def test_a_crashing_pod_backs_off_and_a_job_completes(cluster):
     wait_until(backing_off, 90, "CrashLoopBackOff after a restart", step=lambda: s.poll(0.1))
     last = crasher()["status"]["containerStatuses"][0]["lastState"]["terminated"]
     assert (last["exitCode"], last["reason"]) == (3, "Error")
+    # Repeated events are counted on one Event (as client-go's recorder does), not written again.
+    mine = [e for e in s.run(s.api.list("events", "default"))["items"]
+            if e["involvedObject"].get("name") == "crasher"]
+    for reason in ("Created", "Started"):
+        same = [e for e in mine if e["reason"] == reason]
+        assert len(same) == 1 and same[0]["count"] >= 2, (reason, [(e["message"], e["count"]) for e in same])
     wait_until(lambda: any(c.get("type") == "Complete" and c.get("status") == "True"
                            for c in (s.run(s.api.get("jobs", "once", "default")).get("status") or {})
                            .get("conditions") or []), 90, "the Job to complete", step=lambda: s.poll(0.1))

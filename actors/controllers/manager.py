@@ -90,6 +90,7 @@ class ControllerManager(Actor):
                  lease_name: str = LEASE_NAME, seed: int | None = None,
                  metrics: WorkQueueMetrics | None = None) -> None:
         super().__init__(name)
+        self.event_correlator = events.EventCorrelator()
         self.api = api
         self.controllers = controllers
         self.queues = {c.name: WorkQueue(c.name) for c in controllers}
@@ -190,7 +191,7 @@ class ControllerManager(Actor):
 
     async def record(self, obj: Obj, type_: str, reason: str, message: str) -> None:
         await events.record(self.api, obj, type_, reason, message, component="controller-manager",
-                            rng=self.rng, wall=self.clock.wall(), log=self.log)
+                            rng=self.rng, wall=self.clock.wall(), log=self.log, correlator=self.event_correlator)
 
     # --- leader election -----------------------------------------------------------------------
     def _elect(self) -> None:

@@ -436,6 +436,8 @@ class Kubelet(Actor):
         self.metrics.attach(self)
         self.rng = random.Random(seed)
         self.record_events = record_events
+        self.event_correlator = events.EventCorrelator()
+        """Repeats (a crash loop's BackOff) are counted on the earlier Event, as client-go's recorder does."""
         self.backoff = Backoff()
         self.image_backoff = ImagePullBackoff()
         self.workers: dict[str, _Worker] = {}
@@ -1433,13 +1435,7 @@ class Kubelet(Actor):
         event["reportingInstance"] = self.cfg.name
         if container:
             event["involvedObject"]["fieldPath"] = podspec.field_path(pod, container)
-        self.spawn(self._create_event(event))
-
-    async def _create_event(self, event: Obj) -> None:
-        try:
-            await self.api.create(event)
-        except (ApiError, RequestFailed) as exc:
-            self.log.debug("event not recorded", reason=event.get("reason"), error=str(exc))
+        self.spawn(events.emit(self.api, event, self.event_correlator, self.log))
 
     # --- what the metrics read ------------------------------------------------------------------------------------------
     def running_pods(self) -> int:

@@ -153,6 +153,7 @@ class Scheduler(Actor):
         self.informers: dict[str, Informer] = {}
         self._binding: set[str] = set()
         self._electing = False
+        self.event_correlator = events.EventCorrelator()
 
     # --- life cycle -----------------------------------------------------------------------
     def on_start(self) -> None:
@@ -311,7 +312,7 @@ class Scheduler(Actor):
 
     async def _event(self, pod: Obj, type_: str, reason: str, message: str) -> None:
         await events.record(self.api, pod, type_, reason, message, component=self.scheduler_name, rng=self.rng,
-                            wall=self.clock.wall(), log=self.log)
+                            wall=self.clock.wall(), log=self.log, correlator=self.event_correlator)
 
     def _publish(self) -> None:
         for queue, count in self.queue.pending().items():
