@@ -399,8 +399,10 @@ def reply(obj: dict) -> None:
     sys.stdout.flush()
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="a worker of bench/apiserver.py (started by it)")
+def worker_main(worker_class, description: str, argv: list[str] | None = None) -> int:
+    """A worker process's life: ``worker_class(config, id)`` serves the parent's commands until SIGTERM or EOF;
+    a failure is printed and sent to the parent as ``{"error": ...}``. Every benchmark's workers share it."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--config", required=True)
     ap.add_argument("--id", type=int, required=True)
     args = ap.parse_args(argv)
@@ -410,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     worker = None
     try:
-        worker = Worker(args.config, args.id)
+        worker = worker_class(args.config, args.id)
         worker.serve()
     except (KeyboardInterrupt, SystemExit, BrokenPipeError):
         return 0
@@ -430,6 +432,9 @@ def main(argv: list[str] | None = None) -> int:
                 pass
     return 0
 
+
+def main(argv: list[str] | None = None) -> int:
+    return worker_main(Worker, "a worker of bench/apiserver.py (started by it)", argv)
 
 if __name__ == "__main__":
     sys.exit(main())

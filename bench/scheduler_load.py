@@ -31,13 +31,11 @@ if sys.path and os.path.abspath(sys.path[0] or os.curdir) == _HERE:
 if os.path.dirname(_HERE) not in sys.path:
     sys.path.insert(0, os.path.dirname(_HERE))
 
-import argparse  # noqa: E402
-import signal  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
-from bench.apiserver_load import Worker, error_code, error_text, now, reply  # noqa: E402
+from bench.apiserver_load import Worker, error_code, error_text, now, worker_main  # noqa: E402
 
 NODE_SPEC = {"cpu": "32", "memory": "256Gi", "pods": "110"}
 POD_SPEC = {"cpu": "100m", "memory": "128Mi"}
@@ -118,36 +116,7 @@ class SchedulerLoadWorker(Worker):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="a worker of bench/scheduler.py (started by it)")
-    ap.add_argument("--config", required=True)
-    ap.add_argument("--id", type=int, required=True)
-    args = ap.parse_args(argv)
-
-    def on_term(signum, frame):
-        raise SystemExit(0)
-    signal.signal(signal.SIGTERM, on_term)
-    worker = None
-    try:
-        worker = SchedulerLoadWorker(args.config, args.id)
-        worker.serve()
-    except (KeyboardInterrupt, SystemExit, BrokenPipeError):
-        return 0
-    except Exception as exc:
-        import traceback
-        traceback.print_exc()
-        try:
-            reply({"error": error_text(exc), "worker": args.id})
-        except BrokenPipeError:
-            pass
-        return 1
-    finally:
-        if worker is not None:
-            try:
-                worker.close()
-            except Exception:
-                pass
-    return 0
-
+    return worker_main(SchedulerLoadWorker, "a worker of bench/scheduler.py (started by it)", argv)
 
 if __name__ == "__main__":
     sys.exit(main())
