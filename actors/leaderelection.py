@@ -148,3 +148,33 @@ async def contend(elector: LeaderElector, api: Any, clock: Any) -> bool:
     was = elector.is_leader(clock.monotonic())
     elector.written(written, clock.monotonic())
     return not was
+
+
+class Contender:
+    """An actor's part in an election: a round every retry period (and one at once), never two at a time.
+
+    ``start()`` is what the actor's timer calls; a round that fails is logged and the next one tries again,
+    as client-go's leader elector keeps retrying.
+    """
+
+    def __init__(self, actor: Any, elector: LeaderElector, api: Any) -> None:
+        self.actor = actor
+        self.elector = elector
+        self.api = api
+        self._running = False
+
+    def start(self) -> None:
+        if not self._running:
+            self._running = True
+            self.actor.spawn(self._round())
+
+    async def _round(self) -> None:
+        from actors.apiserver.status import ApiError
+
+        try:
+            if await contend(self.elector, self.api, self.actor.clock):
+                self.actor.log.info("became the leader", lease=f"{self.elector.namespace}/{self.elector.name}")
+        except ApiError as exc:
+            self.actor.log.warning("leader election round failed", error=str(exc))
+        finally:
+            self._running = False

@@ -8,7 +8,7 @@ import pytest
 
 from actors.apiserver.status import ApiError
 from actors.controllers.base import run_sync
-from actors.leaderelection import LeaderElector, contend
+from actors.leaderelection import Contender, LeaderElector, contend
 
 
 def stored(lease: dict, rv: int) -> dict:
@@ -193,3 +193,45 @@ def test_two_candidates_racing_for_one_expired_lease_only_one_wins():
 
     api2.get = get_stale
     assert run_sync(contend(b2, api2, clock2)) is False and not b2.is_leader(15.0)
+
+
+class Log:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def info(self, msg, **kw) -> None:
+        self.lines.append(("info", msg))
+
+    def warning(self, msg, **kw) -> None:
+        self.lines.append(("warning", msg))
+
+
+class Candidate:
+    """What Contender needs of an actor: spawn, clock, log. Spawned rounds wait until the test runs them."""
+
+    def __init__(self) -> None:
+        self.clock, self.log, self.spawned = Clock(), Log(), []
+
+    def spawn(self, coro) -> None:
+        self.spawned.append(coro)
+
+
+def test_a_contender_runs_one_round_at_a_time_and_logs_winning_and_failing():
+    actor, api = Candidate(), LeaseApi()
+    contender = Contender(actor, LeaderElector("a", "kube-system", "kube-scheduler"), api)
+    contender.start()
+    contender.start()  # the first round is still under way: no second one
+    assert len(actor.spawned) == 1
+    run_sync(actor.spawned.pop())
+    assert actor.log.lines == [("info", "became the leader")]
+    contender.start()
+    assert len(actor.spawned) == 1, "a round may start again once the last has ended"
+
+    async def broken(*args, **kw):
+        raise ApiError(503, "ServiceUnavailable", "the API server did not answer")
+    api.get = broken
+    run_sync(actor.spawned.pop())
+    assert actor.log.lines[-1] == ("warning", "leader election round failed")
+    contender.start()
+    assert len(actor.spawned) == 1, "a failed round does not block the next"
+    actor.spawned.pop().close()

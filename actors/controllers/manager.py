@@ -23,7 +23,7 @@ from actors import events
 from actors.apiserver.client import ApiClient, ApiError, Informer
 from actors.controllers.base import Context, Controller
 from actors.controllers.workqueue import WorkQueue
-from actors.leaderelection import LeaderElector, contend
+from actors.leaderelection import Contender, LeaderElector
 from bus.runtime import Actor
 
 Obj = dict[str, Any]
@@ -97,13 +97,13 @@ class ControllerManager(Actor):
         self.lease_name = lease_name
         self.elector = LeaderElector(identity, LEASE_NAMESPACE, lease_name, lease_duration_s=lease_duration_s,
                                      renew_deadline_s=renew_deadline_s, retry_period_s=retry_period_s)
+        self.contender = Contender(self, self.elector, api)
         self.rng = random.Random(seed if seed is not None else int.from_bytes(os.urandom(8), "big"))
         self.metrics = metrics or WorkQueueMetrics()
         self.informers: dict[str, Informer] = {}
         self.recorder = _Recorder(self)
         self._in_flight = {c.name: 0 for c in controllers}
         self._adds_counted = {c.name: 0 for c in controllers}
-        self._electing = False
 
     # --- life cycle -------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -195,18 +195,7 @@ class ControllerManager(Actor):
 
     # --- leader election -----------------------------------------------------------------------
     def _elect(self) -> None:
-        if not self._electing:
-            self._electing = True
-            self.spawn(self._elect_round())
-
-    async def _elect_round(self) -> None:
-        try:
-            if await contend(self.elector, self.api, self.clock):
-                self.log.info("became the leader", lease=f"{LEASE_NAMESPACE}/{self.lease_name}")
-        except ApiError as exc:
-            self.log.warning("leader election round failed", error=str(exc))
-        finally:
-            self._electing = False
+        self.contender.start()
 
     def _publish(self) -> None:
         for name, queue in self.queues.items():

@@ -75,6 +75,7 @@ from actors.scheduler.plugins.volumes import (
     ANN_SELECTED_NODE,
     NO_PROVISIONER,
     WAIT_FOR_FIRST_CONSUMER,
+    is_bound_to,
     pod_claim_names,
     volume_node_affinity_matches,
 )
@@ -175,16 +176,6 @@ def requested_storage(claim: Obj) -> Decimal:
 
 def volume_capacity(pv: Obj) -> Decimal:
     return _storage(_spec(pv).get("capacity"))
-
-
-def is_bound_to(pv: Obj, claim: Obj) -> bool:
-    """IsVolumeBoundToClaim: the PV's claimRef names the claim, and its uid if the ref has one."""
-    ref = _spec(pv).get("claimRef")
-    if not ref:
-        return False
-    meta = _meta(claim)
-    return (ref.get("name") == meta.get("name") and ref.get("namespace") == meta.get("namespace")
-            and (not ref.get("uid") or ref.get("uid") == meta.get("uid")))
 
 
 def claim_reference(claim: Obj) -> Obj:

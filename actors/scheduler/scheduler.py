@@ -23,7 +23,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from actors import events
 from actors.apiserver.client import ApiClient, ApiError, Informer
 from actors.apiserver.objects import rfc3339
-from actors.leaderelection import LeaderElector, contend
+from actors.leaderelection import Contender, LeaderElector
 from actors.scheduler.algorithm import SKIP, Algorithm, FitError, Profile, ScorePlugin
 from actors.scheduler.cache import SchedulerCache
 from actors.scheduler.framework import CycleState
@@ -145,6 +145,7 @@ class Scheduler(Actor):
         self.scheduler_name = scheduler_name
         self.elector = LeaderElector(identity, LEASE_NAMESPACE, LEASE_NAME, lease_duration_s=lease_duration_s,
                                      renew_deadline_s=renew_deadline_s, retry_period_s=retry_period_s)
+        self.contender = Contender(self, self.elector, api)
         self.rng = random.Random(seed if seed is not None else int.from_bytes(os.urandom(8), "big"))
         self.algorithm = Algorithm(profile or default_profile(), self.rng)
         self.cache = SchedulerCache()
@@ -152,7 +153,6 @@ class Scheduler(Actor):
         self.metrics = metrics or SchedulerMetrics()
         self.informers: dict[str, Informer] = {}
         self._binding: set[str] = set()
-        self._electing = False
         self.event_correlator = events.EventCorrelator()
 
     # --- life cycle -----------------------------------------------------------------------
@@ -220,18 +220,7 @@ class Scheduler(Actor):
 
     # --- leader election ----------------------------------------------------------------------
     def _elect(self) -> None:
-        if not self._electing:
-            self._electing = True
-            self.spawn(self._elect_round())
-
-    async def _elect_round(self) -> None:
-        try:
-            if await contend(self.elector, self.api, self.clock):
-                self.log.info("became the leader", lease=f"{LEASE_NAMESPACE}/{LEASE_NAME}")
-        except ApiError as exc:
-            self.log.warning("leader election round failed", error=str(exc))
-        finally:
-            self._electing = False
+        self.contender.start()
 
     # --- scheduling ------------------------------------------------------------------------------
     def _ready(self) -> bool:

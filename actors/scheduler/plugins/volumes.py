@@ -64,6 +64,7 @@ __all__ = [
     "StorageSnapshot",
     "filter",
     "find_matching_volume",
+    "is_bound_to",
     "pod_claim_names",
     "pre_filter",
     "volume_node_affinity_matches",
@@ -242,8 +243,9 @@ def volume_node_affinity_matches(pv: Obj, node: Obj) -> bool:
     return any(term_matches(t, node) for t in required.get("nodeSelectorTerms") or [])
 
 
-def _bound_to(pv: Obj, claim: Obj) -> bool:
-    """IsVolumeBoundToClaim: the PV's claimRef names this claim (and its uid, if it has one)."""
+def is_bound_to(pv: Obj, claim: Obj) -> bool:
+    """IsVolumeBoundToClaim: the PV's claimRef names this claim (and its uid, if it has one). The PV binder
+    (actors.controllers.persistentvolume) asks the same."""
     ref = _spec(pv).get("claimRef")
     if not ref:
         return False
@@ -282,11 +284,11 @@ def find_matching_volume(claim: Obj, volumes: Sequence[Obj], node: Obj,
         name = _meta(pv).get("name", "")
         if name in excluded or _meta(pv).get("deletionTimestamp"):
             continue
-        if _spec(pv).get("claimRef") and not _bound_to(pv, claim):
+        if _spec(pv).get("claimRef") and not is_bound_to(pv, claim):
             continue
         if _capacity(pv) < requested or (_spec(pv).get("volumeMode") or "Filesystem") != claim_mode:
             continue
-        if _bound_to(pv, claim):
+        if is_bound_to(pv, claim):
             # Pre-bound by the user: that PV or nothing.
             return pv if volume_node_affinity_matches(pv, node) else None
         if _fits(claim, pv, node) and (best is None or _capacity(pv) < _capacity(best)):
