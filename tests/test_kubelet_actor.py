@@ -28,7 +28,6 @@ from actors.kubelet.kubelet import (
     http_probe_outcome,
     identity_matches,
     node_images,
-    remote_message,
     restart_floor,
     runtime_fingerprint,
     tcp_probe_outcome,
@@ -53,17 +52,13 @@ from actors.runtime.wire import parse_args, to_wire
 from bus.clock import ManualClock
 from bus.codec import Header
 from bus.messages import Error
-from bus.runtime import Actor, Envelope, RemoteError, Runtime, Timer, handles
+from bus.runtime import Actor, Envelope, Runtime, Timer, handles
 from bus.settings import BusSettings
 
 NODE = "node-1"
 CIDR = "10.244.1.0/24"
 
 # --- pure helpers --------------------------------------------------------------------------------------------
-
-
-def test_remote_message_drops_the_code():
-    assert remote_message(RemoteError("NotFound", "no such container")) == "no such container"
 
 
 def test_probe_outcomes_are_worded_as_the_prober_words_them():

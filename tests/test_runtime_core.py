@@ -470,6 +470,7 @@ def test_a_failing_handler_answers_with_an_error(rt):
     with pytest.raises(RemoteError) as info:
         fut.result()
     assert info.value.code == "handler_failed" and "negative seq" in str(info.value)
+    assert info.value.message == "ValueError: negative seq", "the receiver's words, without the code"
     assert rt.metrics.handler_errors["demo.Ping"] == 1
 
 

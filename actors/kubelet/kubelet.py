@@ -275,11 +275,6 @@ def rfc3339_nano(wall: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(round((wall % 1) * 1e9)) % 1_000_000_000:09d}Z"
 
 
-def remote_message(exc: RemoteError) -> str:
-    """What a runtime's ``bus.Error`` said, without the code ``RemoteError`` puts in front."""
-    return str(exc).removeprefix(f"{exc.code}: ")
-
-
 def http_probe_outcome(target: HttpGetTarget, reply: HttpResponse) -> tuple[str, str]:
     """(result, output) of an HTTP probe as Kubernetes' prober words them: 200–399 succeeds."""
     if not reply.connected:
@@ -1020,7 +1015,7 @@ class Kubelet(Actor):
             elif isinstance(target, SleepTarget):
                 await self.sleep(min(float(target.seconds), timeout_s))
         except RemoteError as exc:
-            return f"{{hook}} hook for Container \"{name}\" failed - error: {remote_message(exc)}"
+            return f"{{hook}} hook for Container \"{name}\" failed - error: {exc.message}"
         except Indeterminate:
             return f"{{hook}} hook for Container \"{name}\" failed - error: timed out after {timeout_s:g}s"
         return ""
@@ -1043,7 +1038,7 @@ class Kubelet(Actor):
             sandbox_id = await self._cri("RunPodSandbox", {"config": to_wire(config)})
         except RemoteError as exc:
             self._event(pod, "Warning", "FailedCreatePodSandBox",
-                        f"Failed to create pod sandbox: {podspec.grpc_error(exc.code, remote_message(exc))}")
+                        f"Failed to create pod sandbox: {podspec.grpc_error(exc.code, exc.message)}")
             self._wake(w, self.clock.wall() + RETRY_MAX_S)
             return None
         return str(sandbox_id), pod_ip
@@ -1074,7 +1069,7 @@ class Kubelet(Actor):
             container_id = str(await self._cri("CreateContainer", {"pod_sandbox_id": sandbox_id,
                                                                     "config": to_wire(config)}))
         except RemoteError as exc:
-            message = remote_message(exc)
+            message = exc.message
             w.waiting[name] = Waiting(CREATE_CONTAINER_ERROR, message)
             self._wake(w, self.clock.wall() + START_RETRY_S)
             self._event(pod, "Warning", "Failed", f"Error: {message}", container=name)
@@ -1083,7 +1078,7 @@ class Kubelet(Actor):
         try:
             await self._cri("StartContainer", {"container_id": container_id}, timeout_s=START_TIMEOUT_S)
         except RemoteError as exc:
-            message = remote_message(exc)
+            message = exc.message
             w.waiting[name] = Waiting(RUN_CONTAINER_ERROR, message)
             self._wake(w, self.clock.wall() + START_RETRY_S)
             self._event(pod, "Warning", "Failed", f"Error: {message}", container=name)
@@ -1128,7 +1123,7 @@ class Kubelet(Actor):
         try:
             await self._cri("PullImage", {"image": image}, timeout_s=PULL_TIMEOUT_S)
         except RemoteError as exc:
-            message = podspec.grpc_error(exc.code, remote_message(exc))
+            message = podspec.grpc_error(exc.code, exc.message)
             self._event(pod, "Warning", "Failed", f'Failed to pull image "{image}": {message}', container=name)
             self.image_backoff.failed(w.uid, image, self.clock.wall())
             self._wake(w, self.clock.wall() + ERR_IMAGE_PULL_RESYNC_S)
@@ -1452,5 +1447,5 @@ class Kubelet(Actor):
 
 
 __all__ = ["Kubelet", "KubeletMetrics", "differs_semantically", "exec_probe_outcome", "http_probe_outcome",
-           "identity_matches", "node_images", "remote_message", "restart_floor", "runtime_fingerprint",
+           "identity_matches", "node_images", "restart_floor", "runtime_fingerprint",
            "tcp_probe_outcome"]
