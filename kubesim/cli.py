@@ -43,10 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="cluster file (default: %(default)s)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("run", help="supervise one process of the cluster (restarts it; obeys `kubesim ctl`)")
+    p = sub.add_parser("run", help="supervise one process of the cluster (restarts it; obeys `kubesim ctl`); "
+                                   "`kubesim run nodes --count N` runs N hollow nodes")
     p.add_argument("name")
+    _hollow_flags(p)
     p = sub.add_parser("child", help="run one process of the cluster in the foreground, unsupervised")
     p.add_argument("name")
+    _hollow_flags(p)
     p = sub.add_parser("ctl", help="send a command to a process's supervisor")
     p.add_argument("name")
     p.add_argument("cmd", choices=("status", "kill", "pause", "resume", "stop", "start", "restart"))
@@ -90,17 +93,54 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         cfg = load(args.config)
+        if args.command in ("run", "child"):
+            cfg = _with_hollow_nodes(cfg, args)
     except ConfigError as exc:
         print(f"kubesim: invalid cluster config:\n{exc}", file=sys.stderr)
         return 2
     return COMMANDS[args.command](cfg, args)
 
 
+_HOLLOW_FLAGS = ("count", "prefix", "first")
+
+
+def _hollow_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("hollow nodes (`kubesim run nodes --count N`)")
+    g.add_argument("--count", type=int, help="how many nodes the process hosts")
+    g.add_argument("--prefix", help="node names are PREFIX1, PREFIX2, ... (default hollow-node-)")
+    g.add_argument("--first", type=int, help="the number of the first node (default 1)")
+    g.add_argument("--server", metavar="HOST:PORT", help="the API server's bus address (default: the cluster file's)")
+
+
+def _hollow_argv(args) -> list[str]:
+    """The hollow-node flags again, for the supervisor to give its child."""
+    out = []
+    for flag in (*_HOLLOW_FLAGS, "server"):
+        if getattr(args, flag, None) is not None:
+            out += [f"--{flag}", str(getattr(args, flag))]
+    return out
+
+
+def _with_hollow_nodes(cfg: ClusterConfig, args) -> ClusterConfig:
+    """`run`/`child` of a hollow-nodes process: the one the file declares or, for `nodes`, a new one; flags applied."""
+    from kubesim.workers import HOLLOW_NODES_PROCESS, hollow_process
+
+    flags = _hollow_argv(args)
+    declared = cfg.processes.get(args.name)
+    hollow = declared.component == "hollow-nodes" if declared is not None else args.name == HOLLOW_NODES_PROCESS
+    if not hollow and flags:
+        raise ConfigError(f"--count, --prefix, --first and --server are for hollow-nodes processes; "
+                          f"{args.name!r} is not one")
+    if not hollow or declared is not None and not flags:
+        return cfg
+    return hollow_process(cfg, args.name, {f: getattr(args, f) for f in _HOLLOW_FLAGS}, args.server)
+
+
 def _run(cfg: ClusterConfig, args) -> int:
     from kubesim.supervisor import supervise
 
     cfg.process(args.name)
-    return supervise(cfg, args.name, args.config)
+    return supervise(cfg, args.name, args.config, _hollow_argv(args))
 
 
 def _child(cfg: ClusterConfig, args) -> int:
@@ -167,8 +207,10 @@ def _node(cfg: ClusterConfig, args) -> int:
 
 def _keys(cfg: ClusterConfig, args) -> int:
     from bus.transport.curve import generate
+    from kubesim.workers import HOLLOW_NODES_PROCESS
 
-    names = sorted(set(cfg.processes) | {"admin"} | set(cfg.security.fault_admins))
+    # `nodes` too: the process `kubesim run nodes` starts without a line in the file.
+    names = sorted(set(cfg.processes) | {"admin", HOLLOW_NODES_PROCESS} | set(cfg.security.fault_admins))
     made = generate(cfg.security.keys_dir, names, overwrite=args.force)
     print(f"keys in {cfg.security.keys_dir}: created {len(made)} ({', '.join(made) or 'none'}), "
           f"{len(names) - len(made)} already there")

@@ -13,17 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from actors.demo import Pinger, Ponger
 from bus.runtime import Runtime
+from kubesim.args import NoArgs
+from kubesim.workers import HollowNodesArgs, NodeArgs, add_hollow_nodes, add_node
 
 if TYPE_CHECKING:
     from kubesim.config import ClusterConfig
-
-
-class NoArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class PongArgs(NoArgs):
@@ -78,10 +76,27 @@ def _add_scheduler(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: st
                      profile=default_profile(args.percentage_of_nodes_to_score)))
 
 
-class ControllerManagerArgs(NoArgs):
+class LeaderElectionArgs(NoArgs):
     lease_duration_s: float = Field(15.0, gt=0)
     renew_deadline_s: float = Field(10.0, gt=0)
     retry_period_s: float = Field(2.0, gt=0)
+
+
+class ControllerManagerArgs(LeaderElectionArgs):
+    cluster_cidr: str = "10.244.0.0/16"
+    """--cluster-cidr: the pod network the node IPAM controller gives each node a block of (kind's default;
+    /16 in /24 blocks is 256 nodes: a cluster of thousands of hollow nodes needs a wider one, e.g. 10.128.0.0/9)."""
+    node_cidr_mask_size: int = Field(24, ge=8, le=30)
+    """--node-cidr-mask-size: each node's block of pod IPs."""
+
+    @model_validator(mode="after")
+    def _cidr(self) -> ControllerManagerArgs:
+        import ipaddress
+
+        net = ipaddress.ip_network(self.cluster_cidr)
+        if not (net.version == 4 and net.prefixlen <= self.node_cidr_mask_size <= net.prefixlen + 16):
+            raise ValueError(f"cluster_cidr {net} cannot be split into at most 65536 /{self.node_cidr_mask_size} blocks")
+        return self
 
 
 def _add_controller_manager(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: str) -> None:
@@ -90,12 +105,15 @@ def _add_controller_manager(rt: Runtime, args: BaseModel, cfg: ClusterConfig, pr
 
     assert isinstance(args, ControllerManagerArgs)
     api = rt.add(ApiClient(f"{process}.api"))
-    rt.add(ControllerManager(f"{process}.controllers", api, default_controllers(), identity=process,
-                             lease_duration_s=args.lease_duration_s, renew_deadline_s=args.renew_deadline_s,
-                             retry_period_s=args.retry_period_s))
+    rt.add(ControllerManager(
+        f"{process}.controllers", api,
+        default_controllers(cluster_cidr=args.cluster_cidr, node_cidr_mask_size=args.node_cidr_mask_size,
+                            service_cidr=cfg.apiserver.service_cluster_ip_range),
+        identity=process, lease_duration_s=args.lease_duration_s, renew_deadline_s=args.renew_deadline_s,
+        retry_period_s=args.retry_period_s))
 
 
-class CloudControllerManagerArgs(ControllerManagerArgs):
+class CloudControllerManagerArgs(LeaderElectionArgs):
     load_balancer_pool: str = "172.18.255.0/24"
     """Where LoadBalancer Services' ingress IPs come from."""
 
@@ -165,75 +183,6 @@ def _add_kube_proxy(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: s
                  cluster_cidr=args.cluster_cidr or None, min_sync_s=args.min_sync_s))
 
 
-class NodeArgs(NoArgs):
-    """One worker machine: its kubelet, container runtime and kube-proxy in one process (the Node's name is the
-    process's, so its bus identity authenticates it as ``system:node:<name>``)."""
-
-    zone: str = Field("", max_length=63)
-    """``topology.kubernetes.io/zone``."""
-    internal_ip: str = ""
-    """The node's address (InternalIP, where its NodePorts listen); "" derives 172.18.0.N from the name."""
-    capacity: dict[str, str] = Field(default_factory=lambda: {
-        "cpu": "4", "memory": "8Gi", "ephemeral-storage": "100Gi", "pods": "110"})
-    labels: dict[str, str] = Field(default_factory=dict)
-    """``--node-labels``."""
-    taints: list[dict[str, str]] = Field(default_factory=list)
-    """``--register-with-taints``: ``[{key, value, effect}]``."""
-    cloud_provider_external: bool = True
-    """Register with the uninitialized taint for the cloud controller manager to lift."""
-    cluster_cidr: str = "10.244.0.0/16"
-    """The pod network, for kube-proxy's masquerade rules."""
-    proxy_min_sync_s: float = Field(1.0, ge=0, le=3600)
-    image_pull_bytes_per_s: float = Field(50e6, gt=0)
-    """The node's link to the image registry."""
-
-    @field_validator("internal_ip")
-    @classmethod
-    def _ip(cls, value: str) -> str:
-        import ipaddress
-
-        if value:
-            ipaddress.ip_address(value)
-        return value
-
-
-def default_node_ip(name: str) -> str:
-    """172.18.0.N for a node named ``...-N`` (kind's network; .1 is the gateway), else from a hash of the name."""
-    import zlib
-
-    tail = name.rsplit("-", 1)[-1]
-    number = int(tail) + 1 if tail.isdigit() and int(tail) < 250 else 2 + zlib.crc32(name.encode()) % 250
-    return f"172.18.0.{number}"
-
-
-def _add_node(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: str) -> None:
-    import hashlib
-    import os
-
-    from actors.apiserver.client import ApiClient
-    from actors.kubelet.kubelet import ADMIN_IDENTITIES, Kubelet, KubeletMetrics
-    from actors.kubelet.node import NodeConfig
-    from actors.proxy.proxy import Proxy
-    from actors.runtime.server import RuntimeServer
-
-    assert isinstance(args, NodeArgs)
-    ip = args.internal_ip or default_node_ip(process)
-    node = NodeConfig(process, ip, zone=args.zone, capacity=dict(args.capacity), labels=dict(args.labels),
-                      taints=tuple(dict(t) for t in args.taints), cloud_provider_external=args.cloud_provider_external,
-                      machine_id=hashlib.sha256(f"{cfg.cluster.name}/{process}".encode()).hexdigest()[:32], boot_id=os.urandom(16).hex())
-    api = rt.add(ApiClient(f"{process}.api"))
-    rt.add(RuntimeServer(process, bandwidth_bytes_per_s=args.image_pull_bytes_per_s))
-    rt.add(Kubelet(node, api, metrics=KubeletMetrics(), api_server_identities=_api_server_identities(cfg),
-                   admin_identities=(*ADMIN_IDENTITIES, *cfg.security.fault_admins)))  # kubelet.Restart
-    rt.add(Proxy(process, api, node_ips=(ip,), cluster_cidr=args.cluster_cidr or None,
-                 min_sync_s=args.proxy_min_sync_s))
-
-
-def _api_server_identities(cfg: ClusterConfig) -> tuple[str, ...]:
-    """The processes that run the API server: the only ones a kubelet answers log requests from."""
-    return tuple(name for name, p in cfg.processes.items() if p.component == "apiserver") or ("apiserver",)
-
-
 COMPONENTS: dict[str, Component] = {
     # A bare broker: routes and nothing else (the bus tests and benchmarks use it).
     "broker": Component(True, NoArgs, lambda rt, args, cfg, process: None),
@@ -247,7 +196,9 @@ COMPONENTS: dict[str, Component] = {
     "cloud-controller-manager": Component(False, CloudControllerManagerArgs, _add_cloud_controller_manager),
     "dns": Component(False, DnsArgs, _add_dns),
     # A worker machine: kubelet, container runtime and kube-proxy.
-    "node": Component(False, NodeArgs, _add_node),
+    "node": Component(False, NodeArgs, add_node),
+    # Many worker machines in one process, each acting as its own node (kubemark's hollow nodes): for scale.
+    "hollow-nodes": Component(False, HollowNodesArgs, add_hollow_nodes),
     "demo-pong": Component(False, PongArgs, lambda rt, a, cfg, process: rt.add(Ponger(a.name))),
     "demo-ping": Component(False, PingArgs, lambda rt, a, cfg, process: rt.add(
         Pinger(a.name, target=a.target, interval_s=a.interval_s))),

@@ -34,10 +34,11 @@ DEFAULTS = table(
     ("a node", "node-1", UserInfo("system:node:node-1", ("system:nodes", AUTH))),
     ("another node", "node-b7", UserInfo("system:node:node-b7", ("system:nodes", AUTH))),
     ("dns", "dns", UserInfo("system:kube-dns", (AUTH,))),
+    ("a hollow-nodes process is not a node", "nodes", UserInfo("system:kubesim:hollow-nodes", (AUTH,))),
     ("unknown", "ponger", None),
     ("empty", "", None),
     ("CLI prefix needs its dash", "kubesim-cli", None),
-    ("node prefix needs its dash", "nodes", None),
+    ("node prefix needs its dash", "node", None),
     ("identities are case-sensitive", "Admin", None),
     ("exact admin is not a prefix", "admin-2", None),
 )
@@ -116,7 +117,7 @@ def test_the_default_table_is_the_documented_one():
         "controller-manager*": "system:kube-controller-manager",
         "cloud-controller-manager*": "system:cloud-controller-manager",
         "node-*": "system:node:{identity}", "dns*": "system:kube-dns",
-        "kube-proxy*": "system:kube-proxy"}
+        "kube-proxy*": "system:kube-proxy", "nodes*": "system:kubesim:hollow-nodes"}
 
 
 # From identity to decision, as the API server chains them.
@@ -126,6 +127,11 @@ END_TO_END = table(
     ("the CLI deletes a node", "kubesim-cli-1", "delete", "", "nodes", "", "", "node-2", True),
     ("the scheduler binds", "scheduler", "create", "", "pods", "binding", "default", "web", True),
     ("the scheduler may not delete nodes", "scheduler", "delete", "", "nodes", "", "", "node-2", False),
+    ("hollow nodes impersonate a node", "nodes", "impersonate", "", "users", "", "", "system:node:hn-1", True),
+    ("... in system:nodes", "nodes", "impersonate", "", "groups", "", "", "system:nodes", True),
+    ("... and no other group", "nodes", "impersonate", "", "groups", "", "", "system:masters", False),
+    ("... but act on nothing as themselves", "nodes", "update", "", "nodes", "status", "", "hn-1", False),
+    ("... but for what kube-proxy reads", "nodes", "watch", "discovery.k8s.io", "endpointslices", "", "", "", True),
     ("a node updates node status", "node-1", "update", "", "nodes", "status", "", "node-1", True),
     ("the cloud controller manager deletes nodes", "cloud-controller-manager", "delete", "",
      "nodes", "", "", "node-2", True),

@@ -460,7 +460,8 @@ def test_an_empty_policy_refuses_everything():
 # the components' rules read as Kubernetes' do.
 EXTRAS = {"bindings", "pods/binding", "pods/eviction", "pods/log", "namespaces/finalize",
           "serviceaccounts/token", "replicationcontrollers", "poddisruptionbudgets",
-          "csinodes", "csidrivers", "csistoragecapacities"}
+          "csinodes", "csidrivers", "csistoragecapacities",
+          "users", "groups"}  # impersonate: not objects, but what RBAC names for impersonation
 
 
 def test_default_policy_names_only_served_kinds():

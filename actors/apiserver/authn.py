@@ -44,6 +44,7 @@ DEFAULT_USERS: dict[str, str] = {
     "node-*": "system:node:{identity}",
     "dns*": "system:kube-dns",
     "kube-proxy*": "system:kube-proxy",
+    "nodes*": "system:kubesim:hollow-nodes",  # `kubesim run nodes`: many kubelets, each impersonating its node
 }
 """The identities of kubesim's own processes and CLI, as the default cluster names them."""
 

@@ -448,6 +448,16 @@ _NODE_PROXIER = (
     _EVENTS,
 )
 
+# kubesim's hollow-nodes processes (kubemark's idea): each of the process's kubelets acts as its own node by
+# impersonation, and its kube-proxies share the process's informers. Kubernetes' resourceNames are exact names,
+# so the users cannot be narrowed to system:node:*; the group can, and a node user outside system:nodes is
+# granted nothing by the system:node role.
+HOLLOW_NODES_USER = "system:kubesim:hollow-nodes"
+_HOLLOW_NODES = (
+    _rule("impersonate", "users"),
+    _rule("impersonate", "groups", names="system:nodes"),
+)
+
 _DEFAULT_ROLES: dict[str, tuple[PolicyRule, ...]] = {
     "cluster-admin": _CLUSTER_ADMIN,
     "system:kube-scheduler": _SCHEDULER,
@@ -457,6 +467,7 @@ _DEFAULT_ROLES: dict[str, tuple[PolicyRule, ...]] = {
     "system:node": _NODE,
     "system:kube-dns": _KUBE_DNS,
     "system:node-proxier": _NODE_PROXIER,
+    HOLLOW_NODES_USER: _HOLLOW_NODES,
 }
 
 _DEFAULT_BINDINGS = (
@@ -468,6 +479,8 @@ _DEFAULT_BINDINGS = (
     Binding("system:node", groups=("system:nodes",)),
     Binding("system:kube-dns", users=("system:kube-dns",)),
     Binding("system:node-proxier", users=("system:kube-proxy",)),
+    Binding(HOLLOW_NODES_USER, users=(HOLLOW_NODES_USER,)),
+    Binding("system:node-proxier", users=(HOLLOW_NODES_USER,)),
 )
 
 

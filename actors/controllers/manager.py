@@ -31,8 +31,10 @@ Obj = dict[str, Any]
 LEASE_NAMESPACE, LEASE_NAME = "kube-system", "kube-controller-manager"
 
 
-def default_controllers() -> list[Controller]:
-    """The controllers kubesim has, as kube-controller-manager enables them by default."""
+def default_controllers(*, cluster_cidr: str | None = None, node_cidr_mask_size: int | None = None,
+                        service_cidr: str | None = None) -> list[Controller]:
+    """The controllers kubesim has, as kube-controller-manager enables them by default; the node IPAM
+    controller splits ``cluster_cidr`` (``--cluster-cidr``) into ``/node_cidr_mask_size`` blocks."""
     from actors.controllers.cronjob import CronJobController
     from actors.controllers.daemonset import DaemonSetController
     from actors.controllers.deployment import DeploymentController
@@ -49,8 +51,11 @@ def default_controllers() -> list[Controller]:
     from actors.controllers.replicaset import ReplicaSetController
     from actors.controllers.statefulset import StatefulSetController
 
+    ipam = {k: v for k, v in (("cluster_cidr", cluster_cidr), ("node_mask_size", node_cidr_mask_size),
+                              ("service_cidr", service_cidr)) if v is not None}
     return [DeploymentController(), ReplicaSetController(), DaemonSetController(), StatefulSetController(),
-            JobController(), CronJobController(), EndpointSliceController(), EndpointsController(), NodeLifecycleController(), NodeIpamController(),
+            JobController(), CronJobController(), EndpointSliceController(), EndpointsController(), NodeLifecycleController(),
+            NodeIpamController(**ipam),
             PersistentVolumeController(), GarbageCollector(), NamespaceController()]
 
 
