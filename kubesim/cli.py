@@ -93,12 +93,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         cfg = load(args.config)
-        if args.command in ("run", "child"):
+        if args.command in ("run", "child", "ctl", "faults"):
             cfg = _with_hollow_nodes(cfg, args)
+        return COMMANDS[args.command](cfg, args)
     except ConfigError as exc:
         print(f"kubesim: invalid cluster config:\n{exc}", file=sys.stderr)
         return 2
-    return COMMANDS[args.command](cfg, args)
 
 
 _HOLLOW_FLAGS = ("count", "prefix", "first")

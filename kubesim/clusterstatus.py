@@ -43,15 +43,19 @@ class ProcessRow:
 def process_rows(cfg: ClusterConfig) -> list[ProcessRow]:
     """Each process's supervisor's answer (a short timeout each: a dead supervisor must not stall the view)."""
     from bus.transport.control import ControlUnreachable, request
+    from kubesim.workers import HOLLOW_NODES_PROCESS
 
     rows = []
-    for name, proc in cfg.processes.items():
+    processes = [(name, proc.component) for name, proc in cfg.processes.items()]
+    if HOLLOW_NODES_PROCESS not in cfg.processes and cfg.control_socket(HOLLOW_NODES_PROCESS).exists():
+        processes.append((HOLLOW_NODES_PROCESS, "hollow-nodes"))  # `kubesim run nodes`, not in the file
+    for name, component in processes:
         try:
             reply = request(cfg.control_socket(name), {"command": "status"}, CONTROL_TIMEOUT_S)
         except ControlUnreachable:
-            rows.append(ProcessRow(name, proc.component, "no supervisor"))
+            rows.append(ProcessRow(name, component, "no supervisor"))
             continue
-        rows.append(ProcessRow(name, proc.component, str(reply.get("state") or "unknown"), reply.get("pid"),
+        rows.append(ProcessRow(name, component, str(reply.get("state") or "unknown"), reply.get("pid"),
                                int(reply.get("restarts") or 0)))
     return rows
 
@@ -81,10 +85,32 @@ def render(processes: list[ProcessRow], nodes: list[tuple[str, str]] | None,
     if nodes is None or leaders is None:
         lines.append(f"API server: {api_error or 'no answer'}")
     else:
-        lines += table(("NODE", "STATUS"), nodes) if nodes else ["No nodes registered"]
+        lines += node_lines(nodes, table)
         lines.append("")
         lines += table(("LEASE", "HOLDER"), leaders)
     return "\n".join(lines) + "\n"
+
+
+NODES_LISTED = 20
+"""More nodes than this (hollow ones, say) are summed up: a count per status, and only the nodes not Ready."""
+
+
+def node_lines(nodes: list[tuple[str, str]], table) -> list[str]:
+    if not nodes:
+        return ["No nodes registered"]
+    if len(nodes) <= NODES_LISTED:
+        return table(("NODE", "STATUS"), nodes)
+    counts: dict[str, int] = {}
+    for _, status in nodes:
+        counts[status] = counts.get(status, 0) + 1
+    lines = [f"{len(nodes):,} nodes: " + ", ".join(f"{n:,} {status}" for status, n in sorted(counts.items()))]
+    unwell = [(name, status) for name, status in nodes if status != "Ready"]
+    if unwell:
+        shown = unwell[:NODES_LISTED]
+        lines += table(("NODE", "STATUS"), shown)
+        if len(unwell) > len(shown):
+            lines.append(f"... and {len(unwell) - len(shown):,} more not Ready")
+    return lines
 
 
 def healthy(processes: list[ProcessRow], api_answered: bool) -> bool:

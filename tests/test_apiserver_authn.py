@@ -130,6 +130,8 @@ END_TO_END = table(
     ("hollow nodes impersonate a node", "nodes", "impersonate", "", "users", "", "", "system:node:hn-1", True),
     ("... in system:nodes", "nodes", "impersonate", "", "groups", "", "", "system:nodes", True),
     ("... and no other group", "nodes", "impersonate", "", "groups", "", "", "system:masters", False),
+    ("... and no other user", "nodes", "impersonate", "", "users", "", "", "system:kube-controller-manager", False),
+    ("... not even admin", "nodes", "impersonate", "", "users", "", "", "admin", False),
     ("... but act on nothing as themselves", "nodes", "update", "", "nodes", "status", "", "hn-1", False),
     ("... but for what kube-proxy reads", "nodes", "watch", "discovery.k8s.io", "endpointslices", "", "", "", True),
     ("a node updates node status", "node-1", "update", "", "nodes", "status", "", "node-1", True),

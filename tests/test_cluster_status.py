@@ -40,3 +40,13 @@ def test_healthy_only_when_every_process_runs_and_the_api_answers():
     assert not healthy(up, False)
     assert not healthy([*up, ProcessRow("n", "node", "stopped")], True)
     assert not healthy([*up, ProcessRow("n", "node", "no supervisor")], True)
+
+
+def test_thousands_of_nodes_are_summed_up_with_only_the_unwell_listed():
+    nodes = [(f"hollow-node-{i}", "Ready") for i in range(1, 4998)] + [
+        ("hollow-node-4998", "NotReady"), ("hollow-node-4999", "Unknown"), ("hollow-node-5000", "Ready,SchedulingDisabled")]
+    text = render([], nodes, [])
+    assert text.splitlines()[2] == "5,000 nodes: 1 NotReady, 4,997 Ready, 1 Ready,SchedulingDisabled, 1 Unknown"
+    assert "hollow-node-4998   NotReady" in text and "hollow-node-1 " not in text
+    many = render([], [(f"n-{i}", "NotReady") for i in range(30)], [])
+    assert "... and 10 more not Ready" in many

@@ -343,6 +343,8 @@ class Informer:
         self._stopped = False
         self._resync_timer = None
         self._error_pause = 0.0
+        self._gone = False
+        """The watch ended with 410 Gone: the next list is a consistent one."""
 
     def start(self) -> None:
         self.client.spawn(self._list_and_watch())
@@ -368,8 +370,13 @@ class Informer:
         pause = 0.1
         while not self._stopped:
             try:
+                # As client-go's reflector: the first list, and a relist after a refused watch, are served from
+                # the API server's watch cache (resourceVersion "0": cheap, possibly a moment stale, the watch
+                # then carries on from there); only a relist after 410 Gone asks the store for the latest.
                 listed = await self.client.list(self.resource, self.namespace, label_selector=self.label_selector,
-                                                field_selector=self.field_selector)
+                                                field_selector=self.field_selector,
+                                                resource_version="" if self._gone else "0")
+                self._gone = False
                 break
             except ApiError as exc:
                 self.client.log.warning("informer list failed; retrying", resource=self.resource, error=str(exc))
@@ -410,6 +417,7 @@ class Informer:
             self._watch = None
             if obj.get("code") == 410:
                 self._error_pause = 0.0
+                self._gone = True
             else:
                 self.client.log.warning("informer watch refused; backing off", resource=self.resource,
                                         code=obj.get("code"), error=obj.get("message"))

@@ -139,6 +139,9 @@ class PolicyRule:
     """Resources, ``resource/subresource`` pairs, ``*/subresource`` or ``*``."""
     resource_names: tuple[str, ...] = ()
     """Object names the rule is limited to; empty for all."""
+    name_prefixes: tuple[str, ...] = ()
+    """kubesim's built-in roles only (no cluster file can set it): names starting with one of these, as well.
+    Kubernetes has no such thing; the hollow-nodes role needs "any system:node:<name>" and nothing wider."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +195,12 @@ def _resource_matches(rule: PolicyRule, resource: str, subresource: str) -> bool
     return False
 
 
+def _name_matches(rule: PolicyRule, name: str) -> bool:
+    if not rule.resource_names and not rule.name_prefixes:
+        return True
+    return name in rule.resource_names or bool(name) and any(name.startswith(p) for p in rule.name_prefixes)
+
+
 def _request_name(a: Attributes) -> str:
     # A plain create has no name in its URL, so in Kubernetes resourceNames
     # can never grant it; ignore a name the caller filled in from the body.
@@ -203,7 +212,7 @@ def rule_allows(rule: PolicyRule, a: Attributes) -> bool:
     return ((ALL in rule.verbs or a.verb in rule.verbs)
             and (ALL in rule.api_groups or a.api_group in rule.api_groups)
             and _resource_matches(rule, a.resource, a.subresource)
-            and (not rule.resource_names or _request_name(a) in rule.resource_names))
+            and _name_matches(rule, _request_name(a)))
 
 
 # --- Texts ---------------------------------------------------------------------------
@@ -450,11 +459,11 @@ _NODE_PROXIER = (
 
 # kubesim's hollow-nodes processes (kubemark's idea): each of the process's kubelets acts as its own node by
 # impersonation, and its kube-proxies share the process's informers. Kubernetes' resourceNames are exact names,
-# so the users cannot be narrowed to system:node:*; the group can, and a node user outside system:nodes is
-# granted nothing by the system:node role.
+# so kubesim's own rule narrows the users by prefix (name_prefixes): system:node:<anything>, and only in the
+# group system:nodes — never the scheduler, the controller manager or an admin.
 HOLLOW_NODES_USER = "system:kubesim:hollow-nodes"
 _HOLLOW_NODES = (
-    _rule("impersonate", "users"),
+    PolicyRule(("impersonate",), ("",), ("users",), name_prefixes=("system:node:",)),
     _rule("impersonate", "groups", names="system:nodes"),
 )
 

@@ -54,6 +54,7 @@ __all__ = [
     "Requirement",
     "SelectorError",
     "check_field_selector",
+    "field_value",
     "object_fields",
     "parse_field_selector",
     "parse_label_selector",
@@ -671,6 +672,12 @@ def object_fields(obj: Mapping[str, Any]) -> dict[str, str]:
     """The filterable fields of an object (by its ``kind``); missing ones are ``""``."""
     readers = _FIELDS.get(obj.get("kind", ""), _META)
     return {name: read(obj) for name, read in readers.items()}
+
+
+def field_value(obj: Mapping[str, Any], name: str) -> str:
+    """One filterable field of an object: ``object_fields(obj).get(name, "")`` without reading the others."""
+    read = _FIELDS.get(obj.get("kind", ""), _META).get(name)
+    return "" if read is None else read(obj)
 
 
 def check_field_selector(kind: str, selector: FieldSelector) -> None:

@@ -64,7 +64,9 @@ from actors.apiserver.watchcache import (
     Outbox,
     TooOld,
     WatchCache,
+    candidates,
     filtered,
+    indexed_fields,
 )
 from actors.messages import (
     ApiCancelWatch,
@@ -146,8 +148,13 @@ class _Watcher:
     identity: str = ""
     """Who opened it: only that identity may acknowledge, renew or cancel it."""
     queued_rv: int = 0
-    """Every event up to this resourceVersion has been queued for this watcher (or filtered out)."""
+    """Every event up to this resourceVersion has been queued for this watcher (or filtered out).
+
+    An indexed watcher that no event of a batch concerned keeps its older value: the next batch only
+    holds later events anyway, and its bookmarks go by ``sent_rv`` and the cache's revision."""
     sent_rv: int = 0
+    index: tuple[str, str] | None = None
+    """The (field, value) its filter pins on an indexed field: only events touching that value wake it."""
 
 
 @dataclass(slots=True)
@@ -156,6 +163,32 @@ class _Cache:
     cache: WatchCache
     ready: Future = field(default_factory=Future)
     watchers: dict[tuple[str, str], _Watcher] = field(default_factory=dict)
+    """Every watcher of the resource; also filed in exactly one of the two groups below."""
+    unindexed: dict[tuple[str, str], _Watcher] = field(default_factory=dict)
+    """Watchers every event is filtered for."""
+    indexed: dict[tuple[str, str], dict[tuple[str, str], _Watcher]] = field(default_factory=dict)
+    """(field, value) -> the watchers pinned to it: woken only by events whose object has or had it."""
+
+    def add(self, wkey: tuple[str, str], w: _Watcher) -> None:
+        self.remove(wkey)
+        self.watchers[wkey] = w
+        if w.index is None:
+            self.unindexed[wkey] = w
+        else:
+            self.indexed.setdefault(w.index, {})[wkey] = w
+
+    def remove(self, wkey: tuple[str, str]) -> None:
+        w = self.watchers.pop(wkey, None)
+        if w is None:
+            return
+        if w.index is None:
+            self.unindexed.pop(wkey, None)
+            return
+        group = self.indexed.get(w.index)
+        if group is not None:
+            group.pop(wkey, None)
+            if not group:
+                del self.indexed[w.index]
 
 
 class ApiServer(Actor):
@@ -171,7 +204,8 @@ class ApiServer(Actor):
         self.metrics = metrics or ApiServerMetrics()
         self.rng = random.Random(options.seed)
         self.caches: dict[str, _Cache] = {
-            k.resource: _Cache(k, WatchCache(k.resource, options.watch_cache_size)) for k in KINDS.values()}
+            k.resource: _Cache(k, WatchCache(k.resource, options.watch_cache_size, indexed_fields(k.kind)))
+            for k in KINDS.values()}
         self.ready = Future()
         self._watchers: dict[tuple[str, str], _Watcher] = {}
         self._compact_at = 0
@@ -554,7 +588,7 @@ class ApiServer(Actor):
         if rv == "0" and not token and cache is not None:
             # "Any" semantics: served from the watch cache, possibly a little stale, limit ignored (as
             # Kubernetes does) unless the answer would not fit in one message: then page from the store.
-            keys = [k for k, o in cache.objects.items() if f.matches(o)]
+            keys = cache.select(f)  # through the index when f pins an indexed field (spec.nodeName=...)
             if sum(cache.sizes.get(k, 0) for k in keys) <= self.options.max_response_bytes:
                 items = sorted((cache.objects[k] for k in keys),
                                key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
@@ -979,10 +1013,11 @@ class ApiServer(Actor):
         self._drop(old)
         outbox = Outbox(self.options.watch_window, self.options.watcher_buffer,
                         max(1024, self.options.max_response_bytes // 2))
-        w = _Watcher(env.sender, msg.watch_id, kind, f, outbox, self.clock.monotonic(), env.identity)
+        w = _Watcher(env.sender, msg.watch_id, kind, f, outbox, self.clock.monotonic(), env.identity,
+                     index=f.index_term(c.cache.indexed))
         rv_text = msg.resource_version
         if rv_text in ("", "0"):
-            initial = [(ADDED, o, c.cache.sizes.get(k, 0)) for k, o in c.cache.objects.items() if f.matches(o)]
+            initial = [(ADDED, c.cache.objects[k], c.cache.sizes.get(k, 0)) for k in c.cache.select(f)]
             initial.sort(key=lambda item: int(item[1]["metadata"]["resourceVersion"]))
             w.queued_rv = c.cache.revision
             outbox.push(initial)
@@ -1000,7 +1035,7 @@ class ApiServer(Actor):
         # The backlog a new watch starts with is not held against it: it is sent as credit allows.
         w.sent_rv = int(rv_text) if rv_text not in ("", "0") else w.queued_rv
         self._watchers[wkey] = w
-        c.watchers[wkey] = w
+        c.add(wkey, w)
         self.metrics.watchers.labels(kind.resource).inc()
         return w
 
@@ -1024,7 +1059,7 @@ class ApiServer(Actor):
             return
         key = (w.client, w.watch_id)
         if self._watchers.pop(key, None) is not None:
-            self.caches[w.kind.resource].watchers.pop(key, None)
+            self.caches[w.kind.resource].remove(key)
             self.metrics.watchers.labels(w.kind.resource).dec()
 
     def _on_store_events(self, c: _Cache, events: list) -> None:
@@ -1045,8 +1080,10 @@ class ApiServer(Actor):
         self.metrics.cache_revision.labels(c.kind.resource).set(c.cache.revision)
         if not made:
             return
-        for w in list(c.watchers.values()):
-            items = filtered((e for e in made if e.rv > w.queued_rv), w.filter)
+        # Every unindexed watcher, and the indexed ones an event's object has or had the value of, each
+        # with just those events: the others' filters could pass none of them (the cacher's triggers).
+        for w, evs in candidates(made, c.cache.indexed, c.unindexed, c.indexed):
+            items = filtered((e for e in evs if e.rv > w.queued_rv), w.filter)
             w.queued_rv = max(w.queued_rv, made[-1].rv)
             if not items:
                 continue

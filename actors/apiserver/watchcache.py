@@ -11,11 +11,19 @@ This module is that cache as a pure core:
 
 - :class:`WatchCache` holds the objects and the event window of one
   resource. ``since(rv)`` returns every event after ``rv`` in revision order,
-  or raises :class:`TooOld` when ``rv`` is below the window.
+  or raises :class:`TooOld` when ``rv`` is below the window. It also indexes
+  its objects by the exact value of a few fields (``metadata.name`` for every
+  resource, ``spec.nodeName`` for pods: :func:`indexed_fields`), so a list or
+  a watch that pins one of them (every kubelet's ``spec.nodeName=<node>``)
+  reads only the objects it can match instead of all of them.
 - :class:`Filter` is a watch's namespace, label selector and field selector;
   :func:`filtered` turns cache events into what one watcher should see, with
   Kubernetes' transitions (an object modified *into* the selector is ADDED to
   that watcher, one modified out of it is DELETED).
+- :func:`candidates` is the cacher's *trigger functions*: a watcher whose
+  selector pins an indexed field (:meth:`Filter.index_term`) is woken only by
+  events whose object has that value now or had it before, so thousands of
+  per-node watchers cost each event a dictionary lookup, not a filter each.
 - :class:`Outbox` is one watcher's bounded queue with credit-based flow
   control: the server sends while fewer than ``window`` messages are
   unacknowledged and queues the rest; a watcher whose queue passes its bound
@@ -26,13 +34,25 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from actors.apiserver.selectors import FieldSelector, LabelSelector, object_fields
+from actors.apiserver.selectors import FieldSelector, LabelSelector, field_value
 
 Obj = dict[str, Any]
+K = TypeVar("K", bound=Hashable)
+W = TypeVar("W")
+
+#: The fields each kind's cache indexes (Kubernetes' cacher indexes pods by spec.nodeName, and every
+#: resource by name); any other kind gets :data:`DEFAULT_INDEXED`.
+INDEXED_FIELDS: dict[str, tuple[str, ...]] = {"Pod": ("metadata.name", "spec.nodeName")}
+DEFAULT_INDEXED: tuple[str, ...] = ("metadata.name",)
+
+
+def indexed_fields(kind: str) -> tuple[str, ...]:
+    """The fields the cache of ``kind`` (say ``"Pod"``) indexes its objects by."""
+    return INDEXED_FIELDS.get(kind, DEFAULT_INDEXED)
 
 ADDED, MODIFIED, DELETED, BOOKMARK = "ADDED", "MODIFIED", "DELETED", "BOOKMARK"
 
@@ -63,12 +83,18 @@ class CacheEvent:
 
 
 class WatchCache:
-    """The objects and recent events of one resource."""
+    """The objects and recent events of one resource, its objects indexed by the ``indexed`` fields."""
 
-    def __init__(self, resource: str, capacity: int) -> None:
+    def __init__(self, resource: str, capacity: int, indexed: Iterable[str] = DEFAULT_INDEXED) -> None:
         assert capacity >= 1
         self.resource = resource
         self.capacity = capacity
+        self.indexed: tuple[str, ...] = tuple(dict.fromkeys(indexed))
+        """The fields whose exact value :meth:`keys_where` finds objects by."""
+        self._index: dict[str, dict[str, dict[str, None]]] = {f: {} for f in self.indexed}
+        """field -> value -> the keys having it (a dict as an ordered set: deterministic order)."""
+        self._values: dict[str, tuple[str, ...]] = {}
+        """key -> its values of the indexed fields, as indexed (so a move or delete finds its old bucket)."""
         self.objects: dict[str, Obj] = {}
         self.sizes: dict[str, int] = {}
         self.events: deque[CacheEvent] = deque()
@@ -82,6 +108,10 @@ class WatchCache:
         """Start over from a list at ``revision`` (key -> (object, size)); the window starts there."""
         self.objects = {k: o for k, (o, _) in objects.items()}
         self.sizes = {k: s for k, (_, s) in objects.items()}
+        self._index = {f: {} for f in self.indexed}
+        self._values = {}
+        for k, o in self.objects.items():
+            self._reindex(k, o)
         self.events.clear()
         self._rvs.clear()
         self.revision = revision
@@ -104,6 +134,7 @@ class WatchCache:
             if op == "PUT":
                 assert obj is not None
                 self.objects[key] = obj
+                self._reindex(key, obj)
                 prev_size = self.sizes.get(key, 0)
                 self.sizes[key] = size
                 ev = CacheEvent(ADDED if prev is None else MODIFIED, key, obj, prev, rv, size, prev_size)
@@ -112,6 +143,7 @@ class WatchCache:
                     self.revision = max(self.revision, rv)
                     continue  # a delete of something never seen (listed after it went)
                 del self.objects[key]
+                self._unindex(key)
                 gone = dict(prev)
                 gone["metadata"] = dict(prev.get("metadata") or {}, resourceVersion=str(rv))
                 ev = CacheEvent(DELETED, key, gone, prev, rv, self.sizes.pop(key, size))
@@ -124,6 +156,47 @@ class WatchCache:
             self._rvs.popleft()
             self.oldest = dropped.rv
         return out
+
+    def _reindex(self, key: str, obj: Obj) -> None:
+        """File ``key`` under ``obj``'s values of the indexed fields (moving it if they changed)."""
+        values = tuple(field_value(obj, f) for f in self.indexed)
+        old = self._values.get(key)
+        if old == values:
+            return
+        self._values[key] = values
+        for i, (f, now) in enumerate(zip(self.indexed, values, strict=True)):
+            if old is not None:
+                if old[i] == now:
+                    continue
+                self._take_out(f, old[i], key)
+            self._index[f].setdefault(now, {})[key] = None
+
+    def _unindex(self, key: str) -> None:
+        old = self._values.pop(key, None)
+        if old is not None:
+            for f, value in zip(self.indexed, old, strict=True):
+                self._take_out(f, value, key)
+
+    def _take_out(self, f: str, value: str, key: str) -> None:
+        bucket = self._index[f][value]
+        del bucket[key]
+        if not bucket:
+            del self._index[f][value]  # 5,000 nodes come and go: no empty buckets left behind
+
+    def keys_where(self, field_name: str, value: str) -> list[str]:
+        """The keys of the objects whose ``field_name`` (an indexed field) is exactly ``value``."""
+        try:
+            by_value = self._index[field_name]
+        except KeyError:
+            raise KeyError(f"the {self.resource} cache does not index {field_name}") from None
+        return list(by_value.get(value, ()))
+
+    def select(self, f: Filter) -> list[str]:
+        """The keys of the objects ``f`` matches: through the index when ``f`` pins an indexed field."""
+        term = f.index_term(self.indexed)
+        if term is None:
+            return [k for k, o in self.objects.items() if f.matches(o)]
+        return [k for k in self.keys_where(*term) if f.matches(self.objects[k])]
 
     def progress(self, revision: int) -> None:
         """The store says everything up to ``revision`` has been reported."""
@@ -152,7 +225,55 @@ class Filter:
             return False
         if self.labels is not None and not self.labels.matches(meta.get("labels") or {}):
             return False
-        return self.fields is None or self.fields.empty or self.fields.matches(object_fields(obj))
+        fields = self.fields
+        if fields is None or not fields.terms:
+            return True
+        # Only the fields the terms name (mostly one), not every field of the object.
+        return fields.matches({t.field: field_value(obj, t.field) for t in fields.terms})
+
+    def index_term(self, indexed: Iterable[str]) -> tuple[str, str] | None:
+        """``(field, value)`` of the first exact (not ``!=``) field term on one of ``indexed``, else None.
+
+        Every object this filter matches has that value: the index finds them all.
+        """
+        if self.fields is None:
+            return None
+        indexed = tuple(indexed)
+        for t in self.fields.terms:
+            if not t.negated and t.field in indexed:
+                return t.field, t.value
+        return None
+
+
+def candidates(events: Sequence[CacheEvent], fields: Iterable[str], unindexed: Mapping[K, W],
+               indexed: Mapping[tuple[str, str], Mapping[K, W]]) -> list[tuple[W, Sequence[CacheEvent]]]:
+    """The watchers that may see something of ``events``, each with the events to filter for it.
+
+    The cacher's trigger functions: a watcher registered under ``(field, value)`` (its filter's
+    :meth:`Filter.index_term`, ``field`` one of ``fields``) can only pass an event whose object has
+    ``value`` after the change or had it before (a pod bound to or moved onto its node is ADDED for it,
+    one moved off or deleted is DELETED), so it gets just those events, in order; :func:`filtered`
+    over the others would be empty. Every ``unindexed`` watcher gets every event, as before. Watchers
+    come unindexed first (in their mapping's order), then indexed in the order the events reach them.
+    """
+    out: list[tuple[W, Sequence[CacheEvent]]] = [(w, events) for w in unindexed.values()]
+    if not indexed:
+        return out
+    fields = tuple(fields)
+    reached: dict[K, tuple[W, list[CacheEvent]]] = {}
+    for ev in events:
+        for f in fields:
+            now = field_value(ev.obj, f)
+            before = now if ev.prev is None else field_value(ev.prev, f)
+            for value in (now,) if before == now else (now, before):
+                for k, w in indexed.get((f, value), {}).items():
+                    got = reached.get(k)
+                    if got is None:
+                        reached[k] = (w, [ev])
+                    elif got[1][-1] is not ev:
+                        got[1].append(ev)
+    out.extend(reached.values())
+    return out
 
 
 def filtered(events: Iterable[CacheEvent], f: Filter) -> list[tuple[str, Obj, int]]:
