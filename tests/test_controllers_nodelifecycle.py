@@ -830,3 +830,48 @@ def test_defaults_are_kubernetes_1_32s():
     assert (nlc.health.grace_period_s, nlc.health.startup_grace_period_s, nlc.monitor_period_s) == (50.0, 60.0, 5.0)
     assert nlc.eviction_rate == EVICTION_RATE == 0.1
     assert nlc.disruption.secondary_eviction_rate == 0.01
+
+
+class CountingStore(DictStore):
+    """A cache that counts the whole-cache reads a sync makes."""
+
+    def __init__(self, objects) -> None:
+        super().__init__(objects)
+        self.lists = 0
+
+    def list(self) -> list[dict]:
+        self.lists += 1
+        return super().list()
+
+
+def test_a_thousand_lease_renewals_read_the_whole_node_cache_once_a_monitor_period_not_once_each():
+    # Each renewal syncs its node; the zones are counted from every node only once per monitor period (5 s).
+    names = [f"n{i}" for i in range(1000)]
+    w = World([make_node(n) for n in names], [make_pod(f"p{i}", f"n{i % 1000}") for i in range(2000)],
+              [make_lease(n, T0) for n in names], neighbour=False)
+    w.nodes = CountingStore(w.nodes.objects)
+    w.pods = CountingStore(w.pods.objects)
+    for i, n in enumerate(names):
+        w.at(i * 0.004)  # 1,000 syncs within 4 s
+        w.sync(n)
+    assert w.nodes.lists == 1
+    assert w.pods.lists == 0, "a node's pods come from the index, not a scan of every pod"
+    w.at(5.0)
+    w.sync("n1")
+    assert w.nodes.lists == 2
+    assert w.api.calls == [], "all healthy: nothing to write"
+
+
+def test_zone_counts_follow_each_synced_verdict_between_full_counts():
+    # Three of four nodes in one zone stop renewing; once their syncs say Unknown the zone is partially disrupted
+    # without waiting for the next full count.
+    names = ["a", "b", "c", "d"]
+    w = World([make_node(n, heartbeat=T0) for n in names], leases=[make_lease(n, T0) for n in names],
+              neighbour=False, large_cluster_threshold=2)
+    for n in names:
+        w.sync(n)
+    w.at(51)
+    w.renew("d")
+    for n in ("a", "b", "c"):
+        w.sync(n)
+    assert w.nlc.disruption.states == {"": "PartialDisruption"}

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Mapping
 from typing import Any, Callable
 
 from actors.apiserver.kinds import for_object, lookup
@@ -323,13 +324,17 @@ class Informer:
     owning runtime's loop. ``synced`` resolves after the first list. Every
     ``resync_s`` (0: never) ``on_update(obj, obj)`` is called for every
     object, as client-go's resync does, so a controller re-checks them all.
+    ``indexers`` (name -> a function of an object giving its index value, as
+    client-go's Indexers) keep ``by_index(name, value)`` a lookup, so "the
+    pods on node X" costs the pods on X, not every pod in the cluster.
     """
 
     def __init__(self, client: ApiClient, resource: str, namespace: str = "", *, label_selector: str = "",
                  field_selector: str = "", resync_s: float = 0.0,
                  on_add: Callable[[dict], None] | None = None,
                  on_update: Callable[[dict, dict], None] | None = None,
-                 on_delete: Callable[[dict], None] | None = None) -> None:
+                 on_delete: Callable[[dict], None] | None = None,
+                 indexers: Mapping[str, Callable[[dict], str]] | None = None) -> None:
         self.client = client
         self.resource, self.namespace = resource, namespace
         self.label_selector, self.field_selector = label_selector, field_selector
@@ -345,6 +350,8 @@ class Informer:
         self._error_pause = 0.0
         self._gone = False
         """The watch ended with 410 Gone: the next list is a consistent one."""
+        self.indexers = dict(indexers or {})
+        self._indices: dict[str, dict[str, dict[str, dict]]] = {name: {} for name in self.indexers}
 
     def start(self) -> None:
         self.client.spawn(self._list_and_watch())
@@ -363,6 +370,34 @@ class Informer:
 
     def list(self) -> list[dict]:
         return list(self.store.values())
+
+    def by_index(self, index: str, value: str) -> list[dict]:
+        """The objects whose ``index`` function gives ``value`` (KeyError for an index it does not keep)."""
+        return list(self._indices[index].get(value, {}).values())
+
+    def _put(self, key: str, obj: dict) -> dict | None:
+        old = self.store.get(key)
+        self.store[key] = obj
+        for name, fn in self.indexers.items():
+            before, after = (fn(old) if old is not None else None), fn(obj)
+            if before != after and before is not None:
+                self._unindex(name, before, key)
+            self._indices[name].setdefault(after, {})[key] = obj
+        return old
+
+    def _pop(self, key: str) -> dict | None:
+        old = self.store.pop(key, None)
+        if old is not None:
+            for name, fn in self.indexers.items():
+                self._unindex(name, fn(old), key)
+        return old
+
+    def _unindex(self, name: str, value: str, key: str) -> None:
+        bucket = self._indices[name].get(value)
+        if bucket is not None:
+            bucket.pop(key, None)
+            if not bucket:
+                del self._indices[name][value]
 
     async def _list_and_watch(self, delay_s: float = 0.0) -> None:
         if delay_s:
@@ -396,12 +431,11 @@ class Informer:
         """Make the store equal the list, telling the handlers what changed (a relist's deltas)."""
         fresh = {object_key(o): o for o in items}
         for key in [k for k in self.store if k not in fresh]:
-            gone = self.store.pop(key)
+            gone = self._pop(key)
             if self.on_delete:
                 self.on_delete(gone)
         for key, obj in fresh.items():
-            old = self.store.get(key)
-            self.store[key] = obj
+            old = self._put(key, obj)
             if old is None:
                 if self.on_add:
                     self.on_add(obj)
@@ -428,12 +462,11 @@ class Informer:
         key = object_key(obj)
         self.resource_version = obj["metadata"].get("resourceVersion", self.resource_version)
         if typ == "DELETED":
-            gone = self.store.pop(key, None)
+            gone = self._pop(key)
             if gone is not None and self.on_delete:
                 self.on_delete(obj)
             return
-        old = self.store.get(key)
-        self.store[key] = obj
+        old = self._put(key, obj)
         if old is None:
             if self.on_add:
                 self.on_add(obj)

@@ -40,12 +40,25 @@ def split_key(key: str) -> tuple[str, str]:
     return ns, name
 
 
+def pod_node_name(obj: Obj) -> str:
+    return str((obj.get("spec") or {}).get("nodeName") or "")
+
+
+NODE_NAME = "spec.nodeName"
+"""The index of pods by the node they are bound to ("" for unbound), as kube-controller-manager's pod informer has."""
+
+INDEXERS: dict[str, dict[str, Any]] = {"pods": {NODE_NAME: pod_node_name}}
+"""Resource -> index name -> the function giving an object's value: what the shared informers keep indexed."""
+
+
 class Store(Protocol):
     """A read-only view of one informer's cache."""
 
     def get(self, name: str, namespace: str = "") -> Obj | None: ...
 
     def list(self) -> list[Obj]: ...
+
+    def by_index(self, index: str, value: str) -> list[Obj]: ...
 
 
 class DictStore:
@@ -62,6 +75,11 @@ class DictStore:
 
     def list(self) -> list[Obj]:
         return list(self.objects.values())
+
+    def by_index(self, index: str, value: str) -> list[Obj]:
+        """A scan with the index's function (tests hold few objects)."""
+        fn = next(f for by_name in INDEXERS.values() for name, f in by_name.items() if name == index)
+        return [o for o in self.objects.values() if fn(o) == value]
 
     def put(self, obj: Obj) -> None:
         self.objects[key_of(obj)] = obj

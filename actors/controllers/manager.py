@@ -21,7 +21,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 
 from actors import events
 from actors.apiserver.client import ApiClient, ApiError, Informer
-from actors.controllers.base import Context, Controller
+from actors.controllers.base import INDEXERS, Context, Controller
 from actors.controllers.workqueue import WorkQueue
 from actors.leaderelection import Contender, LeaderElector
 from bus.runtime import Actor
@@ -118,7 +118,8 @@ class ControllerManager(Actor):
                 self.api, resource,
                 on_add=lambda obj, r=resource: self._event(r, "ADDED", None, obj),
                 on_update=lambda old, new, r=resource: self._event(r, "MODIFIED", old, new),
-                on_delete=lambda obj, r=resource: self._event(r, "DELETED", None, obj))
+                on_delete=lambda obj, r=resource: self._event(r, "DELETED", None, obj),
+                indexers=INDEXERS.get(resource))
             self.informers[resource].start()
         self.call_every(self.elector.retry_period_s, self._elect)
         self.runtime.call_soon(self._elect)

@@ -25,10 +25,24 @@ from actors.runtime import cri
 from actors.runtime.cri import Code, CriError
 
 
+_FIELDS: dict[type, tuple[dataclasses.Field, ...]] = {}
+"""A record class's fields, looked up once: ``dataclasses.fields`` on every call was a hollow node's top cost."""
+
+
+def _fields(cls: type) -> tuple[dataclasses.Field, ...]:
+    found = _FIELDS.get(cls)
+    if found is None:
+        found = _FIELDS[cls] = dataclasses.fields(cls)
+    return found
+
+
 def to_wire(value: Any) -> Any:
     """A record (or list/tuple of them, or a plain value) as maps and lists."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    cls = type(value)
+    if cls in _FIELDS or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
+        return {f.name: to_wire(getattr(value, f.name)) for f in _fields(cls)}
+    if value is None or cls in (str, int, float, bool):
+        return value
     if isinstance(value, (list, tuple)):
         return [to_wire(v) for v in value]
     if isinstance(value, dict):
@@ -90,7 +104,7 @@ def from_wire(cls: type, data: Any, path: str = "") -> Any:
     where = path or cls.__name__
     if not isinstance(data, dict):
         raise CriError(Code.INVALID_ARGUMENT, f"{where}: must be a map, not {type(data).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in _fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise CriError(Code.INVALID_ARGUMENT, f"{where}: unknown field {unknown[0]!r}")
