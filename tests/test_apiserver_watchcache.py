@@ -883,3 +883,25 @@ def test_api_server_dropping_watchers_keeps_both_groups_consistent():
     h.server._close_all(c, st.gone("reset"))
     assert (c.watchers, c.unindexed, c.indexed) == ({}, {}, {})
     assert h.server._watchers == {}
+
+
+def test_a_pinned_watch_resumes_from_its_own_history_and_sees_what_a_scan_would():
+    rng = random.Random(11)
+    c = WatchCache("pods", 300, indexed=indexed_fields("Pod"))
+    rv = 0
+    for step in range(3000):
+        rv += 1
+        name = f"p{rng.randrange(50)}"
+        node = rng.choice(["", "n1", "n2", "n3"])
+        obj = {"kind": "Pod", "metadata": {"name": name, "namespace": "d", "resourceVersion": str(rv)},
+               "spec": {"nodeName": node}}
+        c.apply([("DELETE" if rng.random() < 0.1 else "PUT", f"d/{name}", obj, rv, 10)])
+        if step % 97 == 0:
+            since = rng.randrange(c.oldest, rv + 1)
+            for node in ("n1", "n2", ""):
+                f = Filter(fields=parse_field_selector(f"spec.nodeName={node}"))
+                assert filtered(c.since_for(since, f), f) == filtered(c.since(since), f)
+    history = sum(len(b) for by_value in c._history.values() for b in by_value.values())
+    assert history <= 2 * len(c.indexed) * (c.capacity + c.capacity), "the history is bounded by the window"
+    with pytest.raises(TooOld):
+        c.since_for(c.oldest - 1, Filter(fields=parse_field_selector("spec.nodeName=n1")))

@@ -1027,10 +1027,11 @@ class ApiServer(Actor):
             except ValueError:
                 raise st.bad_request(f"resourceVersion: invalid value {rv_text!r}: must be an integer") from None
             try:
-                events = c.cache.since(rv)
+                events = c.cache.since_for(rv, f)
             except TooOld as exc:
                 raise st.gone(f"too old resource version: {exc.requested} ({exc.oldest})") from None
-            w.queued_rv = max([rv] + [e.rv for e in events])
+            # Every event up to the cache's revision this watcher could see is in ``events``.
+            w.queued_rv = max([rv, c.cache.revision] + [e.rv for e in events])
             outbox.push(filtered(events, f))
         # The backlog a new watch starts with is not held against it: it is sent as credit allows.
         w.sent_rv = int(rv_text) if rv_text not in ("", "0") else w.queued_rv

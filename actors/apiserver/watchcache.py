@@ -103,6 +103,11 @@ class WatchCache:
         """Every change up to this store revision is reflected."""
         self.oldest = 0
         """A watch from any rv >= oldest can be served (it gets the events after rv)."""
+        self._history: dict[str, dict[str, deque[CacheEvent]]] = {f: {} for f in self.indexed}
+        """field -> value -> the window's events whose object had that value before or after the change: what
+        a watch pinned to the value resumes from, instead of filtering the whole window (10,000 kubelets
+        starting their watches at once would filter 10,000 events each)."""
+        self._appended = 0
 
     def reset(self, objects: dict[str, tuple[Obj, int]], revision: int) -> None:
         """Start over from a list at ``revision`` (key -> (object, size)); the window starts there."""
@@ -114,6 +119,7 @@ class WatchCache:
             self._reindex(k, o)
         self.events.clear()
         self._rvs.clear()
+        self._history = {f: {} for f in self.indexed}
         self.revision = revision
         self.oldest = revision
 
@@ -150,12 +156,40 @@ class WatchCache:
             self.revision = max(self.revision, rv)
             self.events.append(ev)
             self._rvs.append(rv)
+            self._remember(ev)
             out.append(ev)
         while len(self.events) > self.capacity:
             dropped = self.events.popleft()
             self._rvs.popleft()
             self.oldest = dropped.rv
+        if self._appended >= self.capacity:
+            self._forget_old()
         return out
+
+    def _remember(self, ev: CacheEvent) -> None:
+        for f, by_value in self._history.items():
+            values = {field_value(ev.obj, f)}
+            if ev.prev is not None:
+                values.add(field_value(ev.prev, f))
+            for value in values:
+                bucket = by_value.get(value)
+                if bucket is None:
+                    bucket = by_value[value] = deque()
+                bucket.append(ev)
+                while bucket[0].rv <= self.oldest:
+                    bucket.popleft()
+                self._appended += 1
+
+    def _forget_old(self) -> None:
+        """Drop what fell out of the window from every value's history (buckets not appended to lately)."""
+        self._appended = 0
+        for by_value in self._history.values():
+            for value in list(by_value):
+                bucket = by_value[value]
+                while bucket and bucket[0].rv <= self.oldest:
+                    bucket.popleft()
+                if not bucket:
+                    del by_value[value]
 
     def _reindex(self, key: str, obj: Obj) -> None:
         """File ``key`` under ``obj``'s values of the indexed fields (moving it if they changed)."""
@@ -209,6 +243,16 @@ class WatchCache:
             raise TooOld(rv, self.oldest)
         start = bisect.bisect_right(self._rvs, rv)
         return [self.events[i] for i in range(start, len(self.events))]
+
+    def since_for(self, rv: int, f: Filter) -> list[CacheEvent]:
+        """The events after ``rv`` that ``f`` could see: those of its indexed value when it pins one (each
+        event's object had that value before or after the change), else all of :meth:`since`."""
+        term = f.index_term(self.indexed)
+        if term is None:
+            return self.since(rv)
+        if rv < self.oldest:
+            raise TooOld(rv, self.oldest)
+        return [ev for ev in self._history[term[0]].get(term[1], ()) if ev.rv > rv]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,6 @@ from typing import Any
 from actors.runtime import cri
 from actors.runtime.cri import Code, CriError
 
-
 _FIELDS: dict[type, tuple[dataclasses.Field, ...]] = {}
 """A record class's fields, looked up once: ``dataclasses.fields`` on every call was a hollow node's top cost."""
 
