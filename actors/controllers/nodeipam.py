@@ -144,6 +144,8 @@ class NodeIpamController(Controller):
 
     name = "nodeipam"
     watches = ("nodes",)
+    workers = 30
+    """The range allocator's cidrUpdateWorkers: 5,000 nodes registering at once wait on 30 patches in flight."""
 
     def __init__(self, *, cluster_cidr: str = CLUSTER_CIDR, node_mask_size: int = NODE_MASK_SIZE,
                  service_cidr: str | None = None) -> None:
