@@ -183,3 +183,20 @@ def advance(rt: Runtime, clock, seconds: float) -> None:
     clock.advance(seconds)
     rt._run_timers()
     pump(rt)
+
+
+# --- reading objects -------------------------------------------------------------------------------------
+
+
+def condition(obj: dict, type_: str) -> dict:
+    """The object's condition of ``type_`` ({} if it has none)."""
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == type_), {})
+
+
+def ready(obj: dict) -> bool:
+    """A node's or pod's Ready condition is True."""
+    return condition(obj, "Ready").get("status") == "True"
+
+
+def running_and_ready(pod: dict) -> bool:
+    return pod["status"].get("phase") == "Running" and ready(pod) and not pod["metadata"].get("deletionTimestamp")

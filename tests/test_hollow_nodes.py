@@ -44,7 +44,15 @@ from kubesim.workers import (
     hollow_process,
 )
 from tests.api_cluster import ApiCluster
-from tests.helpers import kubesim, kubesim_out, stop, wait_until, write_cluster
+from tests.helpers import (
+    kubesim,
+    kubesim_out,
+    ready,
+    running_and_ready,
+    stop,
+    wait_until,
+    write_cluster,
+)
 
 FAST_LEASE = {"lease_duration_s": 3.0, "renew_deadline_s": 2.0, "retry_period_s": 0.5}
 COUNT = 20
@@ -223,18 +231,6 @@ def test_keys_makes_a_key_for_the_nodes_process(tmp_path):
 
 
 # --- integration: 20 hollow nodes in one supervised process ---------------------------------------------------
-
-
-def condition(obj: dict, type_: str) -> dict:
-    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == type_), {})
-
-
-def ready(obj: dict) -> bool:
-    return condition(obj, "Ready").get("status") == "True"
-
-
-def running_and_ready(pod: dict) -> bool:
-    return pod["status"].get("phase") == "Running" and ready(pod) and not pod["metadata"].get("deletionTimestamp")
 
 
 @pytest.fixture(scope="module")

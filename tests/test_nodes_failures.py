@@ -26,7 +26,7 @@ import time
 import pytest
 
 from tests.api_cluster import ApiCluster
-from tests.helpers import wait_until
+from tests.helpers import condition, ready, running_and_ready, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -59,18 +59,6 @@ def cluster(tmp_path_factory):
         yield c
     finally:
         c.close()
-
-
-def condition(obj: dict, type_: str) -> dict:
-    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == type_), {})
-
-
-def ready(obj: dict) -> bool:
-    return condition(obj, "Ready").get("status") == "True"
-
-
-def running_and_ready(pod: dict) -> bool:
-    return pod["status"].get("phase") == "Running" and ready(pod) and not pod["metadata"].get("deletionTimestamp")
 
 
 def wait_nodes_ready(cluster: ApiCluster, names=NODES) -> None:
