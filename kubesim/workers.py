@@ -125,11 +125,11 @@ def api_server_identities(cfg: ClusterConfig) -> tuple[str, ...]:
     return tuple(name for name, p in cfg.processes.items() if p.component == "apiserver") or ("apiserver",)
 
 
-def _node_config(cfg: ClusterConfig, name: str, ip: str, zone: str, args: Any, external: bool):
+def _node_config(cfg: ClusterConfig, name: str, ip: str, zone: str, args: NodeArgs | HollowNodesArgs):
     from actors.kubelet.node import NodeConfig
 
     return NodeConfig(name, ip, zone=zone, capacity=dict(args.capacity), labels=dict(args.labels),
-                      taints=tuple(dict(t) for t in args.taints), cloud_provider_external=external,
+                      taints=tuple(dict(t) for t in args.taints), cloud_provider_external=args.cloud_provider_external,
                       machine_id=hashlib.sha256(f"{cfg.cluster.name}/{name}".encode()).hexdigest()[:32],
                       boot_id=os.urandom(16).hex())
 
@@ -142,7 +142,7 @@ def add_node(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: str) -> 
 
     assert isinstance(args, NodeArgs)
     ip = args.internal_ip or default_node_ip(process)
-    node = _node_config(cfg, process, ip, args.zone, args, args.cloud_provider_external)
+    node = _node_config(cfg, process, ip, args.zone, args)
     api = rt.add(ApiClient(f"{process}.api"))
     rt.add(RuntimeServer(process, bandwidth_bytes_per_s=args.image_pull_bytes_per_s))
     rt.add(Kubelet(node, api, metrics=KubeletMetrics(), api_server_identities=api_server_identities(cfg),
@@ -175,7 +175,7 @@ def add_hollow_nodes(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: 
     for i, name in zip(range(args.first, args.first + args.count), args.names()):
         ip = str(net.network_address + i + 1)
         zone = args.zones[i % len(args.zones)] if args.zones else ""
-        node = _node_config(cfg, name, ip, zone, args, args.cloud_provider_external)
+        node = _node_config(cfg, name, ip, zone, args)
         api = rt.add(ApiClient(f"{name}.api", impersonate={"user": f"system:node:{name}", "groups": ["system:nodes"]}))
         rt.add(RuntimeServer(name, bandwidth_bytes_per_s=args.image_pull_bytes_per_s, metrics=runtime_metrics))
         rt.add(Kubelet(node, api, metrics=kubelet_metrics, record_events=args.record_events,

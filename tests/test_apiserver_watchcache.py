@@ -800,7 +800,7 @@ def test_api_server_per_node_watchers_see_what_they_saw_before():
     assert {t: sorted(w) for t, w in c.indexed.items()} == {
         ("spec.nodeName", "a"): [("on-a", "on-a")], ("spec.nodeName", "b"): [("on-b", "on-b")]}
     assert list(c.unindexed) == [("all", "all"), ("not-b", "not-b")]
-    assert set(c.watchers) == set(c.unindexed) | {k for g in c.indexed.values() for k in g}
+    assert sorted(w.watch_id for w in c.all_watchers()) == ["all", "not-b", "on-a", "on-b"], "each filed once"
     assert set(h.server.caches["nodes"].indexed) == {("metadata.name", "a")}
 
     _store_put(h, "pods", pod("p", 0, node="a"))
@@ -879,9 +879,9 @@ def test_api_server_dropping_watchers_keeps_both_groups_consistent():
     assert {t: sorted(w) for t, w in c.indexed.items()} == {
         ("spec.nodeName", "a"): [("on-a", "on-a")], ("spec.nodeName", "b"): [("on-a2", "on-a2")]}
     h.server.on_cancel(ApiCancelWatch("on-a"), h.env("admin", "on-a"))
-    assert set(c.indexed) == {("spec.nodeName", "b")} and len(c.watchers) == 2
+    assert set(c.indexed) == {("spec.nodeName", "b")} and len(c.all_watchers()) == 2
     h.server._close_all(c, st.gone("reset"))
-    assert (c.watchers, c.unindexed, c.indexed) == ({}, {}, {})
+    assert (c.all_watchers(), c.unindexed, c.indexed) == ([], {}, {})
     assert h.server._watchers == {}
 
 

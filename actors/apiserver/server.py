@@ -162,25 +162,15 @@ class _Cache:
     kind: Kind
     cache: WatchCache
     ready: Future = field(default_factory=Future)
-    watchers: dict[tuple[str, str], _Watcher] = field(default_factory=dict)
-    """Every watcher of the resource; also filed in exactly one of the two groups below."""
     unindexed: dict[tuple[str, str], _Watcher] = field(default_factory=dict)
     """Watchers every event is filtered for."""
     indexed: dict[tuple[str, str], dict[tuple[str, str], _Watcher]] = field(default_factory=dict)
     """(field, value) -> the watchers pinned to it: woken only by events whose object has or had it."""
 
     def add(self, wkey: tuple[str, str], w: _Watcher) -> None:
-        self.remove(wkey)
-        self.watchers[wkey] = w
-        if w.index is None:
-            self.unindexed[wkey] = w
-        else:
-            self.indexed.setdefault(w.index, {})[wkey] = w
+        (self.unindexed if w.index is None else self.indexed.setdefault(w.index, {}))[wkey] = w
 
-    def remove(self, wkey: tuple[str, str]) -> None:
-        w = self.watchers.pop(wkey, None)
-        if w is None:
-            return
+    def remove(self, wkey: tuple[str, str], w: _Watcher) -> None:
         if w.index is None:
             self.unindexed.pop(wkey, None)
             return
@@ -189,6 +179,9 @@ class _Cache:
             group.pop(wkey, None)
             if not group:
                 del self.indexed[w.index]
+
+    def all_watchers(self) -> list[_Watcher]:
+        return [*self.unindexed.values(), *(w for group in self.indexed.values() for w in group.values())]
 
 
 class ApiServer(Actor):
@@ -1060,7 +1053,7 @@ class ApiServer(Actor):
             return
         key = (w.client, w.watch_id)
         if self._watchers.pop(key, None) is not None:
-            self.caches[w.kind.resource].remove(key)
+            self.caches[w.kind.resource].remove(key, w)
             self.metrics.watchers.labels(w.kind.resource).dec()
 
     def _on_store_events(self, c: _Cache, events: list) -> None:
@@ -1127,7 +1120,7 @@ class ApiServer(Actor):
         self.send(client, ApiWatchEvents(watch_id, seq, [], "", err.status()))
 
     def _close_all(self, c: _Cache, err: st.ApiError) -> None:
-        for w in list(c.watchers.values()):
+        for w in c.all_watchers():
             self._drop(w)
             self._send_closed(w.client, w.watch_id, w.outbox.next_seq(), err)
 

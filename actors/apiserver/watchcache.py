@@ -168,10 +168,7 @@ class WatchCache:
 
     def _remember(self, ev: CacheEvent) -> None:
         for f, by_value in self._history.items():
-            values = {field_value(ev.obj, f)}
-            if ev.prev is not None:
-                values.add(field_value(ev.prev, f))
-            for value in values:
+            for value in touched(ev, f):
                 bucket = by_value.get(value)
                 if bucket is None:
                     bucket = by_value[value] = deque()
@@ -289,6 +286,14 @@ class Filter:
         return None
 
 
+def touched(ev: CacheEvent, f: str) -> tuple[str, ...]:
+    """The values of field ``f`` the event's object has after the change and had before it (once if equal):
+    the index buckets, and the watchers pinned to them, that the event concerns."""
+    now = field_value(ev.obj, f)
+    before = now if ev.prev is None else field_value(ev.prev, f)
+    return (now,) if before == now else (now, before)
+
+
 def candidates(events: Sequence[CacheEvent], fields: Iterable[str], unindexed: Mapping[K, W],
                indexed: Mapping[tuple[str, str], Mapping[K, W]]) -> list[tuple[W, Sequence[CacheEvent]]]:
     """The watchers that may see something of ``events``, each with the events to filter for it.
@@ -307,9 +312,7 @@ def candidates(events: Sequence[CacheEvent], fields: Iterable[str], unindexed: M
     reached: dict[K, tuple[W, list[CacheEvent]]] = {}
     for ev in events:
         for f in fields:
-            now = field_value(ev.obj, f)
-            before = now if ev.prev is None else field_value(ev.prev, f)
-            for value in (now,) if before == now else (now, before):
+            for value in touched(ev, f):
                 for k, w in indexed.get((f, value), {}).items():
                     got = reached.get(k)
                     if got is None:
