@@ -13,7 +13,7 @@ from actors.demo import Ponger
 from actors.messages import Ping
 from bus import logs
 from bus.clock import ManualClock
-from bus.runtime import Actor, Runtime
+from bus.runtime import Actor, Envelope, Runtime, handles
 from bus.settings import BusSettings
 from tests.helpers import wait_until
 
@@ -22,14 +22,15 @@ LIVENESS = 3
 
 
 @pytest.fixture
-def pair():
+def pair(request):
+    """A broker and a peer; ``@pytest.mark.parametrize("pair", [N], indirect=True)`` gives the peer liveness N."""
     logs.configure("heartbeat-test", "warning")
     clock = ManualClock()
     broker = Runtime("broker", BusSettings(broker_port=0, heartbeat_interval_s=INTERVAL_S,
                                            heartbeat_liveness=LIVENESS), clock, broker=True, seed=1)
     broker.start()
     peer = Runtime("peer", BusSettings(broker_port=broker.link.port, heartbeat_interval_s=INTERVAL_S,
-                                       heartbeat_liveness=LIVENESS), clock, seed=2)
+                                       heartbeat_liveness=getattr(request, "param", LIVENESS)), clock, seed=2)
     peer.add(Ponger())
     peer.start()
     yield clock, broker, peer
@@ -111,3 +112,73 @@ def test_silent_broker_makes_the_peer_reconnect_and_reregister(pair):
     registered(clock, broker, peer)
     # The new connection replaced the old one: one peer, a new connection id.
     assert len(broker.link.core.peers) == 1 and set(broker.link.core.peers) != old
+
+
+class Staller(Actor):
+    """Stands for a long turn of work: handling a Ping moves the manual clock on by ``stall_s``.
+
+    ``meanwhile`` runs once a second of that stall, for the other side to go on living.
+    """
+
+    def __init__(self, name: str, clock: ManualClock, stall_s: float, meanwhile=None) -> None:
+        super().__init__(name)
+        self.manual, self.stall_s, self.meanwhile = clock, stall_s, meanwhile
+        self.stalls = 0
+
+    @handles(Ping)
+    def on_ping(self, msg: Ping, env: Envelope) -> None:
+        self.stalls += 1
+        for _ in range(int(self.stall_s)):
+            self.manual.advance(1.0)
+            if self.meanwhile is not None:
+                self.meanwhile()
+
+
+@pytest.mark.parametrize("pair", [LIVENESS * 4], indirect=True)
+def test_a_broker_that_stalls_does_not_bury_the_peers_it_has_not_read_yet(pair):
+    """The broker's own stall is not the peers' silence: their heartbeats are waiting in its socket.
+
+    (The peer is given the patience to sit the stall out: a broker silent past the peer's own
+    liveness is one the peer rightly reconnects to, and that is another test.)
+    """
+    clock, broker, peer = pair
+
+    def peer_lives() -> None:
+        peer.run_once(0)
+        broker.link.sock.poll(1000)  # the peer's heartbeat has arrived, unread
+
+    staller = broker.add(Staller("staller", clock, INTERVAL_S * (LIVENESS + 2), peer_lives))
+    sender = peer.add(Actor("sender"))
+    registered(clock, broker, peer)
+    sender.send("staller", Ping(1))
+    wait_until(lambda: staller.stalls == 1, 10, "the stall", lambda: step(clock, broker, peer))
+    for _ in range(int(INTERVAL_S * LIVENESS * 2 / 0.25)):
+        step(clock, broker, peer, advance_s=0.25)
+    assert broker.metrics.peer_deaths == 0
+    assert b"sender" in broker.link.core.routes
+
+
+def test_a_peer_that_stalls_does_not_take_the_broker_for_dead(pair):
+    """The broker goes on sending heartbeats while the peer is busy; they wait in the peer's socket.
+
+    The broker does bury the peer (it really was silent), and the peer registers again on the
+    same connection when the broker asks: what it must not do is tear down a healthy connection.
+    """
+    clock, broker, peer = pair
+
+    def broker_lives() -> None:
+        broker.run_once(0)
+        peer.link.sock.poll(1000)  # the broker's heartbeat has arrived, unread
+
+    staller = peer.add(Staller("staller", clock, INTERVAL_S * (LIVENESS + 2), broker_lives))
+    broker.add(Ponger("broker-ponger"))
+    asker = peer.add(Actor("asker"))
+    registered(clock, broker, peer)
+    wait_until(lambda: b"staller" in broker.link.core.routes, 10, "staller's route",
+               lambda: step(clock, broker, peer))
+    asker.send("staller", Ping(1))  # goes out through the broker and back in
+    wait_until(lambda: staller.stalls == 1, 10, "the stall", lambda: step(clock, broker, peer))
+    for _ in range(int(INTERVAL_S * LIVENESS * 2 / 0.25)):
+        step(clock, broker, peer, advance_s=0.25)
+    registered(clock, broker, peer)
+    assert peer.metrics.broker_reconnects == 0

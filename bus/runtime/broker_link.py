@@ -6,6 +6,12 @@ the broker's own actors are delivered in-process; everything else is
 bounced with ``bus.Undeliverable`` to a sender that waits for a reply.
 Unregistered connections are told to register; silent peers are buried on
 the heartbeat tick. The decisions live in :class:`bus.broker.BrokerCore`.
+
+Silence is measured up to the last moment the broker had read everything
+waiting on its socket, not up to "now": when the broker itself stalls (a
+long turn of API-server work, a GC pause), the heartbeats of healthy peers
+sit unread in its socket, and burying those peers would turn the broker's
+own slowness into a storm of re-registrations.
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ class BrokerLink:
         self.sock: zmq.Socket | None = None
         self.port = 0
         self._auth = None
+        self.drained_at = rt.clock.monotonic()
+        """When the socket was last seen empty: every frame sent before then has been read."""
 
     def open(self) -> None:
         rt, s = self.rt, self.rt.settings
@@ -104,7 +112,7 @@ class BrokerLink:
         routes = self.core.routes
         actors = rt._actors
         m = rt.metrics
-        now = rt.clock.monotonic()
+        clock = rt.clock.monotonic  # read per frame: a frame may wait behind minutes of inline handling
         n = 0
         while n < budget:
             try:
@@ -115,6 +123,7 @@ class BrokerLink:
                     raw = None
                     frames = recv(zmq.NOBLOCK)
             except zmq.Again:
+                self.drained_at = clock()
                 break
             n += 1
             rid = frames[0]
@@ -122,7 +131,7 @@ class BrokerLink:
             if peer is None:
                 self._from_unknown(frames, raw)
                 continue
-            peer.last_seen = now
+            peer.last_seen = clock()
             if len(frames) != PEER_FRAMES + 1:
                 rt.reject(Rejected("frame_count", f"{len(frames) - 1} frames, expected {PEER_FRAMES}"),
                           peer.identity)
@@ -277,10 +286,12 @@ class BrokerLink:
     def tick(self) -> None:
         """Every heartbeat interval: bury the silent, and let the living hear from us."""
         rt = self.rt
-        for peer in self.core.expire(rt.clock.monotonic()):
+        if not self.sock.get(zmq.EVENTS) & zmq.POLLIN:
+            self.drained_at = rt.clock.monotonic()  # nothing is waiting: the silent really are silent
+        for peer in self.core.expire(self.drained_at):
             rt.metrics.peer_deaths += 1
             rt.log.warning("peer dead: missed heartbeats", peer=peer.name, identity=peer.identity.decode(),
-                           silent_s=round(rt.clock.monotonic() - peer.last_seen, 3))
+                           silent_s=round(self.drained_at - peer.last_seen, 3))
         header, body = rt._control_frames(Heartbeat())
         for peer in list(self.core.peers.values()):
             try:

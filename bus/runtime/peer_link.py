@@ -5,6 +5,11 @@ answers; it sends a heartbeat in any interval in which it sent nothing else,
 and treats a broker silent for ``heartbeat_liveness`` intervals as gone: it
 opens a fresh connection and registers again. While it is not registered (or
 the socket cannot take more) sends wait in a bounded outbox.
+
+As on the broker's side, silence counts only up to the last moment the
+socket was seen empty: a peer whose own loop stalled (thousands of hollow
+nodes at work) has the broker's heartbeats waiting unread, and must not
+mistake its own slowness for the broker's death.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ class PeerLink:
         self.outbox: deque[tuple[bytes, bytes, bytes]] = deque()
         rt.metrics.outbox_depth = lambda: len(self.outbox)
         self.broker_seen = 0.0
+        self.drained_at = 0.0
+        """When the socket was last seen empty: every frame the broker sent before then has been read."""
         self._sent_since_tick = False
         self._writing = False
         self._register_timer: Timer | None = None
@@ -56,7 +63,7 @@ class PeerLink:
     def open(self) -> None:
         rt, s = self.rt, self.rt.settings
         self.sock = connect_dealer(rt._ctx, s.broker_host, s.broker_port, rt.security, s.max_frame_bytes)
-        self.broker_seen = rt.clock.monotonic()
+        self.broker_seen = self.drained_at = rt.clock.monotonic()
         self.register()
 
     def register(self) -> None:
@@ -116,13 +123,16 @@ class PeerLink:
     def drain(self, budget: int) -> None:
         recv = self.sock.recv_multipart
         deliver = self.rt._deliver
+        clock = self.rt.clock.monotonic  # read per frame: a frame may wait behind long inline handling
         n = 0
         while n < budget:
             try:
                 frames = recv(zmq.NOBLOCK)
             except zmq.Again:
+                self.drained_at = clock()
                 break
             n += 1
+            self.broker_seen = clock()
             if len(frames) != DELIVERED_FRAMES:
                 self.rt.reject(Rejected("frame_count", f"{len(frames)} frames, expected {DELIVERED_FRAMES}"),
                                "broker")
@@ -131,8 +141,6 @@ class PeerLink:
                 self._from_broker(frames)
             else:
                 deliver(*frames)
-        if n:
-            self.broker_seen = self.rt.clock.monotonic()
 
     def _from_broker(self, frames: list[bytes]) -> None:
         decoded = self.rt._decode(frames[2], frames[3], frames[1])
@@ -163,7 +171,9 @@ class PeerLink:
         """Every heartbeat interval: keep the broker aware of us, and watch it."""
         rt = self.rt
         now = rt.clock.monotonic()
-        if now - self.broker_seen > rt._heartbeat_s * rt.settings.heartbeat_liveness:
+        if not self.sock.get(zmq.EVENTS) & zmq.POLLIN:
+            self.drained_at = now  # nothing is waiting: a silent broker really is silent
+        if self.drained_at - self.broker_seen > rt._heartbeat_s * rt.settings.heartbeat_liveness:
             self._reconnect(now)
             return
         if self.registered and self.refused:
@@ -176,7 +186,7 @@ class PeerLink:
         """The broker went silent: start a fresh connection and register again."""
         rt = self.rt
         rt.metrics.broker_reconnects += 1
-        rt.log.warning("broker silent; reconnecting", silent_s=round(now - self.broker_seen, 3))
+        rt.log.warning("broker silent; reconnecting", silent_s=round(self.drained_at - self.broker_seen, 3))
         rt._poller.unregister(self.sock)
         self.sock.close(0)
         self.registered = False
@@ -184,7 +194,7 @@ class PeerLink:
         s = rt.settings
         self.sock = connect_dealer(rt._ctx, s.broker_host, s.broker_port, rt.security, s.max_frame_bytes)
         rt._poller.register(self.sock, zmq.POLLIN)
-        self.broker_seen = now
+        self.broker_seen = self.drained_at = now
         self.register()
 
     def close(self) -> None:
