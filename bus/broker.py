@@ -1,21 +1,24 @@
 """The broker's registry of live peers: who is connected, what they host, who is dead.
 
 A pure core with no sockets and no clock of its own (``now`` is passed in),
-so heartbeat death and re-registration are tested with a manual clock. The
-runtime's broker link (:mod:`bus.runtime`) feeds it and does the I/O.
+so re-registration and name ownership are tested with a manual clock. The
+runtime's broker link (:mod:`bus.runtime`) feeds it and does the I/O; it
+removes a peer when the transport says its connection is gone.
 
-The rules, in the Paranoid Pirate style of the zguide:
+The rules:
 
 - A peer is known by the id ZeroMQ gave its connection (``rid``). It becomes
   routable only by registering; until then the broker answers anything it
   sends with ``Reregister``.
-- Any traffic from a peer counts as a heartbeat. A peer silent for
-  ``liveness`` intervals is dead: it and its routes are dropped.
+- Any traffic from a peer counts as a sign of life (``last_seen``); a peer
+  silent for ``liveness`` intervals no longer holds its names against
+  another identity (below). Its routes are dropped only when its connection
+  is gone: a peer that is busy is not dead.
 - Actor names route to the peer that registered them. A newer registration
   by the *same identity* takes the names over (a restarted process reconnects
   before its old connection is declared dead); a *different* identity cannot
-  take a name that a live peer holds (one silent past the expiry is not live,
-  even before :meth:`BrokerCore.expire` has buried it).
+  take a name that a live peer holds (one silent past the expiry is not
+  live, and loses the name).
 - Nobody may register the broker's own address or its own actors' names.
 """
 
@@ -102,13 +105,6 @@ class BrokerCore:
                 if self.routes.get(key) is peer:
                     del self.routes[key]
         return peer
-
-    def expire(self, now: float) -> list[Peer]:
-        """Drop and return every peer silent for longer than the expiry."""
-        dead = [p for p in self.peers.values() if now - p.last_seen > self.expiry_s]
-        for peer in dead:
-            self.remove(peer.rid)
-        return dead
 
     def route(self, actor: bytes) -> Peer | None:
         """The peer ``actor`` routes to (the broker's hot loop reads ``routes`` directly)."""

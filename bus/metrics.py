@@ -84,7 +84,7 @@ class BusMetrics:
         self.peers_alive: Callable[[], int] = lambda: 0
         self.peer_deaths = 0
         self.registrations = 0
-        self.broker_reconnects = 0
+        self.reregistrations = 0
         self.faults_applied: dict[str, int] = {}
 
     def handler_histogram(self, kind: str) -> Histogram:
@@ -144,9 +144,9 @@ class BusCollector:
             ("kubesim_bus_batched_messages", "Messages that travelled inside a batch.", m.batched_messages),
             ("kubesim_bus_relayed_messages", "Frames (single messages or batches) the broker relayed between peers.", m.relayed),
             ("kubesim_bus_relayed_bytes", "Bytes the broker relayed between peers.", m.relayed_bytes),
-            ("kubesim_bus_peer_deaths", "Peers the broker declared dead after missed heartbeats.", m.peer_deaths),
+            ("kubesim_bus_peer_deaths", "Peers the broker dropped because their connection was gone.", m.peer_deaths),
             ("kubesim_bus_registrations", "Peer registrations the broker accepted.", m.registrations),
-            ("kubesim_bus_broker_reconnects", "Times this process reconnected to a silent broker.", m.broker_reconnects),
+            ("kubesim_bus_reregistrations", "Times the broker asked this process to register again (it restarted, or lost the connection).", m.reregistrations),
         ):
             yield counter(name, doc, [], {"": value})
         g = GaugeMetricFamily("kubesim_bus_peers_alive", "Peers registered and heard from recently (broker only).")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bus.transport.sockets import Liveness
+
 
 @dataclass(frozen=True)
 class BusSettings:
@@ -12,7 +14,7 @@ class BusSettings:
     heartbeat_interval_s: float = 1.0
     """Real seconds between heartbeats; transport liveness is not scaled with time_scale."""
     heartbeat_liveness: int = 3
-    """A peer (or the broker) silent for this many intervals is dead."""
+    """A connection whose other end has not answered the transport's pings for this many intervals is dead."""
     max_frame_bytes: int = 1024 * 1024
     """Largest body accepted; larger frames are rejected (and ZeroMQ disconnects the sender)."""
     peer_max_frame_bytes: int = 0
@@ -28,6 +30,11 @@ class BusSettings:
     """Most messages to one destination coalesced into one frame; 1 sends every message alone."""
     drain_budget: int = 10_000
     """Most messages handled per wake-up before timers get their turn."""
+
+    @property
+    def liveness(self) -> Liveness:
+        """The ZMTP heartbeats of the broker's socket and its peers' (real seconds)."""
+        return Liveness(self.heartbeat_interval_s, self.heartbeat_liveness)
 
     @property
     def peer_frame_limit(self) -> int:

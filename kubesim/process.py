@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY
 
 from bus import logs
 from bus.clock import Clock, make_clock
+from bus.gcpauses import GcCollector, GcPauses
 from bus.metrics import BusCollector, serve
 from bus.runtime import Runtime
 from bus.transport.curve import load_allowed, load_keypair, load_public
@@ -21,6 +22,9 @@ from kubesim.components import COMPONENTS
 
 if TYPE_CHECKING:
     from kubesim.config import ClusterConfig
+
+GC_MAINTAIN_S = 5.0
+"""Real seconds between checks for a full collection whose survivors are to be frozen."""
 
 
 def security_for(cfg: ClusterConfig, key_name: str, broker: bool) -> Security:
@@ -73,6 +77,10 @@ def run_child(cfg: ClusterConfig, process: str) -> None:
     rt = build(cfg, process)
     proc = cfg.process(process)
     REGISTRY.register(BusCollector(rt.metrics))
+    pauses = GcPauses(warn=log.warning)
+    pauses.install()
+    REGISTRY.register(GcCollector(pauses))
+    rt.call_every(GC_MAINTAIN_S * rt.clock.scale, pauses.maintain)
     server = serve(process, cfg.metrics.host, proc.metrics_port, cfg.targets_dir,
                    {"component": proc.component, "cluster": cfg.cluster.name})
     log.info("started", component=proc.component, metrics=f"http://{cfg.metrics.host}:{server.port}/metrics",

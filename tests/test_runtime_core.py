@@ -624,7 +624,7 @@ def test_bus_collector_exposes_every_metric_under_its_name():
         "kubesim_bus_relayed_bytes_total",
         "kubesim_bus_peer_deaths_total",
         "kubesim_bus_registrations_total",
-        "kubesim_bus_broker_reconnects_total",
+        "kubesim_bus_reregistrations_total",
         "kubesim_bus_peers_alive",
         "kubesim_bus_outbox_depth",
         "kubesim_bus_handler_duration_seconds",

@@ -90,6 +90,12 @@ class Actor:
     def on_stop(self) -> None:
         """Called when the runtime stops."""
 
+    def on_reregistered(self) -> None:
+        """Called when the broker had forgotten this process (it restarted) and it has registered again.
+
+        Whatever the broker process held for this actor (an API server's watches) may be gone.
+        """
+
     # What an actor can do --------------------------------------------------
     @property
     def clock(self) -> Clock:

@@ -4,14 +4,13 @@ Frames from a registered peer are relayed untouched (the broker stamps the
 sender's authenticated identity and never decodes the message); frames for
 the broker's own actors are delivered in-process; everything else is
 bounced with ``bus.Undeliverable`` to a sender that waits for a reply.
-Unregistered connections are told to register; silent peers are buried on
-the heartbeat tick. The decisions live in :class:`bus.broker.BrokerCore`.
-
-Silence is measured up to the last moment the broker had read everything
-waiting on its socket, not up to "now": when the broker itself stalls (a
-long turn of API-server work, a GC pause), the heartbeats of healthy peers
-sit unread in its socket, and burying those peers would turn the broker's
-own slowness into a storm of re-registrations.
+Unregistered connections are told to register. Whether a peer is alive is
+the transport's call (ZMTP heartbeats in ZeroMQ's I/O thread, see
+:mod:`bus.transport.sockets`), not the broker loop's: when a peer's
+connection is gone, the heartbeat the broker sends every interval fails with
+``EHOSTUNREACH`` and the peer and its routes are dropped. A peer whose own
+loop is busy, or a broker that is, loses nothing: their I/O threads go on
+answering each other. The decisions live in :class:`bus.broker.BrokerCore`.
 """
 
 from __future__ import annotations
@@ -60,13 +59,11 @@ class BrokerLink:
         self.sock: zmq.Socket | None = None
         self.port = 0
         self._auth = None
-        self.drained_at = rt.clock.monotonic()
-        """When the socket was last seen empty: every frame sent before then has been read."""
 
     def open(self) -> None:
         rt, s = self.rt, self.rt.settings
         self.sock, self.port, self._auth = bind_router(rt._ctx, s.broker_host, s.broker_port, rt.security,
-                                                       s.peer_frame_limit)
+                                                       s.peer_frame_limit, liveness=s.liveness)
         rt.log.info("broker listening", endpoint=f"tcp://{s.broker_host}:{self.port}",
                     curve=rt.security.curve)
 
@@ -112,7 +109,7 @@ class BrokerLink:
         routes = self.core.routes
         actors = rt._actors
         m = rt.metrics
-        clock = rt.clock.monotonic  # read per frame: a frame may wait behind minutes of inline handling
+        now = rt.clock.monotonic()
         n = 0
         while n < budget:
             try:
@@ -123,7 +120,6 @@ class BrokerLink:
                     raw = None
                     frames = recv(zmq.NOBLOCK)
             except zmq.Again:
-                self.drained_at = clock()
                 break
             n += 1
             rid = frames[0]
@@ -131,7 +127,7 @@ class BrokerLink:
             if peer is None:
                 self._from_unknown(frames, raw)
                 continue
-            peer.last_seen = clock()
+            peer.last_seen = now
             if len(frames) != PEER_FRAMES + 1:
                 rt.reject(Rejected("frame_count", f"{len(frames) - 1} frames, expected {PEER_FRAMES}"),
                           peer.identity)
@@ -284,20 +280,15 @@ class BrokerLink:
             self.rt.log.warning("peer dropped", peer=peer.name, why=why)
 
     def tick(self) -> None:
-        """Every heartbeat interval: bury the silent, and let the living hear from us."""
+        """Every heartbeat interval: let the living hear from us, and bury those whose connection is gone."""
         rt = self.rt
-        if not self.sock.get(zmq.EVENTS) & zmq.POLLIN:
-            self.drained_at = rt.clock.monotonic()  # nothing is waiting: the silent really are silent
-        for peer in self.core.expire(self.drained_at):
-            rt.metrics.peer_deaths += 1
-            rt.log.warning("peer dead: missed heartbeats", peer=peer.name, identity=peer.identity.decode(),
-                           silent_s=round(self.drained_at - peer.last_seen, 3))
         header, body = rt._control_frames(Heartbeat())
         for peer in list(self.core.peers.values()):
             try:
                 self.sock.send_multipart((peer.rid, BROKER_B, rt.identity, header, body), zmq.NOBLOCK)
-            except zmq.ZMQError:
-                pass
+            except zmq.ZMQError as exc:
+                if exc.errno == errno.EHOSTUNREACH:
+                    self._peer_gone(peer, "connection closed")
 
     def close(self) -> None:
         if self.sock is not None:

@@ -235,6 +235,11 @@ class Runtime:
                 self._push_timer(timer)
             self._guarded(timer.fn, timer.args)
 
+    def _reregistered(self) -> None:
+        """The broker had forgotten this process and it registered again: tell every actor."""
+        for actor in list(self._actors.values()):
+            self._guarded(actor.on_reregistered, ())
+
     def _guarded(self, fn: Callable, args: tuple) -> None:
         try:
             fn(*args)

@@ -1,15 +1,13 @@
 """A peer process's link to the broker: a DEALER, registration, liveness, the outbox.
 
 The peer registers its actors and repeats ``Register`` until the broker
-answers; it sends a heartbeat in any interval in which it sent nothing else,
-and treats a broker silent for ``heartbeat_liveness`` intervals as gone: it
-opens a fresh connection and registers again. While it is not registered (or
-the socket cannot take more) sends wait in a bounded outbox.
-
-As on the broker's side, silence counts only up to the last moment the
-socket was seen empty: a peer whose own loop stalled (thousands of hollow
-nodes at work) has the broker's heartbeats waiting unread, and must not
-mistake its own slowness for the broker's death.
+answers, and sends a heartbeat in any interval in which it sent nothing else,
+so that a broker that restarted (and forgot it) asks it to register again.
+Whether the broker is alive is the transport's call (ZMTP heartbeats, see
+:mod:`bus.transport.sockets`): ZeroMQ closes a connection to a broker that is
+gone and connects again by itself, while a broker that is merely busy keeps
+its connection, and every reply in flight on it. While the peer is not
+registered (or the socket cannot take more) sends wait in a bounded outbox.
 """
 
 from __future__ import annotations
@@ -52,18 +50,19 @@ class PeerLink:
         """Actor names the broker would not route here; asked for again every heartbeat."""
         self.outbox: deque[tuple[bytes, bytes, bytes]] = deque()
         rt.metrics.outbox_depth = lambda: len(self.outbox)
-        self.broker_seen = 0.0
-        self.drained_at = 0.0
-        """When the socket was last seen empty: every frame the broker sent before then has been read."""
         self._sent_since_tick = False
         self._writing = False
         self._register_timer: Timer | None = None
+        self._forgotten = False
+        """The broker asked us to register again: once we have, our actors hear of it."""
         self._register_delay_s = 0.0
+        self._register_since = 0.0
+        self._register_warned = False
 
     def open(self) -> None:
         rt, s = self.rt, self.rt.settings
-        self.sock = connect_dealer(rt._ctx, s.broker_host, s.broker_port, rt.security, s.max_frame_bytes)
-        self.broker_seen = self.drained_at = rt.clock.monotonic()
+        self.sock = connect_dealer(rt._ctx, s.broker_host, s.broker_port, rt.security, s.max_frame_bytes,
+                                   liveness=s.liveness)
         self.register()
 
     def register(self) -> None:
@@ -71,9 +70,18 @@ class PeerLink:
         if self._register_timer is not None:
             self._register_timer.cancel()
         self._register_delay_s = min(0.05 * self.rt.clock.scale, self.rt._heartbeat_s)
+        self._register_since = self.rt.clock.monotonic()
+        self._register_warned = False
         self._register_again()
 
     def _register_again(self) -> None:
+        rt = self.rt
+        waited = rt.clock.monotonic() - self._register_since
+        if not self._register_warned and waited > rt._heartbeat_s * rt.settings.heartbeat_liveness:
+            self._register_warned = True  # once per registration: the user learns why nothing happens
+            rt.log.warning("broker not answering; still registering",
+                           broker=f"{rt.settings.broker_host}:{rt.settings.broker_port}",
+                           waited_s=round(waited / rt.clock.scale, 1))
         self._send_register()
         self._register_timer = self.rt.call_later(self._register_delay_s, self._register_again)
         # A Register lists every actor (thousands in a hollow node): do not flood a slow broker.
@@ -123,16 +131,13 @@ class PeerLink:
     def drain(self, budget: int) -> None:
         recv = self.sock.recv_multipart
         deliver = self.rt._deliver
-        clock = self.rt.clock.monotonic  # read per frame: a frame may wait behind long inline handling
         n = 0
         while n < budget:
             try:
                 frames = recv(zmq.NOBLOCK)
             except zmq.Again:
-                self.drained_at = clock()
                 break
             n += 1
-            self.broker_seen = clock()
             if len(frames) != DELIVERED_FRAMES:
                 self.rt.reject(Rejected("frame_count", f"{len(frames)} frames, expected {DELIVERED_FRAMES}"),
                                "broker")
@@ -156,6 +161,9 @@ class PeerLink:
                 self.rt.log.error("broker refused actor names", refused=msg.refused)
             self.refused = msg.refused
             self.registered = True
+            if self._forgotten:
+                self._forgotten = False
+                self.rt._reregistered()
             if self._register_timer is not None:
                 self._register_timer.cancel()
                 self._register_timer = None
@@ -164,38 +172,18 @@ class PeerLink:
             if self._register_timer is not None:
                 return  # already registering: one answer per frame sent meanwhile is no news
             self.rt.log.info("broker asks to register again", reason=msg.reason)
+            self.rt.metrics.reregistrations += 1
+            self._forgotten = True
             self.registered = False
             self.register()
 
     def tick(self) -> None:
-        """Every heartbeat interval: keep the broker aware of us, and watch it."""
-        rt = self.rt
-        now = rt.clock.monotonic()
-        if not self.sock.get(zmq.EVENTS) & zmq.POLLIN:
-            self.drained_at = now  # nothing is waiting: a silent broker really is silent
-        if self.drained_at - self.broker_seen > rt._heartbeat_s * rt.settings.heartbeat_liveness:
-            self._reconnect(now)
-            return
+        """Every heartbeat interval: keep the broker aware of us."""
         if self.registered and self.refused:
             self._send_register()  # the holder of a refused name may be gone by now
         elif self.registered and not self._sent_since_tick:
             self._direct(Heartbeat())
         self._sent_since_tick = False
-
-    def _reconnect(self, now: float) -> None:
-        """The broker went silent: start a fresh connection and register again."""
-        rt = self.rt
-        rt.metrics.broker_reconnects += 1
-        rt.log.warning("broker silent; reconnecting", silent_s=round(self.drained_at - self.broker_seen, 3))
-        rt._poller.unregister(self.sock)
-        self.sock.close(0)
-        self.registered = False
-        self._writing = False
-        s = rt.settings
-        self.sock = connect_dealer(rt._ctx, s.broker_host, s.broker_port, rt.security, s.max_frame_bytes)
-        rt._poller.register(self.sock, zmq.POLLIN)
-        self.broker_seen = self.drained_at = now
-        self.register()
 
     def close(self) -> None:
         if self.sock is None:

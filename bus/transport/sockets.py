@@ -11,6 +11,13 @@
   ZeroMQ towards a broker that may never come back.
 - ``MAXMSGSIZE`` caps every inbound frame; a peer that exceeds it is
   disconnected by ZeroMQ before Python sees a byte.
+- Liveness is the transport's (ZMTP heartbeats, ``HEARTBEAT_IVL`` and
+  ``HEARTBEAT_TIMEOUT``): ZeroMQ's I/O thread pings and answers pings on its
+  own, so a connection is closed when the process at the other end is gone,
+  stopped or cut off, and never merely because its Python loop was busy (a
+  long turn of work, a garbage-collection pause). A closed DEALER connects
+  again by itself; the broker learns of a closed peer connection from
+  ``ROUTER_MANDATORY`` (``EHOSTUNREACH``) on its next send to it.
 """
 
 from __future__ import annotations
@@ -25,6 +32,14 @@ from bus.transport.curve import ZAP_DOMAIN, KeyPair, start_authenticator
 
 #: Messages queued per connection before sends fail (bounded memory, room for bursts).
 DEFAULT_HWM = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Liveness:
+    """ZMTP heartbeats: a ping every ``interval_s``; a connection silent ``intervals`` times that is closed."""
+
+    interval_s: float
+    intervals: int
 
 
 class BindRefused(ValueError):
@@ -71,13 +86,13 @@ def new_context() -> zmq.Context:
 
 
 def bind_router(ctx: zmq.Context, host: str, port: int, sec: Security, max_frame_bytes: int,
-                hwm: int = DEFAULT_HWM) -> tuple[zmq.Socket, int, object | None]:
+                hwm: int = DEFAULT_HWM, liveness: Liveness | None = None) -> tuple[zmq.Socket, int, object | None]:
     """The broker's ROUTER; returns (socket, bound port, authenticator or None)."""
     check_bind_host(host, sec.curve)
     auth = None
     sock = ctx.socket(zmq.ROUTER)
     sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
-    _common(sock, max_frame_bytes, hwm)
+    _common(sock, max_frame_bytes, hwm, liveness)
     if sec.curve:
         if sec.keypair is None or sec.allowed is None:
             raise ValueError("security.curve is on but the broker has no keys or allow-list")
@@ -100,11 +115,11 @@ def bind_router(ctx: zmq.Context, host: str, port: int, sec: Security, max_frame
 
 
 def connect_dealer(ctx: zmq.Context, host: str, port: int, sec: Security, max_frame_bytes: int,
-                   hwm: int = DEFAULT_HWM) -> zmq.Socket:
+                   hwm: int = DEFAULT_HWM, liveness: Liveness | None = None) -> zmq.Socket:
     """A peer's DEALER towards the broker."""
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.IMMEDIATE, 1)
-    _common(sock, max_frame_bytes, hwm)
+    _common(sock, max_frame_bytes, hwm, liveness)
     if sec.curve:
         if sec.keypair is None or sec.broker_public is None:
             raise ValueError("security.curve is on but this process has no keys or broker key")
@@ -115,7 +130,13 @@ def connect_dealer(ctx: zmq.Context, host: str, port: int, sec: Security, max_fr
     return sock
 
 
-def _common(sock: zmq.Socket, max_frame_bytes: int, hwm: int) -> None:
+def _common(sock: zmq.Socket, max_frame_bytes: int, hwm: int, liveness: Liveness | None) -> None:
+    if liveness is not None:
+        interval_ms = max(1, round(liveness.interval_s * 1000))
+        timeout_ms = max(1, round(liveness.interval_s * liveness.intervals * 1000))
+        sock.setsockopt(zmq.HEARTBEAT_IVL, interval_ms)
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, timeout_ms)
+        sock.setsockopt(zmq.HEARTBEAT_TTL, timeout_ms)  # the other end, too, gives up on us after that
     sock.setsockopt(zmq.LINGER, 200)
     sock.setsockopt(zmq.SNDHWM, hwm)
     sock.setsockopt(zmq.RCVHWM, hwm)
