@@ -61,10 +61,10 @@ class GcPauses:
 
     def install(self) -> None:
         """Start measuring, and freeze what start-up built (imports, config, the process's actors)."""
-        gc.callbacks.append(self._on_gc)
         gc.collect()
         gc.freeze()
         self.frozen_after_rebase = gc.get_freeze_count()
+        gc.callbacks.append(self._on_gc)
 
     def uninstall(self) -> None:
         if self._on_gc in gc.callbacks:
@@ -92,16 +92,14 @@ class GcPauses:
         if not self._full_ran:
             return
         self._full_ran = False
-        frozen = gc.get_freeze_count()
-        if frozen > self.frozen_after_rebase * self.rebase_growth:
+        gc.freeze()
+        if gc.get_freeze_count() > self.frozen_after_rebase * self.rebase_growth:
             # The frozen set doubled: look through all of it once for cycles that died in it.
             self.rebases += 1
             gc.unfreeze()
             gc.collect()
             gc.freeze()
             self.frozen_after_rebase = gc.get_freeze_count()
-        else:
-            gc.freeze()
 
 
 class GcCollector:
