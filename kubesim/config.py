@@ -152,7 +152,8 @@ class ApiServerSection(_Strict):
     """Events one slow watcher may have queued before it is cut off."""
     watch_window: int = Field(64, ge=1, le=10_000)
     """Watch messages a client may leave unacknowledged; beyond them its events queue (flow control)."""
-    bookmark_interval_s: float = Field(5.0, gt=0)
+    bookmark_interval_s: float = Field(60.0, gt=0)
+    """A quiet watch gets a bookmark this often, as kube-apiserver's watch cache does (about a minute)."""
     compaction_interval_s: float = Field(300.0, gt=0)
     """kube-apiserver's --etcd-compaction-interval (cluster seconds)."""
     users: dict[str, str | dict[str, Any]] | None = None

@@ -332,7 +332,7 @@ def test_a_watch_started_while_the_cache_refills_misses_no_event():
     h.store.release()
     h.run()
     _cm_put(h.store, "after")
-    h.run(6.0)  # and a bookmark
+    h.run(h.server.options.bookmark_interval_s + 1)  # and a bookmark
     names = [o["metadata"]["name"] for m in h.watch_events("w1") for _, o in m.events]
     closed = [m.closed for m in h.watch_events("w1") if m.closed]
     assert "during-refill" in names or closed, (names, gap_rv)

@@ -840,7 +840,7 @@ def test_api_server_a_watcher_no_event_woke_stays_correct():
         _store_put(h, "pods", pod(f"a{i}", 0, node="a"))
     h.run()
     assert w_b.queued_rv == before and _seen(h, "on-b") == []
-    h.run(6.0)  # a bookmark
+    h.run(h.server.options.bookmark_interval_s + 1)  # a bookmark
     revision = h.server.caches["pods"].cache.revision
     bookmarks = [m for m in h.watch_events("on-b") if not m.events and not m.closed]
     assert bookmarks and bookmarks[-1].resource_version == str(revision)

@@ -58,9 +58,10 @@ __all__ = ["ApiClient", "ApiError", "ApiSession", "Informer", "Watch", "object_k
 API_SERVER = "apiserver"
 READS = frozenset({"get", "list"})
 #: How often a watch tells the server it is still there (and learns whether the server still knows it).
-RENEW_S = 5.0
-#: A watch that hears nothing for this long (bookmarks come every few seconds) starts again.
-SILENCE_S = 20.0
+#: A restarted API server is learnt of at once (``on_reregistered``); this is the fallback.
+RENEW_S = 30.0
+#: A watch that hears nothing for this long (a bookmark comes every minute) starts again.
+SILENCE_S = 150.0
 
 
 def object_key(obj: dict) -> str:
@@ -97,6 +98,14 @@ class ApiClient(Actor):
 
     def on_start(self) -> None:
         self.call_every(RENEW_S, self._renew)
+
+    def on_reregistered(self) -> None:
+        """The API server's process restarted (its broker forgot us): ask after every watch now.
+
+        One it does not know is answered 404, and the watch starts again from where it was.
+        """
+        for w in list(self._watches.values()):
+            self.send(self.server, ApiWatch(w.watch_id, w.resource, renew=True))
 
     # --- requests -------------------------------------------------------------------------
     async def call(self, verb: str, resource: str, namespace: str = "", name: str = "", *,

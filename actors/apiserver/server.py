@@ -33,6 +33,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from actors import jsonvalue
 from actors.apiserver import objects as ob
 from actors.apiserver import status as st
 from actors.apiserver.allocators import (
@@ -125,9 +126,12 @@ class ApiServerOptions:
     """Watch messages a client may leave unacknowledged before the server waits."""
     watcher_buffer: int = 10_000
     """Events one watcher may have queued before it is cut off as too slow."""
-    bookmark_interval_s: float = 5.0
-    watch_expiry_s: float = 60.0
-    """A watch neither acknowledged nor renewed for this long is dropped (its client is gone)."""
+    bookmark_interval_s: float = 60.0
+    """A quiet watch gets a bookmark this often (kube-apiserver's watch cache: about once a minute);
+    it doubles as the keepalive, so thousands of kubelets' watches cost little when nothing changes."""
+    watch_expiry_s: float = 120.0
+    """A watch neither acknowledged nor renewed for this long is dropped (its client is gone; clients
+    renew every 30 s)."""
     compaction_interval_s: float = 300.0
     """Kubernetes' --etcd-compaction-interval: history older than one interval is compacted."""
     max_object_bytes: int = 1_500_000
@@ -330,7 +334,7 @@ class ApiServer(Actor):
     # --- store helpers --------------------------------------------------------------------
     @staticmethod
     def _decode(kv: KeyValue) -> dict:
-        obj = json.loads(kv.value)
+        obj = jsonvalue.loads(kv.value)
         obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
         return obj
 
@@ -338,7 +342,9 @@ class ApiServer(Actor):
         meta = obj.get("metadata") or {}
         rv = meta.pop("resourceVersion", None)
         try:
-            data = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+            data = jsonvalue.dumps(obj)
+        except TypeError as exc:  # a number JSON cannot carry as an integer Kubernetes reads (past 64 bits)
+            raise st.bad_request(f"the object cannot be stored as JSON: {exc}") from None
         finally:
             if rv is not None:
                 meta["resourceVersion"] = rv
