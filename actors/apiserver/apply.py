@@ -27,11 +27,11 @@ Pure: dicts in, a patch dict out; the inputs are never mutated.
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
 from actors.apiserver.patch import PATCH_STRATEGIES, REPLACE, ListStrategy, json_equal
+from actors.jsonvalue import clone
 
 __all__ = ["LAST_APPLIED", "changes", "last_applied", "original_of", "three_way_patch", "with_last_applied"]
 
@@ -43,7 +43,7 @@ _ABSENT = object()
 
 def _strip_annotation(manifest: dict) -> dict:
     """A copy of ``manifest`` without the last-applied annotation (and without an emptied map)."""
-    obj = copy.deepcopy(manifest)
+    obj = clone(manifest)
     meta = obj.get("metadata")
     if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
         meta["annotations"].pop(LAST_APPLIED, None)
@@ -59,7 +59,7 @@ def last_applied(manifest: dict) -> str:
 
 def with_last_applied(manifest: dict) -> dict:
     """``manifest`` carrying its own last-applied annotation: what apply creates."""
-    obj = copy.deepcopy(manifest)
+    obj = clone(manifest)
     meta = obj.setdefault("metadata", {})
     annotations = meta.get("annotations")
     meta["annotations"] = {**(annotations if isinstance(annotations, dict) else {}),
@@ -94,7 +94,7 @@ def three_way_patch(original: dict | None, modified: dict, current: dict, kind: 
 
 def changes(patch: dict) -> dict:
     """``patch`` without its last-applied annotation update: what apply changes besides its own record."""
-    rest = copy.deepcopy(patch)
+    rest = clone(patch)
     meta = rest.get("metadata")
     if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
         meta["annotations"].pop(LAST_APPLIED, None)
@@ -130,7 +130,7 @@ def _diff_map(original: dict | None, modified: dict, current: dict, kind: str,
             if have is not _ABSENT and have is not None:
                 patch[name] = None  # null in a manifest means "remove it", as kubectl reads it
         elif have is _ABSENT or have is None:
-            patch[name] = copy.deepcopy(want)
+            patch[name] = clone(want)
         elif isinstance(want, dict) and isinstance(have, dict):
             sub = _diff_map(was if isinstance(was, dict) else None, want, have, kind, here)
             if sub:
@@ -140,7 +140,7 @@ def _diff_map(original: dict | None, modified: dict, current: dict, kind: str,
         elif isinstance(want, list) and isinstance(have, list):
             patch.update(_diff_list(name, was if isinstance(was, list) else None, want, have, kind, here))
         elif not json_equal(want, have):
-            patch[name] = copy.deepcopy(want)
+            patch[name] = clone(want)
     if original is not None:
         for name in original:
             if name not in modified and current.get(name) is not None:
@@ -153,13 +153,13 @@ def _diff_list(name: str, original: list | None, modified: list, current: list, 
     """The patch entries (the field and its directives) for one list field."""
     strategy = _strategy(kind, path)
     if not strategy.merge:
-        return {} if json_equal(modified, current) else {name: copy.deepcopy(modified)}
+        return {} if json_equal(modified, current) else {name: clone(modified)}
     if strategy.merge_key is None:
         return _diff_scalars(name, original, modified, current)
     key = strategy.merge_key
     if not all(isinstance(e, dict) and key in e for e in modified):
         # Elements without their merge key cannot be matched: send the list and let the server say why.
-        return {} if json_equal(modified, current) else {name: copy.deepcopy(modified)}
+        return {} if json_equal(modified, current) else {name: clone(modified)}
     return _diff_keyed(name, key, original, modified, current, kind, path)
 
 
@@ -176,7 +176,7 @@ def _diff_keyed(name: str, key: str, original: list | None, modified: list, curr
     for want in modified:
         have = _find(current, key, want[key])
         if have is _ABSENT:
-            elements.append(copy.deepcopy(want))
+            elements.append(clone(want))
             continue
         was = _find(original, key, want[key])
         sub = _diff_map(was if isinstance(was, dict) else None, want, have, kind, path)
@@ -209,9 +209,9 @@ def _diff_scalars(name: str, original: list | None, modified: list, current: lis
     removed = [v for v in original or () if not has(modified, v) and has(current, v)]
     patch: dict[str, Any] = {}
     if added:
-        patch[name] = copy.deepcopy(added)
+        patch[name] = clone(added)
     if removed:
-        patch[f"$deleteFromPrimitiveList/{name}"] = copy.deepcopy(removed)
+        patch[f"$deleteFromPrimitiveList/{name}"] = clone(removed)
     if patch:
-        patch[f"$setElementOrder/{name}"] = copy.deepcopy(modified)
+        patch[f"$setElementOrder/{name}"] = clone(modified)
     return patch

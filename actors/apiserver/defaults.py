@@ -47,10 +47,11 @@ come back as an unchanged copy: rejecting them is :func:`~actors.apiserver.kinds
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable
 from typing import Any
+
+from actors.jsonvalue import clone
 
 __all__ = [
     "DEFAULT_TOLERATION_SECONDS",
@@ -82,7 +83,7 @@ def _str(d: Obj, key: str, value: str) -> None:
 
 def _ptr(d: Obj, key: str, value: Any) -> None:
     if d.get(key) is None:
-        d[key] = copy.deepcopy(value)
+        d[key] = clone(value)
 
 
 def _child(d: Obj, key: str, *, create: bool = True) -> Obj | None:
@@ -394,7 +395,7 @@ def _job(obj: Obj) -> None:
     template_labels = labels.get("labels") if labels is not None else None
     metadata = _child(obj, "metadata")
     if isinstance(template_labels, dict) and metadata is not None and not metadata.get("labels"):
-        metadata["labels"] = copy.deepcopy(template_labels)
+        metadata["labels"] = clone(template_labels)
 
 
 def _cronjob(obj: Obj) -> None:
@@ -560,7 +561,7 @@ def apply_defaults(obj: Obj, *, admission: bool = True) -> Obj:
     (service account, priority, default tolerations); pass ``False`` for
     an update, where Kubernetes does not run them.
     """
-    result = copy.deepcopy(obj)
+    result = clone(obj)
     if not isinstance(result, dict):
         return result
     key = (result.get("apiVersion"), result.get("kind"))

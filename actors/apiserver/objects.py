@@ -17,7 +17,6 @@ writes the store around them.
 from __future__ import annotations
 
 import base64
-import copy
 import datetime as _dt
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from actors.apiserver.fielderrors import (
 )
 from actors.apiserver.kinds import Kind, UnknownKind, for_object
 from actors.apiserver.validation import parse_quantity, validate, validate_update
+from actors.jsonvalue import clone
 
 Obj = dict[str, Any]
 
@@ -123,7 +123,7 @@ def prepare_create(kind: Kind, body: Obj, *, namespace: str, now: float, uid: st
     ``suffix`` completes a ``generateName``. Raises ApiError (400, 422).
     """
     decode_kind(body, kind)
-    obj = copy.deepcopy(body)
+    obj = clone(body)
     check_name_and_namespace(kind, obj, namespace)
     meta = _meta(obj)
     if not meta.get("name") and meta.get("generateName"):
@@ -254,7 +254,7 @@ def prepare_update(kind: Kind, old: Obj, body: Obj, *, subresource: str = "", na
     Raises ApiError (400, 422).
     """
     decode_kind(body, kind)  # a patch may have rewritten kind or apiVersion
-    new = copy.deepcopy(body)
+    new = clone(body)
     check_name_and_namespace(kind, new, namespace, name)
     if kind.kind == "Service" and not subresource:
         keep_allocated_values(old, new)
@@ -263,12 +263,12 @@ def prepare_update(kind: Kind, old: Obj, body: Obj, *, subresource: str = "", na
         raise st.bad_request(f"the name of the object ({meta.get('name')}) does not match the name "
                              f"on the URL ({old_meta.get('name')})")
     if subresource == "status":
-        result = copy.deepcopy(old)
+        result = clone(old)
         result["status"] = new.get("status") or {}
         if kind.kind == "Deployment" and isinstance(meta.get("annotations"), dict):
             # deploymentStatusStrategy keeps only spec and labels: the controller records the
             # revision annotation with its status write.
-            result["metadata"]["annotations"] = copy.deepcopy(meta["annotations"])
+            result["metadata"]["annotations"] = clone(meta["annotations"])
         new = result
         meta = new["metadata"]
     else:
@@ -276,12 +276,12 @@ def prepare_update(kind: Kind, old: Obj, body: Obj, *, subresource: str = "", na
             if key == "uid" and meta.get("uid"):
                 continue  # another uid is refused by validation as immutable; none means the stored one
             if key in old_meta:
-                meta[key] = copy.deepcopy(old_meta[key])
+                meta[key] = clone(old_meta[key])
             else:
                 meta.pop(key, None)
         if has_status(kind):
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = clone(old["status"])
             else:
                 new.pop("status", None)
         fold_string_data(new)
@@ -320,7 +320,7 @@ def _keep_namespace_finalizers(new: Obj, body: Obj, old: Obj) -> None:
     else:
         finalizers = (old.get("spec") or {}).get("finalizers") or []
     if isinstance(new.get("spec"), dict):
-        new["spec"]["finalizers"] = copy.deepcopy(finalizers)
+        new["spec"]["finalizers"] = clone(finalizers)
 
 
 _NEEDS_NODE_PORTS = ("NodePort", "LoadBalancer")
@@ -340,7 +340,7 @@ def keep_allocated_values(old: Obj, new: Obj) -> None:
         if not spec.get("clusterIP") and old_spec.get("clusterIP"):
             spec["clusterIP"] = old_spec["clusterIP"]
         if not spec.get("clusterIPs") and old_spec.get("clusterIPs"):
-            spec["clusterIPs"] = copy.deepcopy(old_spec["clusterIPs"])
+            spec["clusterIPs"] = clone(old_spec["clusterIPs"])
     allocated = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
                  for p in old_spec.get("ports") or [] if isinstance(p, dict) and p.get("nodePort")}
     if spec.get("type") in _NEEDS_NODE_PORTS and old_spec.get("type") in _NEEDS_NODE_PORTS:
@@ -525,7 +525,7 @@ def prepare_delete(kind: Kind, obj: Obj, opts: DeleteOptions, now: float) -> Obj
     """
     meta = obj["metadata"]
     _check_preconditions(kind, meta, opts)
-    new = copy.deepcopy(obj)
+    new = clone(obj)
     nmeta = new["metadata"]
     if kind.kind == "Namespace":
         if not meta.get("deletionTimestamp"):
@@ -617,7 +617,7 @@ def bind(pod: Obj, binding: Any, now: str) -> Obj:
         why = f"pod {name} has non-empty .spec.schedulingGates"
     if why:
         raise st.conflict("pods/binding", name, why)
-    new = copy.deepcopy(pod)
+    new = clone(pod)
     new["spec"]["nodeName"] = node
     conditions = [c for c in (new.setdefault("status", {}).get("conditions") or []) if c.get("type") != "PodScheduled"]
     conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
@@ -662,7 +662,7 @@ def apply_scale(obj: Obj, scale: Any) -> Obj:
         raise st.invalid("Scale", obj["metadata"]["name"], [
             invalid(Path("spec", "replicas"), replicas, "must be greater than or equal to 0" if replicas < 0
                     else "must be less than or equal to 2147483647")], "autoscaling")
-    new = copy.deepcopy(obj)
+    new = clone(obj)
     spec = new.setdefault("spec", {})
     if spec.get("replicas") != replicas and obj.get("kind") in GENERATION_KINDS:
         new["metadata"]["generation"] = int(new["metadata"].get("generation") or 1) + 1

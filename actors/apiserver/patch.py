@@ -48,11 +48,12 @@ Any other ``$``-prefixed key, ``$patch: merge`` and lists of lists are refused.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
+
+from actors.jsonvalue import clone
 
 Json = Any
 """A JSON value as Python holds it: dict, list, str, int, float, bool or None."""
@@ -87,13 +88,13 @@ def merge_patch(target: Json, patch: Json) -> Json:
     deletes a key and any other value is merged in recursively. Lists are
     values like any other: replaced, never merged.
     """
-    return _merge_patch(copy.deepcopy(target), patch)
+    return _merge_patch(clone(target), patch)
 
 
 def _merge_patch(target: Json, patch: Json) -> Json:
     # The RFC's pseudo-code, run on a private copy of the target.
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return clone(patch)
     if not isinstance(target, dict):
         target = {}
     for name, value in patch.items():
@@ -120,7 +121,7 @@ def json_patch(target: Json, ops: list[dict]) -> Json:
     """
     if not isinstance(ops, list):
         raise PatchError("", "a JSON Patch must be a list of operations")
-    document = copy.deepcopy(target)
+    document = clone(target)
     for index, op in enumerate(ops):
         try:
             document = _apply_op(document, op)
@@ -160,7 +161,7 @@ def _op_remove(document: Json, op: dict) -> Json:
 
 def _op_replace(document: Json, op: dict) -> Json:
     tokens = _tokens(_member(op, "path"))
-    value = copy.deepcopy(_member(op, "value"))
+    value = clone(_member(op, "value"))
     if not tokens:
         return value
     parent, token = _resolve(document, tokens[:-1]), tokens[-1]
@@ -210,7 +211,7 @@ def _member(op: dict, name: str) -> Json:
 
 
 def _add(document: Json, tokens: list[str], value: Json) -> Json:
-    value = copy.deepcopy(value)
+    value = clone(value)
     if not tokens:
         return value
     parent, token = _resolve(document, tokens[:-1]), tokens[-1]
@@ -418,10 +419,10 @@ def strategic_merge_patch(target: Json, patch: Json, kind: str) -> Json:
     """
     if not isinstance(patch, dict):
         raise PatchError("", "a strategic merge patch must be an object")
-    base = copy.deepcopy(target) if isinstance(target, dict) else {}
+    base = clone(target) if isinstance(target, dict) else {}
     # The merge builds fresh containers from the patch, so this copy is only a
     # guard: the result must never alias a caller's patch.
-    merged = _merge_map(base, copy.deepcopy(patch), _Where(kind))
+    merged = _merge_map(base, clone(patch), _Where(kind))
     return {} if merged is _ABSENT else merged
 
 

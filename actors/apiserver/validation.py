@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
@@ -72,6 +71,7 @@ from actors.apiserver.fielderrors import (
     validate_object_meta,
 )
 from actors.apiserver.selectors import LabelSelector, SelectorError, selector_from_dict
+from actors.jsonvalue import clone
 
 __all__ = ["validate", "validate_update"]
 
@@ -1092,7 +1092,7 @@ def _pod_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> ErrorList:
                               "tolerationSeconds"))
     # Copy the mutable fields from new onto old: anything else that differs
     # is a forbidden change.
-    munged = copy.deepcopy(dict(new_spec))
+    munged = clone(dict(new_spec))
     for field in ("containers", "initContainers"):
         old_ctrs, new_ctrs = _list(old_spec.get(field)), _list(munged.get(field))
         if field in munged and len(old_ctrs) == len(new_ctrs):

@@ -27,12 +27,12 @@ shaped exactly like a Kubernetes PodStatus goes out. Inputs are not mutated.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from actors.apiserver.objects import qos_class, rfc3339
+from actors.jsonvalue import clone
 from actors.kubelet.backoff import (
     CRASH_LOOP_BACK_OFF,
     ERR_IMAGE_PULL,
@@ -141,10 +141,10 @@ def pod_status(pod: Mapping[str, Any], sandbox: cri.PodSandboxStatus | None,
     for cs in inits:
         _set_started_ready(cs, probes, newest.get(cs["name"]), sidecar=cs["name"] in sidecars, init=True)
 
-    conditions = [copy.deepcopy(c) for c in api_status.get("conditions") or [] if c.get("type") not in KUBELET_CONDITIONS]
+    conditions = [clone(c) for c in api_status.get("conditions") or [] if c.get("type") not in KUBELET_CONDITIONS]
     disruption = next((c for c in old.get("conditions") or [] if c.get("type") == DISRUPTION_TARGET), None)
     if disruption is not None:
-        conditions = [c for c in conditions if c.get("type") != DISRUPTION_TARGET] + [copy.deepcopy(disruption)]
+        conditions = [c for c in conditions if c.get("type") != DISRUPTION_TARGET] + [clone(disruption)]
     all_statuses = inits + regular
     changed, _, _ = sandbox_changed(pod, sandbox)
     conditions.append(_condition(POD_READY_TO_START_CONTAINERS, not changed))
@@ -214,7 +214,7 @@ def _timestamp(seconds: float) -> str:
 
 def _blank(container: Mapping[str, Any], state: Obj) -> Obj:
     """The status of a container the runtime has not reported: waiting, nothing known."""
-    cs: Obj = {"name": container["name"], "state": copy.deepcopy(state), "lastState": {}, "ready": False,
+    cs: Obj = {"name": container["name"], "state": clone(state), "lastState": {}, "ready": False,
                "restartCount": 0, "image": container.get("image", ""), "imageID": ""}
     mounts = container.get("volumeMounts") or []
     if mounts:
@@ -239,7 +239,7 @@ def _convert(status: cri.ContainerStatus, old: Mapping[str, Any] | None) -> Obj:
                "restartCount": status.metadata.attempt, "image": status.image, "imageID": status.image_ref,
                "containerID": cid}
     if old is not None and old.get("volumeMounts"):
-        cs["volumeMounts"] = copy.deepcopy(old["volumeMounts"])  # immutable, and unknown to the CRI
+        cs["volumeMounts"] = clone(old["volumeMounts"])  # immutable, and unknown to the CRI
     if status.state == cri.ContainerState.RUNNING:
         cs["state"] = {"running": {"startedAt": _timestamp(status.started_at)}}
     elif status.state == cri.ContainerState.EXITED:
@@ -274,10 +274,10 @@ def _container_statuses(pod: Mapping[str, Any], statuses: Sequence[cri.Container
         before = old.get(c["name"])
         if before is not None:
             if "terminated" in (before.get("state") or {}):
-                cs = copy.deepcopy(dict(before))  # the last word on a finished container stands
+                cs = clone(dict(before))  # the last word on a finished container stands
             else:
                 cs["restartCount"] = before.get("restartCount", 0)
-                cs["lastState"] = copy.deepcopy(before.get("lastState") or {})
+                cs["lastState"] = clone(before.get("lastState") or {})
         out[c["name"]] = cs
 
     for c in containers:
