@@ -112,8 +112,10 @@ class StoreSection(_Strict):
     """Real milliseconds between leader heartbeats (etcd's --heartbeat-interval); one raft tick."""
     election_timeout_ms: int = Field(1000, ge=3, le=60_000)
     """Real milliseconds a follower waits for a leader (etcd's --election-timeout); randomized up to 2x."""
-    snapshot_count: int = Field(10_000, ge=10)
-    """Applied entries between snapshots (etcd's --snapshot-count)."""
+    snapshot_count: int = Field(100_000, ge=10)
+    """Applied entries between snapshots (etcd's --snapshot-count, whose default is 100,000)."""
+    background_snapshots: bool = True
+    """Write snapshots from a forked child, so a member's loop (a leader's heartbeats) never stops for it."""
     catch_up_entries: int = Field(5_000, ge=0)
     """Entries kept below a snapshot so a follower slightly behind needs no snapshot."""
     max_request_bytes: int = Field(1_572_864, ge=1024, le=64 * 1024 * 1024)

@@ -54,6 +54,7 @@ def member_for(cfg: ClusterConfig, process: str, cls: type[StoreMember] = StoreM
         tick_s=st.heartbeat_interval_ms / 1000 * scale,
         election_ticks=max(2, round(st.election_timeout_ms / st.heartbeat_interval_ms)),
         snapshot_count=st.snapshot_count,
+        background_snapshots=st.background_snapshots,
         catch_up_entries=st.catch_up_entries,
         max_request_bytes=st.max_request_bytes,
     )

@@ -59,6 +59,7 @@ from actors.store.mvcc import (
 )
 from actors.store.raft import Config, ProposalDropped, Raft, Ready
 from actors.store.snapfile import load_newest, save_snapshot
+from actors.store.snapshotter import SnapshotFailed, Snapshotter
 from actors.store.types import Entry, Snapshot, SnapshotMeta
 from actors.store.wal import WAL
 from bus.codec import Rejected, pack_value, unpack_value
@@ -93,6 +94,9 @@ class StoreOptions:
     election_ticks: int = 10
     snapshot_count: int = 10_000
     """Applied entries between two snapshots (etcd's --snapshot-count)."""
+    background_snapshots: bool = False
+    """Write snapshots from a forked child (:mod:`actors.store.snapshotter`) instead of in the loop: a store of
+    hundreds of megabytes takes seconds to write, and a leader that stops for that long loses its term."""
     catch_up_entries: int = 5_000
     """Entries kept in memory below a snapshot for followers slightly behind."""
     max_request_bytes: int = 1_572_864
@@ -149,6 +153,9 @@ class StoreMember(Actor):
         self._heartbeat_sent: dict[str, float] = {}
         self._soft = ("", 0, "")
         self._campaigns_counted = 0
+        self._snapshotter: Snapshotter | None = None
+        """The forked child writing a snapshot, while one is."""
+        self._snapshot_started = 0.0
 
     # --- Start-up: recover from disk, then join the others ------------------------
     def on_start(self) -> None:
@@ -199,11 +206,16 @@ class StoreMember(Actor):
                       entries=len(entries), revision=self.mvcc.revision, fsync=opt.fsync)
 
     def on_stop(self) -> None:
+        if self._snapshotter is not None:
+            self._snapshotter.abandon()
+            self._snapshotter = None
         if self.wal is not None:
             self.wal.close()
 
     # --- Raft traffic ---------------------------------------------------------
     def _tick(self) -> None:
+        if self._snapshotter is not None:
+            self._reap_snapshot()
         self.raft.tick()
         self._expire_reads()
         # Gauges once a tick, not once a turn: a dozen gauge sets cost as much as a raft step.
@@ -553,15 +565,43 @@ class StoreMember(Actor):
         r = self.raft
         applied = r.log.applied
         base = r.snapshot.meta.index if r.snapshot else 0
-        if applied - base < self.opt.snapshot_count:
+        if applied - base < self.opt.snapshot_count or self._snapshotter is not None:
             return
         started = self.clock.perf()
-        snap = Snapshot(SnapshotMeta(applied, r.log.term(applied), tuple(sorted(self.members))), self.mvcc.snapshot())
-        save_snapshot(self.opt.data_dir / "snap", snap, fsync=self.opt.fsync)
+        meta = SnapshotMeta(applied, r.log.term(applied), tuple(sorted(self.members)))
+        directory = self.opt.data_dir / "snap"
+        if self.opt.background_snapshots:
+            self._snapshotter = Snapshotter.start(directory, meta, self.mvcc, fsync=self.opt.fsync)
+            self._snapshot_started = started
+            return
+        snap = Snapshot(meta, self.mvcc.snapshot())
+        save_snapshot(directory, snap, fsync=self.opt.fsync)
+        self._snapshot_saved(snap, started)
+
+    def _reap_snapshot(self) -> None:
+        """A forked snapshot is done: take it as if written here, unless it failed or a newer one came."""
+        job = self._snapshotter
+        try:
+            snap = job.finished()
+        except SnapshotFailed as exc:
+            self._snapshotter = None
+            self.log.error("snapshot failed; the next turn tries again", index=job.meta.index, error=str(exc))
+            return
+        if snap is None:
+            return
+        self._snapshotter = None
+        current = self.raft.snapshot
+        if current is not None and current.meta.index >= snap.meta.index:
+            return  # a newer one arrived from the leader meanwhile
+        self._snapshot_saved(snap, self._snapshot_started)
+
+    def _snapshot_saved(self, snap: Snapshot, started: float) -> None:
+        """The snapshot file is durable: mark it in the WAL (releasing the segments it covers), compact the log."""
         self.wal.save_snapshot(snap.meta)
-        r.create_snapshot(snap, keep_entries=self.opt.catch_up_entries)
+        self.raft.create_snapshot(snap, keep_entries=self.opt.catch_up_entries)
         self.metrics.snapshot.observe(self.clock.perf() - started)
-        self.log.info("snapshot saved", index=applied, revision=self.mvcc.revision, bytes=len(snap.data))
+        self.log.info("snapshot saved", index=snap.meta.index, revision=self.mvcc.revision, bytes=len(snap.data),
+                      background=self.opt.background_snapshots)
 
     def _gauges(self) -> None:
         m, r = self.metrics, self.raft

@@ -51,7 +51,7 @@ def save_snapshot(directory: str | os.PathLike[str], snap: Snapshot, *, fsync: b
     directory = os.fspath(directory)
     os.makedirs(directory, exist_ok=True)
     meta = snap.meta
-    path = os.path.join(directory, f"snap-{meta.term:016x}-{meta.index:016x}.snap")
+    path = snapshot_path(directory, meta)
     body = pack_value([meta.index, meta.term, list(meta.members), snap.data])
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
@@ -67,6 +67,11 @@ def save_snapshot(directory: str | os.PathLike[str], snap: Snapshot, *, fsync: b
     return path
 
 
+def snapshot_path(directory: str | os.PathLike[str], meta: SnapshotMeta) -> str:
+    """Where the snapshot ``meta`` describes is written in ``directory``."""
+    return os.path.join(os.fspath(directory), f"snap-{meta.term:016x}-{meta.index:016x}.snap")
+
+
 def load_newest(directory: str | os.PathLike[str]) -> Snapshot | None:
     """The snapshot with the highest index, or None; raises :class:`CorruptSnapshot` if that file is bad."""
     directory = os.fspath(directory)
@@ -77,14 +82,16 @@ def load_newest(directory: str | os.PathLike[str]) -> Snapshot | None:
     if not found:
         return None
     index, term, path = found[-1]
-    snap = _read(path)
+    snap = read_snapshot(path)
     if (snap.meta.index, snap.meta.term) != (index, term):
         raise CorruptSnapshot(f"{path}: holds index {snap.meta.index} term {snap.meta.term}, "
                               f"not what its name says")
     return snap
 
 
-def _read(path: str) -> Snapshot:
+def read_snapshot(path: str | os.PathLike[str]) -> Snapshot:
+    """The snapshot in file ``path``; raises :class:`CorruptSnapshot` if it fails a check."""
+    path = os.fspath(path)
     with open(path, "rb") as f:
         raw = f.read()
     if len(raw) < HEADER_BYTES or raw[:len(MAGIC)] != MAGIC:
