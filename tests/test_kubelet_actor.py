@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from actors.apiserver.status import ApiError
 from actors.kubelet.kubelet import (
+    RELIST_S,
     Kubelet,
     KubeletMetrics,
     exec_probe_outcome,
@@ -805,7 +806,7 @@ def test_sandboxes_no_pod_owns_are_cleaned_up(world):
     core = world.runtime.core
     stray = cri.PodSandboxConfig(cri.PodSandboxMetadata("gone", "default", "uid-gone"), pod_ip="10.244.1.9")
     core.run_pod_sandbox(stray, world.clock.wall())
-    world.advance(11.0)
+    world.advance(RELIST_S + 1)  # the next relist finds it
     assert core.list_pod_sandboxes() == []
 
 

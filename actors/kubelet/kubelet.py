@@ -150,8 +150,16 @@ STOP_SLACK_S = 30.0
 """StopContainer is answered once the container has exited: its timeout plus this."""
 HOUSEKEEPING_S = 2.0
 """``housekeepingPeriod``: pods gone from the API are cleaned up."""
-RELIST_S = 10.0
-"""The PLEG's safety net: the runtime is listed and pods whose containers changed unnoticed are synced."""
+RELIST_S = 60.0
+"""The PLEG's safety net, and the container GC. The runtime's CriEvents drive the syncs (Kubernetes' Evented
+PLEG, which then relists every 300 s); a relist catches what changed unnoticed, removes what no pod owns and old
+exited containers (Kubernetes' container GC runs every minute)."""
+IMAGE_LIST_S = 30.0
+"""The node's image list is read from the runtime this often (the image manager's cache period); node status
+reports the cached list."""
+RUNTIME_WAIT_S = 30.0
+"""``maxWaitForContainerRuntime``: the node is NotReady ("container runtime is down") once the runtime has not
+answered for this long."""
 RESYNC_S = 60.0
 """``syncFrequency``: every pod is synced at least this often."""
 RETRY_MIN_S, RETRY_MAX_S = 0.5, 10.0
@@ -450,6 +458,9 @@ class Kubelet(Actor):
         self._posted: Obj | None = None
         self._last_post_s: float | None = None
         self._status_busy = False
+        self._images: list = []
+        self._images_at: float | None = None
+        """When the runtime last answered ListImages (monotonic), or None."""
         self._relisting = False
         # What a restart stops (see restart()): this kubelet's tasks and repeating timers.
         self.stopped = False
@@ -647,15 +658,18 @@ class Kubelet(Actor):
             return
         self._status_busy = True
         try:
-            ready, images = True, []
-            try:
-                images = node_images(await self._cri("ListImages"))
-            except (RemoteError, RequestFailed):
-                ready = False
-            current = (self.node or {}).get("status") or self._posted
-            status = node_status(self.cfg, self.clock.wall(), current, images=images, ready=ready,
-                                 not_ready_message="container runtime is down")
             mono = self.clock.monotonic()
+            if self._images_at is None or mono - self._images_at >= IMAGE_LIST_S:
+                try:
+                    self._images = node_images(await self._cri("ListImages"))
+                    mono = self.clock.monotonic()
+                    self._images_at = mono
+                except (RemoteError, RequestFailed):
+                    mono = self.clock.monotonic()  # asked again at the next tick
+            ready = self._images_at is not None and mono - self._images_at <= RUNTIME_WAIT_S
+            current = (self.node or {}).get("status") or self._posted
+            status = node_status(self.cfg, self.clock.wall(), current, images=self._images, ready=ready,
+                                 not_ready_message="container runtime is down")
             if not should_post(current, status, self._last_post_s, mono):
                 return
             body = dict(status)

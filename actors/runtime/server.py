@@ -46,6 +46,8 @@ from bus.runtime import Actor, Envelope, Timer, handles
 
 #: Calls answered when the time the core returns has come, not at once.
 _TIMED = frozenset({"PullImage", "StartContainer", "StopContainer"})
+PUBLISH_S = 5.0
+"""How often the container and sandbox gauges are brought up to date (once per process, for all its runtimes)."""
 
 
 class RuntimeMetrics:
@@ -60,6 +62,27 @@ class RuntimeMetrics:
         self.network = Counter("kubesim_runtime_network_requests_total",
                                "Requests to pod IPs on this node, by kind and outcome.", ["kind", "outcome"],
                                registry=registry)
+        self.servers: list[RuntimeServer] = []
+        """Every runtime these metrics count (a hollow-nodes process has thousands, sharing one set)."""
+
+    def add(self, server: RuntimeServer) -> bool:
+        """Count ``server`` too; True for the first, whose timer then publishes for all of them."""
+        self.servers.append(server)
+        return len(self.servers) == 1
+
+    def publish(self) -> None:
+        """Containers by state and sandboxes, summed over every runtime counted (from the loop, not a scrape:
+        the runtimes are the loop's to read)."""
+        counts = dict.fromkeys((ContainerState.CREATED, ContainerState.RUNNING, ContainerState.EXITED), 0)
+        sandboxes = 0
+        for server in self.servers:
+            now = server.clock.wall()
+            for status in server.core.list_containers(now=now):
+                counts[status.state] = counts.get(status.state, 0) + 1
+            sandboxes += len(server.core.list_pod_sandboxes())
+        for state, count in counts.items():
+            self.containers.labels(state).set(count)
+        self.sandboxes.set(sandboxes)
 
 
 class RuntimeServer(Actor):
@@ -102,7 +125,12 @@ class RuntimeServer(Actor):
         }
 
     def on_start(self) -> None:
-        self.call_every(5.0, self._publish)
+        if self.metrics.add(self):
+            self.call_every(PUBLISH_S, self.metrics.publish)
+
+    def on_stop(self) -> None:
+        if self in self.metrics.servers:
+            self.metrics.servers.remove(self)
 
     # --- the CRI ---------------------------------------------------------------------------------
     @handles(CriRequest)
@@ -186,13 +214,4 @@ class RuntimeServer(Actor):
         self._timer = self._timer_at = None
         self._after(self.clock.wall())
 
-    def _publish(self) -> None:
-        now = self.clock.wall()
-        self._after(now)
-        counts = dict.fromkeys((ContainerState.CREATED, ContainerState.RUNNING, ContainerState.EXITED), 0)
-        for status in self.core.list_containers(now=now):
-            counts[status.state] = counts.get(status.state, 0) + 1
-        for state, count in counts.items():
-            self.metrics.containers.labels(state).set(count)
-        self.metrics.sandboxes.set(len(self.core.list_pod_sandboxes()))
 
