@@ -71,6 +71,7 @@ from bus.runtime.futures import (
     Task,
     Timer,
     UndeliverableError,
+    _nothing,
 )
 from bus.runtime.peer_link import PeerLink
 from bus.settings import BusSettings
@@ -233,7 +234,11 @@ class Runtime:
                 if timer.deadline <= now:
                     timer.deadline = now + timer.interval
                 self._push_timer(timer)
-            self._guarded(timer.fn, timer.args)
+                self._guarded(timer.fn, timer.args)
+            else:
+                fn, args = timer.fn, timer.args
+                timer.fn, timer.args = _nothing, ()  # fired: it keeps nothing alive (see Timer.cancel)
+                self._guarded(fn, args)
 
     def _reregistered(self) -> None:
         """The broker had forgotten this process and it registered again: tell every actor."""
