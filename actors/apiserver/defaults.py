@@ -554,14 +554,15 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
 }
 
 
-def apply_defaults(obj: Obj, *, admission: bool = True) -> Obj:
-    """A copy of ``obj`` with Kubernetes' defaults filled in; ``obj`` is untouched.
+def apply_defaults(obj: Obj, *, admission: bool = True, in_place: bool = False) -> Obj:
+    """A copy of ``obj`` with Kubernetes' defaults filled in; ``obj`` is untouched (``in_place``: ``obj`` itself,
+    for a caller whose object is already its own copy).
 
     ``admission`` adds what the admission plugins add to a Pod on create
     (service account, priority, default tolerations); pass ``False`` for
     an update, where Kubernetes does not run them.
     """
-    result = clone(obj)
+    result = obj if in_place else clone(obj)
     if not isinstance(result, dict):
         return result
     key = (result.get("apiVersion"), result.get("kind"))

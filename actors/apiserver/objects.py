@@ -141,7 +141,7 @@ def prepare_create(kind: Kind, body: Obj, *, namespace: str, now: float, uid: st
     if kind.kind == "Job":
         _generate_job_selector(obj)
     fold_string_data(obj)
-    obj = apply_defaults(obj, admission=True)
+    obj = apply_defaults(obj, admission=True, in_place=True)  # obj is this call's own copy
     errors = validate(obj, namespaced=kind.namespaced)
     if errors:
         raise _invalid(kind, obj, errors)
@@ -263,7 +263,8 @@ def prepare_update(kind: Kind, old: Obj, body: Obj, *, subresource: str = "", na
         raise st.bad_request(f"the name of the object ({meta.get('name')}) does not match the name "
                              f"on the URL ({old_meta.get('name')})")
     if subresource == "status":
-        result = clone(old)
+        # A copy of the stored object but for its status, which is replaced (not worth copying).
+        result = {key: clone(value) for key, value in old.items() if key != "status"}
         result["status"] = new.get("status") or {}
         if kind.kind == "Deployment" and isinstance(meta.get("annotations"), dict):
             # deploymentStatusStrategy keeps only spec and labels: the controller records the
@@ -285,7 +286,7 @@ def prepare_update(kind: Kind, old: Obj, body: Obj, *, subresource: str = "", na
             else:
                 new.pop("status", None)
         fold_string_data(new)
-        new = apply_defaults(new, admission=False)
+        new = apply_defaults(new, admission=False, in_place=True)  # new is this call's own copy
         meta = new["metadata"]
         if kind.kind == "Namespace":
             _keep_namespace_finalizers(new, body, old)
