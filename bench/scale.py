@@ -303,6 +303,9 @@ def pods_phase(cluster: ScaleCluster, workers: Workers, pw: PodWatch, nw: NodeWa
     last_ack = max(max(r["acks"], default=t0) for r in results)
     running_s = (max(pw.running.values()) if finished else cut_at) - first_sent
     lat = sorted(pw.latency_s)
+    # Where pods waited: watch arrival times of each stage (what this process saw, to the millisecond).
+    to_bind = sorted(pw.bound[k] - pw.added[k] for k in pw.bound if k in pw.added)
+    to_run = sorted(pw.running[k] - pw.bound[k] for k in pw.running if k in pw.bound)
     out = {
         "pods": n, "pods_created": created, "create_errors": errors,
         "pods_running": len(pw.running), "pods_all_running": finished,
@@ -314,6 +317,9 @@ def pods_phase(cluster: ScaleCluster, workers: Workers, pw: PodWatch, nw: NodeWa
         "last_bound_s": round(max(pw.bound.values(), default=first_sent) - first_sent, 1),
         "pod_startup_p50_s": round(percentile(lat, 50), 1) if lat else None,
         "pod_startup_p99_s": round(percentile(lat, 99), 1) if lat else None,
+        "created_to_bound_p50_s": round(percentile(to_bind, 50), 1) if to_bind else None,
+        "bound_to_running_p50_s": round(percentile(to_run, 50), 1) if to_run else None,
+        "bound_to_running_p99_s": round(percentile(to_run, 99), 1) if to_run else None,
         "pods_cpu_pct": cpu,
         "flaps_during_pods_phase": len(nw.flaps) - flaps_before,
     }
@@ -321,6 +327,8 @@ def pods_phase(cluster: ScaleCluster, workers: Workers, pw: PodWatch, nw: NodeWa
         f"{'' if finished else ' (cut off by --limit-s)'} (created in {out['creates_s']:.1f} s = "
         f"{out['creates_per_s']:,.0f}/s, last bound at {out['last_bound_s']:.1f} s; {errors} create errors); "
         f"creation to Running p50 {out['pod_startup_p50_s']} s, p99 {out['pod_startup_p99_s']} s")
+    say(f"pods: seen created to bound p50 {out['created_to_bound_p50_s']} s; bound to Running p50 "
+        f"{out['bound_to_running_p50_s']} s, p99 {out['bound_to_running_p99_s']} s")
     say(f"pods: {cpu_line(cpu)}")
     return out
 

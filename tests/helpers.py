@@ -175,7 +175,7 @@ def pump(rt: Runtime) -> None:
             fn, args = rt._ready.popleft()
             rt._guarded(fn, args)
         while rt._local:
-            rt._deliver(*rt._local.popleft())
+            rt._deliver_next_local()
 
 
 def advance(rt: Runtime, clock, seconds: float) -> None:

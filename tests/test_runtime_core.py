@@ -509,6 +509,50 @@ def test_a_late_reply_is_counted_not_delivered(rt, clock):
     assert rt.metrics.late_replies == 1
 
 
+class Keeper(Actor):
+    """Keeps what it is handed, and the envelope it came in."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.got: list[tuple[object, object]] = []
+
+    @handles(Ping)
+    def on_ping(self, msg: Ping, env) -> None:
+        self.got.append((msg, env))
+
+
+def test_a_message_to_an_actor_of_this_process_is_handed_over_as_itself_not_encoded(rt):
+    keeper = rt.add(Keeper("keeper"))
+    client = rt.add(Client("client"))
+    sent = Ping(3)
+    msg_id = client.send("keeper", sent)
+    rt.run_once(0.0)
+    [(got, env)] = keeper.got
+    assert got is sent  # no encoding on the way
+    assert (env.sender, env.identity, env.header.kind, env.header.id) == ("client", rt.identity.decode(),
+                                                                           "demo.Ping", msg_id)
+    assert rt.metrics.sent["demo.Ping"] == 1 and rt.metrics.received["demo.Ping"] == 1
+    assert rt.metrics.sent_bytes["demo.Ping"] == 0  # local bytes are not counted
+
+
+def test_with_a_fault_rule_active_a_local_message_takes_the_encoded_path_and_the_fault_applies(rt, clock):
+    keeper = rt.add(Keeper("keeper"))
+    client = rt.add(Client("client"))
+    rt.set_faults([FaultRule(action="drop", kind="demo.Ping")], seed=1)
+    client.send("keeper", Ping(1))
+    rt.run_once(0.0)
+    assert keeper.got == [] and rt.metrics.faults_applied["drop"] == 1
+    rt.set_faults([FaultRule(action="delay", kind="demo.Ping", delay_s=1.0, direction="send")], seed=1)
+    sent = Ping(2)
+    client.send("keeper", sent)
+    rt.run_once(0.0)
+    assert keeper.got == []  # held for its delay
+    tick(rt, clock, 1.0)
+    rt.run_once(0.0)
+    [(got, _)] = keeper.got
+    assert got == sent and got is not sent  # decoded from its encoding, as between processes
+
+
 def test_fault_delay_is_applied_by_the_runtime_on_the_manual_clock(rt, clock):
     client = rt.add(Client("client"))
     rt.set_faults([FaultRule(action="delay", kind="demo.Ping", delay_s=2.0)], seed=1)

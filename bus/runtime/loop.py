@@ -136,7 +136,9 @@ class Runtime:
         self._timer_seq = 0
         self._compact_timers_at = 1024
         self._ready: deque[tuple[Callable, tuple]] = deque()
-        self._local: deque[tuple[bytes, bytes, bytes, bytes]] = deque()
+        self._local: deque[tuple] = deque()
+        """Messages to actors of this process: (dst, identity, header bytes, body bytes) as received, or
+        (dst, identity, Header, Message) as sent here (see _deliver_local)."""
         # Remote sends of this turn of the loop, coalesced per destination at its end.
         self._out: list[tuple[bytes, bytes, bytes]] = []
         self._batch_traceparent = f"00-{self._rng.getrandbits(128):032x}-{self._rng.getrandbits(64):016x}-00"
@@ -270,10 +272,17 @@ class Runtime:
               msg_id: int = 0, traceparent: str | None = None) -> int:
         msg_id = msg_id or self._new_id()
         kind = msg.KIND
+        dst_b = dst.encode()
+        if dst_b in self._actors and not self.faults.active:
+            # To an actor of this process: the message itself, not its encoding (see _deliver_local).
+            header_obj = Header(kind, msg_id, reply_to, wants_reply, sender, traceparent or self._traceparent(),
+                                self.clock.wall())
+            self.metrics.sent[kind] += 1
+            self._local.append((dst_b, self.identity, header_obj, msg))
+            return msg_id
         header = pack_header(kind, msg_id, reply_to, wants_reply, sender,
                              traceparent or self._traceparent(), self.clock.wall())
         body = pack_body(msg)
-        dst_b = dst.encode()
         limit = self.settings.max_frame_bytes
         if (self.settings.peer_max_frame_bytes and dst_b not in self._actors
                 and (self.direct is None or not self.direct.has_route(dst_b))):
@@ -451,6 +460,34 @@ class Runtime:
             return
         self._dispatch(dst_b, identity_b, header, body_b)
 
+    def _deliver_next_local(self) -> None:
+        """Deliver the oldest message queued for an actor of this process."""
+        item = self._local.popleft()
+        if type(item[2]) is Header:
+            self._deliver_local(*item)
+        else:
+            self._deliver(*item)
+
+    def _deliver_local(self, dst_b: bytes, identity_b: bytes, header: Header, msg: Message) -> None:
+        """A message from an actor of this process, handed over as the object it is.
+
+        Encoding it only to decode it again a moment later is most of what a
+        message costs, and a hollow-nodes process sends a hundred thousand of
+        them (CRI calls between each kubelet and its runtime). What the wire
+        would check is known here: the sender is this process, the header was
+        made by :meth:`_send`, the fields have the types the message declares.
+        Messages are frozen, and what they carry is not changed by a handler
+        (nor by a sender after sending), in-process or not. With a fault rule
+        active every message takes the encoded path, so faults apply exactly
+        as they would between processes. Local bytes are not counted.
+        """
+        actor = self._actors.get(dst_b)
+        if actor is None:
+            self.reject(Rejected("unknown_dst", f"no actor {dst_b[:64]!r} in {self.process}"), identity_b)
+            return
+        self.metrics.received[header.kind] += 1
+        self._handle(actor, dst_b, identity_b, header, msg)
+
     def _dispatch(self, dst_b: bytes, identity_b: bytes, header: Header, body_b: bytes) -> None:
         actor = self._actors.get(dst_b)
         if actor is None:
@@ -462,10 +499,14 @@ class Runtime:
             self.reject(exc, identity_b, header)
             self._answer_error(actor, header, "bad_request", exc.detail)
             return
+        m = self.metrics
+        m.received[header.kind] += 1
+        m.received_bytes[header.kind] += header.size + len(body_b)
+        self._handle(actor, dst_b, identity_b, header, msg)
+
+    def _handle(self, actor: Actor, dst_b: bytes, identity_b: bytes, header: Header, msg: Message) -> None:
         kind = header.kind
         m = self.metrics
-        m.received[kind] += 1
-        m.received_bytes[kind] += header.size + len(body_b)
         if header.reply_to:
             req = self._pending.get(header.reply_to)
             if req is None or req.actor is not actor or not self._from_answerer(req, header, msg, identity_b):
@@ -586,7 +627,7 @@ class Runtime:
         local = self._local
         while local and budget:
             budget -= 1
-            self._deliver(*local.popleft())
+            self._deliver_next_local()
         for _ in range(len(self._ready)):
             fn, args = self._ready.popleft()
             self._guarded(fn, args)
