@@ -391,6 +391,9 @@ class _Worker:
     """The reason cache: why each container that should run is not running."""
     last_written: Obj | None = None
     written_rv: int = 0
+    status_wanted: bool = False
+    """The status manager has a newer status to write than the one in flight (or none is in flight)."""
+    status_writing: bool = False
     volumes_ready: bool = False
     claims: dict[str, Obj | None] = field(default_factory=dict)
     mount_failures: int = 0
@@ -893,7 +896,7 @@ class Kubelet(Actor):
         deleting = bool(meta.get("deletionTimestamp"))
         finished = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
         await self._observe(w)
-        await self._write_status(w)
+        self._post_status(w)
 
         if not deleting and not finished:
             if not w.volumes_ready and not await self._volumes(w):
@@ -913,10 +916,13 @@ class Kubelet(Actor):
             self._back_off(w, wait)
         if actions.idle and not deleting:
             if w.waiting != waiting_before:
-                await self._write_status(w)  # a new back-off: say so now, not when it ends
+                self._post_status(w)  # a new back-off: say so now, not when it ends
             return
         await self._observe(w)
-        await self._write_status(w, terminal=deleting)
+        if deleting:
+            await self._write_status(w, terminal=True)  # the terminal status is written before the pod is removed
+        else:
+            self._post_status(w)
         if deleting:
             await self._finish_deletion(w)
         elif actions.kill_pod and not actions.create_sandbox:
@@ -1200,6 +1206,29 @@ class Kubelet(Actor):
         self._wake(w, wait.retry_at_s)
 
     # --- status -----------------------------------------------------------------------------------------------
+    def _post_status(self, w: _Worker) -> None:
+        """``statusManager.SetPodStatus``: the pod's status goes to the API in the background, the sync goes on.
+
+        A pod worker never waits for the API server (in Kubernetes the status
+        manager's own loop writes): while one write is in flight, later changes
+        are coalesced into the next, computed from the pod's state at that time.
+        """
+        w.status_wanted = True
+        if not w.status_writing:
+            w.status_writing = True
+            self.spawn(self._status_writer(w))
+
+    async def _status_writer(self, w: _Worker) -> None:
+        try:
+            while w.status_wanted and not w.done:
+                w.status_wanted = False
+                await self._write_status(w)
+        except (ApiError, RequestFailed) as exc:
+            self.log.warning("pod status write failed; the pod is synced again", pod=w.name, error=str(exc))
+            self._wake(w, self.clock.wall() + RETRY_MIN_S)
+        finally:
+            w.status_writing = False
+
     async def _write_status(self, w: _Worker, *, terminal: bool = False) -> None:
         """The status manager: write the pod's status when it changed, with the pod's resourceVersion; on a
         conflict read the pod again and retry once."""
