@@ -21,7 +21,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from actors.apiserver.status import ApiError
+from actors.kubelet import kubelet as kubelet_module
 from actors.kubelet.kubelet import (
+    IMAGE_LIST_S,
     RELIST_S,
     Kubelet,
     KubeletMetrics,
@@ -505,6 +507,25 @@ def test_node_status_is_posted_again_when_someone_else_changed_it(world):
     node = world.api.obj("nodes", NODE)
     assert {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"] == "True"
     assert node["status"]["images"], "the node reports its images"
+
+
+def test_an_unchanged_node_status_is_not_computed_again_every_tick(world, monkeypatch):
+    """Nothing it is made of changed and no report is due: the status loop has nothing to do (thousands of
+    hollow kubelets tick every 10 s). The image list, read again every IMAGE_LIST_S, counts as a change."""
+    computed = []
+    real = kubelet_module.node_status
+    monkeypatch.setattr(kubelet_module, "node_status", lambda *a, **kw: computed.append(1) or real(*a, **kw))
+    world.advance(11.0)
+    before = len(computed)
+    world.advance(IMAGE_LIST_S * 3)  # nine status ticks
+    assert len(computed) - before <= 4, f"{len(computed) - before} computations in nine quiet ticks"
+    node = copy.deepcopy(world.api.obj("nodes", NODE))
+    for c in node["status"]["conditions"]:
+        c["status"] = "Unknown"
+    world.api.put(node)  # a change from elsewhere is still seen at the next tick
+    world.advance(11.0)
+    conditions = {c["type"]: c["status"] for c in world.api.obj("nodes", NODE)["status"]["conditions"]}
+    assert conditions["Ready"] == "True"
 
 
 def test_an_existing_node_is_updated_not_created():

@@ -70,6 +70,7 @@ from actors.kubelet.backoff import (
 from actors.kubelet.node import (
     LEASE_NAMESPACE,
     RENEW_INTERVAL_S,
+    STATUS_REPORT_S,
     STATUS_UPDATE_S,
     NodeConfig,
     PodIPs,
@@ -464,6 +465,8 @@ class Kubelet(Actor):
         self._images: list = []
         self._images_at: float | None = None
         """When the runtime last answered ListImages (monotonic), or None."""
+        self._status_inputs: tuple = ()
+        """What the last computed node status was made of: unchanged, and no report due, there is nothing to do."""
         self._relisting = False
         # What a restart stops (see restart()): this kubelet's tasks and repeating timers.
         self.stopped = False
@@ -671,15 +674,21 @@ class Kubelet(Actor):
                     mono = self.clock.monotonic()  # asked again at the next tick
             ready = self._images_at is not None and mono - self._images_at <= RUNTIME_WAIT_S
             current = (self.node or {}).get("status") or self._posted
+            inputs = (ready, self._images, current)
+            if (len(inputs) == len(self._status_inputs) and all(a is b for a, b in zip(inputs, self._status_inputs))
+                    and self._last_post_s is not None and mono - self._last_post_s < STATUS_REPORT_S):
+                return  # the same readiness, images and posted status as last time: the same status, not due
             status = node_status(self.cfg, self.clock.wall(), current, images=self._images, ready=ready,
                                  not_ready_message="container runtime is down")
             if not should_post(current, status, self._last_post_s, mono):
+                self._status_inputs = inputs
                 return
             body = dict(status)
             body.setdefault("images", [])  # a merge patch must say so to drop them
             await self.api.patch("nodes", self.cfg.name, {"status": body}, patch_type="merge", subresource="status")
             self._posted = status
             self._last_post_s = mono
+            self._status_inputs = inputs  # a failed post leaves them as they were: the next tick computes again
             self.metrics.status_posts.labels("ok").inc()
         except (ApiError, RequestFailed) as exc:
             self.metrics.status_posts.labels("error").inc()
