@@ -1221,11 +1221,17 @@ class Kubelet(Actor):
         A pod worker never waits for the API server (in Kubernetes the status
         manager's own loop writes): while one write is in flight, later changes
         are coalesced into the next, computed from the pod's state at that time.
+        The writer starts once this wake-up of the loop has run its in-process
+        calls (a zero-delay timer runs after them), so a pod whose containers
+        start at once has one status written, as it stands by then.
         """
         w.status_wanted = True
         if not w.status_writing:
             w.status_writing = True
-            self.spawn(self._status_writer(w))
+            self.call_later(0.0, self._start_status_writer, w)
+
+    def _start_status_writer(self, w: _Worker) -> None:
+        self.spawn(self._status_writer(w))
 
     async def _status_writer(self, w: _Worker) -> None:
         try:
