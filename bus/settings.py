@@ -28,7 +28,7 @@ class BusSettings:
     """Messages held while the socket or the broker cannot take them; beyond it sends are dropped."""
     max_batch: int = 1024
     """Most messages to one destination coalesced into one frame; 1 sends every message alone."""
-    drain_budget: int = 10_000
+    drain_budget: int = 1_000
     """Most messages handled per wake-up before timers get their turn."""
 
     @property
