@@ -232,7 +232,7 @@ class ApiBenchCluster(ClusterContext):
             self.check_alive()
             socket.create_connection((HOST, self.broker_port), timeout=1).close()
             return True
-        # A session made before the broker listens waits out a heartbeat timeout before it reconnects.
+        # A session made before the broker listens waits for ZeroMQ to connect again (up to 2 s) before it registers.
         try:
             wait_for("the API server's bus port", broker_listens, self.start_timeout_s, every_s=0.05)
         except PeerFailed as exc:
