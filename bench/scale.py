@@ -225,6 +225,8 @@ class PodWatch:
         self.bound: dict[str, float] = {}
         self.running: dict[str, float] = {}
         self.latency_s: list[float] = []
+        self.seen_after_s: list[float] = []
+        """How long after its kubelet stamped it Ready this watch saw each pod Running (whole-second stamps)."""
         self.errors: list[str] = []
 
     def on_event(self, typ: str, obj: dict) -> None:
@@ -242,6 +244,11 @@ class PodWatch:
             if created is not None:
                 # creationTimestamp has whole seconds: the latency is good to a second, as Kubernetes' SLI is.
                 self.latency_s.append(time.time() - created)
+            ready = next((c for c in (obj.get("status") or {}).get("conditions") or []
+                          if c.get("type") == "Ready" and c.get("status") == "True"), None)
+            stamped = wall_s(ready.get("lastTransitionTime")) if ready else None
+            if stamped is not None:
+                self.seen_after_s.append(time.time() - stamped)
 
 
 def progress_loop(cluster: ScaleCluster, done, line, *, limit_s: float, what: str, extra_pids=()) -> tuple[bool, dict]:
@@ -306,6 +313,13 @@ def pods_phase(cluster: ScaleCluster, workers: Workers, pw: PodWatch, nw: NodeWa
     # Where pods waited: watch arrival times of each stage (what this process saw, to the millisecond).
     to_bind = sorted(pw.bound[k] - pw.added[k] for k in pw.bound if k in pw.added)
     to_run = sorted(pw.running[k] - pw.bound[k] for k in pw.running if k in pw.bound)
+    seen_after = sorted(pw.seen_after_s)
+    kubelets = cluster.component_scrape(HOLLOW)
+
+    def mean_of(metric: str, **labels: str) -> float | None:
+        key = frozenset(labels.items())
+        count = kubelets.get((f"{metric}_count", key), 0.0)
+        return round(kubelets.get((f"{metric}_sum", key), 0.0) / count, 2) if count else None
     out = {
         "pods": n, "pods_created": created, "create_errors": errors,
         "pods_running": len(pw.running), "pods_all_running": finished,
@@ -320,6 +334,11 @@ def pods_phase(cluster: ScaleCluster, workers: Workers, pw: PodWatch, nw: NodeWa
         "created_to_bound_p50_s": round(percentile(to_bind, 50), 1) if to_bind else None,
         "bound_to_running_p50_s": round(percentile(to_run, 50), 1) if to_run else None,
         "bound_to_running_p99_s": round(percentile(to_run, 99), 1) if to_run else None,
+        "ready_stamp_to_seen_p50_s": round(percentile(seen_after, 50), 1) if seen_after else None,
+        "ready_stamp_to_seen_p99_s": round(percentile(seen_after, 99), 1) if seen_after else None,
+        # Inside the kubelets: first seen to Running computed, and a new pod's first sync.
+        "kubelet_pod_start_mean_s": mean_of("kubesim_kubelet_pod_start_duration_seconds"),
+        "kubelet_create_sync_mean_s": mean_of("kubesim_kubelet_pod_worker_duration_seconds", operation="create"),
         "pods_cpu_pct": cpu,
         "flaps_during_pods_phase": len(nw.flaps) - flaps_before,
     }
@@ -328,7 +347,10 @@ def pods_phase(cluster: ScaleCluster, workers: Workers, pw: PodWatch, nw: NodeWa
         f"{out['creates_per_s']:,.0f}/s, last bound at {out['last_bound_s']:.1f} s; {errors} create errors); "
         f"creation to Running p50 {out['pod_startup_p50_s']} s, p99 {out['pod_startup_p99_s']} s")
     say(f"pods: seen created to bound p50 {out['created_to_bound_p50_s']} s; bound to Running p50 "
-        f"{out['bound_to_running_p50_s']} s, p99 {out['bound_to_running_p99_s']} s")
+        f"{out['bound_to_running_p50_s']} s, p99 {out['bound_to_running_p99_s']} s; kubelet's Ready stamp to seen "
+        f"here p50 {out['ready_stamp_to_seen_p50_s']} s, p99 {out['ready_stamp_to_seen_p99_s']} s (whole-second stamps); "
+        f"in the kubelets: first seen to Running mean {out['kubelet_pod_start_mean_s']} s, a new pod's first sync "
+        f"mean {out['kubelet_create_sync_mean_s']} s")
     say(f"pods: {cpu_line(cpu)}")
     return out
 

@@ -55,7 +55,7 @@ class GcPauses:
     """Watches the collector through ``gc.callbacks`` and freezes what survives full collections."""
 
     def __init__(self, warn: Callable[..., None] | None = None, warn_s: float = 0.5,
-                 young_threshold: int = 100_000, rebase_interval_s: float = 600.0, rebase_growth: float = 1.5,
+                 young_threshold: int = 500_000, rebase_interval_s: float = 600.0, rebase_growth: float = 1.5,
                  clock: Callable[[], float] = time.perf_counter,
                  monotonic: Callable[[], float] = time.monotonic,
                  rss: Callable[[], int] | None = None) -> None:

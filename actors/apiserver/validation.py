@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
@@ -218,6 +219,13 @@ def parse_quantity(text: Any) -> Decimal | None:
         return Decimal(str(text))
     if not isinstance(text, str):
         return None
+    return _parse_quantity_text(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_quantity_text(text: str) -> Decimal | None:
+    # Remembered: a cluster's pods repeat a handful of quantities ("100m", "128Mi") in every
+    # request the scheduler, the kubelets and validation read, and a Decimal is immutable.
     match = _QUANTITY_RE.fullmatch(text)
     if not match:
         return None

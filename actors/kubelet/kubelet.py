@@ -667,7 +667,9 @@ class Kubelet(Actor):
             mono = self.clock.monotonic()
             if self._images_at is None or mono - self._images_at >= IMAGE_LIST_S:
                 try:
-                    self._images = node_images(await self._cri("ListImages"))
+                    images = node_images(await self._cri("ListImages"))
+                    if images != self._images:
+                        self._images = images  # the same list is kept as the same object: nothing to recompute
                     mono = self.clock.monotonic()
                     self._images_at = mono
                 except (RemoteError, RequestFailed):
