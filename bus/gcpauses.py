@@ -6,8 +6,9 @@ CPython 3.11 collects its oldest generation whenever the objects that
 survived into it have grown by a quarter, and a full collection walks every
 tracked container in the process: with millions of them that is a pause of
 seconds in a single-threaded event loop. For that long no socket is read, so
-heartbeats go unanswered, lease renewals are late and requests time out;
-the cluster looks broken when it is only collecting garbage.
+a store leader sends no raft heartbeats (and loses its term), lease renewals
+are late and requests time out: the cluster looks broken when it is only
+collecting garbage.
 
 The remedy (the one Instagram published for its Django fleet): the objects
 that survive a full collection are moved, right as it ends, to the
