@@ -181,22 +181,39 @@ def cpu_line(p: dict) -> str:
             f"clients {p.get('clients', 0)}; machine {p.get('machine_busy_pct_of_all_cores', 0)}% busy ({CORES} cores)")
 
 
-class NodeWatch:
+def ready_condition(obj: dict) -> dict | None:
+    """The object's Ready condition (a node's or a pod's), or None."""
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), None)
+
+
+class _Watch:
+    """A watch's event handler: what it records per object, and the errors the watch reported."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def on_event(self, typ: str, obj: dict) -> None:
+        if typ == "ERROR":
+            self.errors.append(str(obj.get("message", obj))[:200])
+        else:
+            self.seen_event(typ, obj, now())
+
+    def seen_event(self, typ: str, obj: dict, t: float) -> None:
+        raise NotImplementedError
+
+
+class NodeWatch(_Watch):
     """Every node's registration, podCIDR and Ready times, and its Ready flaps (True, then not True)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.seen: dict[str, float] = {}
         self.cidr: dict[str, float] = {}
         self.ready: dict[str, float] = {}
         self.now_ready: dict[str, bool] = {}
         self.flaps: list[tuple[float, str, str]] = []
-        self.errors: list[str] = []
 
-    def on_event(self, typ: str, obj: dict) -> None:
-        t = now()
-        if typ == "ERROR":
-            self.errors.append(str(obj.get("message", obj))[:200])
-            return
+    def seen_event(self, typ: str, obj: dict, t: float) -> None:
         name = obj["metadata"]["name"]
         if typ == "DELETED":
             self.now_ready.pop(name, None)
@@ -208,32 +225,26 @@ class NodeWatch:
         if ready:
             self.ready.setdefault(name, t)
         elif self.now_ready.get(name):
-            status = next((c.get("status") for c in (obj.get("status") or {}).get("conditions") or []
-                           if c.get("type") == "Ready"), "?")
-            self.flaps.append((t, name, str(status)))
+            self.flaps.append((t, name, str((ready_condition(obj) or {}).get("status", "?"))))
         self.now_ready[name] = ready
 
     def ready_count(self) -> int:
         return sum(1 for r in self.now_ready.values() if r)
 
 
-class PodWatch:
+class PodWatch(_Watch):
     """Every pod's creation, binding and first Running (watch arrival times; creationTimestamp for latency)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.added: dict[str, float] = {}
         self.bound: dict[str, float] = {}
         self.running: dict[str, float] = {}
         self.latency_s: list[float] = []
         self.seen_after_s: list[float] = []
         """How long after its kubelet stamped it Ready this watch saw each pod Running (whole-second stamps)."""
-        self.errors: list[str] = []
 
-    def on_event(self, typ: str, obj: dict) -> None:
-        t = now()
-        if typ == "ERROR":
-            self.errors.append(str(obj.get("message", obj))[:200])
-            return
+    def seen_event(self, typ: str, obj: dict, t: float) -> None:
         name = obj["metadata"]["name"]
         self.added.setdefault(name, t)
         if (obj.get("spec") or {}).get("nodeName"):
@@ -244,9 +255,8 @@ class PodWatch:
             if created is not None:
                 # creationTimestamp has whole seconds: the latency is good to a second, as Kubernetes' SLI is.
                 self.latency_s.append(time.time() - created)
-            ready = next((c for c in (obj.get("status") or {}).get("conditions") or []
-                          if c.get("type") == "Ready" and c.get("status") == "True"), None)
-            stamped = wall_s(ready.get("lastTransitionTime")) if ready else None
+            ready = ready_condition(obj)
+            stamped = wall_s(ready.get("lastTransitionTime")) if ready and ready.get("status") == "True" else None
             if stamped is not None:
                 self.seen_after_s.append(time.time() - stamped)
 

@@ -68,7 +68,6 @@ class GcPauses:
         self.clock, self.monotonic, self.rss = clock, monotonic, rss or resident_bytes
         self._threshold_before: tuple[int, int, int] | None = None
         self.pauses = {generation: Histogram(PAUSE_BUCKETS) for generation in (0, 1, 2)}
-        self.longest_s = 0.0
         self.rebases = 0
         self._started = 0.0
         self._rebased_at = 0.0
@@ -97,7 +96,6 @@ class GcPauses:
         took = self.clock() - self._started
         generation = info.get("generation", 2)
         self.pauses[generation].observe(took)
-        self.longest_s = max(self.longest_s, took)
         if generation == 2:
             # The collection is over (this is its "stop"): what it left alive is walked no more.
             gc.freeze()

@@ -200,3 +200,12 @@ def ready(obj: dict) -> bool:
 
 def running_and_ready(pod: dict) -> bool:
     return pod["status"].get("phase") == "Running" and ready(pod) and not pod["metadata"].get("deletionTimestamp")
+
+
+def container_identity(pod: dict) -> tuple:
+    """A one-container pod's container as its kubelet reports it: id, restarts, pod IP, running state.
+
+    Unchanged across a kubelet restart when the container kept running.
+    """
+    (cs,) = pod["status"]["containerStatuses"]
+    return cs["containerID"], cs["restartCount"], pod["status"]["podIP"], cs["state"].get("running")

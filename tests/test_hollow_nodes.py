@@ -45,6 +45,7 @@ from kubesim.workers import (
 )
 from tests.api_cluster import ApiCluster
 from tests.helpers import (
+    container_identity,
     kubesim,
     kubesim_out,
     ready,
@@ -347,13 +348,9 @@ def test_restarting_a_hollow_kubelet_keeps_its_containers(cluster):
         items = s.run(s.api.list("pods", "resync"))["items"]
         return next((p for p in items if p["metadata"]["name"] == name), None)
 
-    def identity(p: dict) -> tuple:
-        (cs,) = p["status"]["containerStatuses"]
-        return cs["containerID"], cs["restartCount"], p["status"]["podIP"], cs["state"].get("running")
-
     wait_until(lambda: all((p := pod(n)) and running_and_ready(p) for n in ("a", "b")), 60,
                f"two Running and Ready pods on {node}", step=lambda: s.poll(0.1))
-    before = {n: identity(pod(n)) for n in ("a", "b")}
+    before = {n: container_identity(pod(n)) for n in ("a", "b")}
     assert all(restarts == 0 and ip and running for _, restarts, ip, running in before.values()), before
 
     log = cluster.tmp / "nodes.log"
@@ -384,7 +381,7 @@ def test_restarting_a_hollow_kubelet_keeps_its_containers(cluster):
         for n in ("a", "b"):
             p = pod(n)
             assert p is not None and running_and_ready(p), p
-            assert identity(p) == before[n], (n, identity(p), before[n])
+            assert container_identity(p) == before[n], (n, container_identity(p), before[n])
     assert ready(s.run(s.api.get("nodes", node))), "its lease and status go on"
     s.run(s.api.delete("pods", "a", "resync"))
     wait_until(lambda: pod("a") is None, 30, "the deleted pod gone (the fresh kubelet confirms it)",

@@ -26,7 +26,13 @@ import time
 import pytest
 
 from tests.api_cluster import ApiCluster
-from tests.helpers import condition, ready, running_and_ready, wait_until
+from tests.helpers import (
+    condition,
+    container_identity,
+    ready,
+    running_and_ready,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -168,15 +174,11 @@ def test_restarting_only_the_kubelet_keeps_its_containers_running_and_it_resyncs
         items = s.run(s.api.list("pods", "resync"))["items"]
         return next((p for p in items if p["metadata"]["name"] == name), None)
 
-    def identity(p: dict) -> tuple:
-        (cs,) = p["status"]["containerStatuses"]
-        return cs["containerID"], cs["restartCount"], p["status"]["podIP"], cs["state"].get("running")
-
     for name in ("a", "b"):
         make(name)
     wait_until(lambda: all((p := pod(n)) and running_and_ready(p) for n in ("a", "b")), 60,
                "two Running and Ready pods on node-1", step=lambda: s.poll(0.1))
-    before = {n: identity(pod(n)) for n in ("a", "b")}
+    before = {n: container_identity(pod(n)) for n in ("a", "b")}
     assert all(restarts == 0 and ip and running for _, restarts, ip, running in before.values()), before
 
     log = cluster.tmp / "node-1.log"
@@ -203,7 +205,7 @@ def test_restarting_only_the_kubelet_keeps_its_containers_running_and_it_resyncs
         for n in ("a", "b"):
             p = pod(n)
             assert p is not None and running_and_ready(p), p
-            assert identity(p) == before[n], (n, identity(p), before[n])
+            assert container_identity(p) == before[n], (n, container_identity(p), before[n])
 
     # And it keeps working: a new pod on node-1 starts; deleting a pod completes (the kubelet confirms it).
     make("c")
@@ -212,5 +214,5 @@ def test_restarting_only_the_kubelet_keeps_its_containers_running_and_it_resyncs
     assert pod("c")["status"]["podIP"] not in {ip for _, _, ip, _ in before.values()}
     s.run(s.api.delete("pods", "a", "resync"))
     wait_until(lambda: pod("a") is None, 30, "the deleted pod gone", step=lambda: s.poll(0.1))
-    assert identity(pod("b")) == before["b"]
+    assert container_identity(pod("b")) == before["b"]
     assert ready(s.run(s.api.get("nodes", "node-1"))), "its lease and status go on"

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -23,12 +22,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 class State:
     """Stands for the MVCC store: what ``snapshot()`` encodes."""
 
-    def __init__(self, value: bytes, *, fail: bool = False, sleep_s: float = 0.0) -> None:
-        self.value, self.fail, self.sleep_s = value, fail, sleep_s
+    def __init__(self, value: bytes, *, fail: bool = False, hang: bool = False) -> None:
+        self.value, self.fail, self.hang = value, fail, hang
 
     def snapshot(self) -> bytes:
-        if self.sleep_s:
-            time.sleep(self.sleep_s)
+        if self.hang:
+            signal.pause()  # a write that does not end until the child is killed
         if self.fail:
             raise RuntimeError("the encoder broke")
         return self.value
@@ -64,7 +63,7 @@ def test_a_child_that_fails_is_reported_and_leaves_no_snapshot(tmp_path):
 
 
 def test_a_child_still_writing_is_not_done_and_abandon_ends_it(tmp_path):
-    job = Snapshotter.start(tmp_path, META, State(b"x", sleep_s=60))
+    job = Snapshotter.start(tmp_path, META, State(b"x", hang=True))
     assert job.finished() is None
     job.abandon()
     assert gone(job.pid)
@@ -72,20 +71,20 @@ def test_a_child_still_writing_is_not_done_and_abandon_ends_it(tmp_path):
 
 
 MEMBER = """
-import sys, time
+import signal, sys
 sys.path.insert(0, {root!r})
 from pathlib import Path
 from actors.store.snapshotter import Snapshotter
 from actors.store.types import SnapshotMeta
 
-class Slow:
+class Hangs:
     def snapshot(self):
-        time.sleep(120)
+        signal.pause()  # until killed
         return b"never"
 
-job = Snapshotter.start(Path(sys.argv[1]), SnapshotMeta(1, 1, ("m",)), Slow())
+job = Snapshotter.start(Path(sys.argv[1]), SnapshotMeta(1, 1, ("m",)), Hangs())
 print(job.pid, flush=True)
-time.sleep(120)
+signal.pause()  # the member lives until the test kills it
 """
 
 

@@ -105,7 +105,11 @@ class ApiClient(Actor):
         One it does not know is answered 404, and the watch starts again from where it was.
         """
         for w in list(self._watches.values()):
-            self.send(self.server, ApiWatch(w.watch_id, w.resource, renew=True))
+            self._ask_after(w)
+
+    def _ask_after(self, w: Watch) -> None:
+        """Tell the server the watch is still wanted; it answers 404 if it no longer knows it."""
+        self.send(self.server, ApiWatch(w.watch_id, w.resource, renew=True))
 
     # --- requests -------------------------------------------------------------------------
     async def call(self, verb: str, resource: str, namespace: str = "", name: str = "", *,
@@ -293,7 +297,7 @@ class ApiClient(Actor):
                 w.restarts += 1
                 self._start(w)
             else:
-                self.send(self.server, ApiWatch(w.watch_id, w.resource, renew=True))
+                self._ask_after(w)
 
     def _stop(self, w: Watch) -> None:
         w.stopped = True

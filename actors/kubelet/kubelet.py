@@ -50,6 +50,7 @@ Times: the cores and the CRI use the cluster's wall clock
 
 from __future__ import annotations
 
+import operator
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -465,7 +466,7 @@ class Kubelet(Actor):
         self._images: list = []
         self._images_at: float | None = None
         """When the runtime last answered ListImages (monotonic), or None."""
-        self._status_inputs: tuple = ()
+        self._status_inputs: tuple | None = None
         """What the last computed node status was made of: unchanged, and no report due, there is nothing to do."""
         self._relisting = False
         # What a restart stops (see restart()): this kubelet's tasks and repeating timers.
@@ -677,7 +678,7 @@ class Kubelet(Actor):
             ready = self._images_at is not None and mono - self._images_at <= RUNTIME_WAIT_S
             current = (self.node or {}).get("status") or self._posted
             inputs = (ready, self._images, current)
-            if (len(inputs) == len(self._status_inputs) and all(a is b for a, b in zip(inputs, self._status_inputs))
+            if (self._status_inputs is not None and all(map(operator.is_, inputs, self._status_inputs))
                     and self._last_post_s is not None and mono - self._last_post_s < STATUS_REPORT_S):
                 return  # the same readiness, images and posted status as last time: the same status, not due
             status = node_status(self.cfg, self.clock.wall(), current, images=self._images, ready=ready,

@@ -75,8 +75,8 @@ class RuntimeMetrics:
         the runtimes are the loop's to read)."""
         counts = dict.fromkeys((ContainerState.CREATED, ContainerState.RUNNING, ContainerState.EXITED), 0)
         sandboxes = 0
+        now = self.servers[0].clock.wall() if self.servers else 0.0  # one process, one clock
         for server in self.servers:
-            now = server.clock.wall()
             for status in server.core.list_containers(now=now):
                 counts[status.state] = counts.get(status.state, 0) + 1
             sandboxes += len(server.core.list_pod_sandboxes())

@@ -183,11 +183,15 @@ class Timer:
         self.cancelled = False
 
     def cancel(self) -> None:
-        # What it would have called is let go at once: a cancelled timer waits in the heap until its
-        # deadline, and a request and its timer referring to each other would be garbage only the
-        # cyclic collector finds (thousands a second on a busy node process).
         self.cancelled = True
-        self.fn, self.args = _nothing, ()
+        self.take()
+
+    def take(self) -> tuple[Callable, tuple]:
+        """What it calls, let go of by the timer: a one-shot timer that fired or was cancelled keeps nothing
+        alive. A cancelled timer waits in the heap until its deadline, and a request and its timer referring
+        to each other would be garbage only the cyclic collector finds (thousands a second on a node process)."""
+        taken, (self.fn, self.args) = (self.fn, self.args), (_nothing, ())
+        return taken
 
 
 class Lock:

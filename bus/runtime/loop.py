@@ -71,7 +71,6 @@ from bus.runtime.futures import (
     Task,
     Timer,
     UndeliverableError,
-    _nothing,
 )
 from bus.runtime.peer_link import PeerLink
 from bus.settings import BusSettings
@@ -238,9 +237,7 @@ class Runtime:
                 self._push_timer(timer)
                 self._guarded(timer.fn, timer.args)
             else:
-                fn, args = timer.fn, timer.args
-                timer.fn, timer.args = _nothing, ()  # fired: it keeps nothing alive (see Timer.cancel)
-                self._guarded(fn, args)
+                self._guarded(*timer.take())
 
     def _reregistered(self) -> None:
         """The broker had forgotten this process and it registered again: tell every actor."""
