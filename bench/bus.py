@@ -162,7 +162,7 @@ def rate(count: int, seconds: float) -> float:
 
 # --- (a) The raw relay -----------------------------------------------------------------
 # It moves frames with recv_multipart/send_multipart, the pyzmq calls the bus itself
-# uses, so the ratio shows what the bus adds on top of them (more frames, the codec,
+# uses, so the ratio shows what the bus adds on top of them (envelopes, the codec,
 # routing, dispatch), not a difference in how pyzmq is driven.
 
 

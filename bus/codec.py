@@ -1,9 +1,18 @@
 """The wire format: the only module that turns messages into bytes and back.
 
-A message travels as a multipart frame list::
+A message travels as the parts::
 
     peer -> broker:   [dst, header, body]
-    broker -> peer:   [dst, sender, header, body]
+    broker -> peer:   [sender, dst, header, body]
+
+sealed into one ZeroMQ frame (an *envelope*: each part but the last behind
+its length, see :func:`seal`). One frame, not a multipart message, because
+libzmq aborts the process when a DEALER with ``IMMEDIATE`` loses its
+connection while the application is between the parts of a message it is
+reading (``Assertion failed: !_more (src/fq.cpp:80)``, libzmq #3485), and
+silently drops the retry of a multipart send cut short the same way; a
+single frame is always read or written whole. The broker reads only ``dst``
+and relays a peer's envelope by sealing the sender in front of it.
 
 ``dst`` is the destination actor's name as raw UTF-8 bytes, so the broker
 routes without decoding anything. ``sender`` is added by the broker: the
@@ -17,7 +26,7 @@ map::
 ``body`` is a msgpack map of the message's fields.
 
 Messages that one process sends to the same destination back to back within
-one turn of its loop travel as one *batch*: the same three frames, with a
+one turn of its loop travel as one *batch*: the same three parts, with a
 header of kind ``bus.Batch`` and a body that is a msgpack array of the
 messages' own header and body frames, ``[h1, b1, h2, b2, ...]``. The broker
 routes a batch like any message (it never looks inside); the receiver
@@ -34,6 +43,7 @@ raises :class:`Rejected` with a reason label for
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +74,49 @@ class Rejected(Exception):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+_LENGTH = struct.Struct("<I")
+
+
+def seal(*parts: bytes) -> bytes:
+    """One frame carrying ``parts``: each part but the last behind its length (4 bytes, little-endian)."""
+    pack = _LENGTH.pack
+    out = []
+    for part in parts[:-1]:
+        out.append(pack(len(part)))
+        out.append(part)
+    out.append(parts[-1])
+    return b"".join(out)
+
+
+def unseal(frame: bytes, count: int) -> list[bytes]:
+    """The ``count`` parts of an envelope made by :func:`seal`; raises :class:`Rejected`."""
+    parts = []
+    pos, end = 0, len(frame)
+    unpack = _LENGTH.unpack_from
+    for i in range(count - 1):
+        if pos + 4 > end:
+            raise Rejected("bad_envelope", f"an envelope of {end} bytes ends before part {i + 1} of {count}")
+        (size,) = unpack(frame, pos)
+        pos += 4
+        if pos + size > end:
+            raise Rejected("bad_envelope", f"part {i + 1} of {count} claims {size} bytes; "
+                                           f"{end - pos} are left in the envelope")
+        parts.append(frame[pos:pos + size])
+        pos += size
+    parts.append(frame[pos:])
+    return parts
+
+
+def first_part(frame: bytes) -> bytes:
+    """An envelope's first part alone (the broker routes on ``dst`` without copying the rest)."""
+    if len(frame) < 4:
+        raise Rejected("bad_envelope", f"an envelope of {len(frame)} bytes has no first part")
+    (size,) = _LENGTH.unpack_from(frame, 0)
+    if 4 + size > len(frame):
+        raise Rejected("bad_envelope", f"the first part claims {size} bytes; {len(frame) - 4} are in the envelope")
+    return frame[4:4 + size]
 
 
 @dataclass(slots=True)

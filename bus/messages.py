@@ -26,10 +26,12 @@ from typing import Any, ClassVar, TypeVar, Union
 BROKER = "broker"
 BROKER_B = BROKER.encode()
 
-#: Frames a peer sends: [dst, header, body].
-PEER_FRAMES = 3
-#: Frames a peer receives: [dst, sender identity stamped by the broker, header, body].
-DELIVERED_FRAMES = 4
+#: Parts of the envelope a peer sends: [dst, header, body] (see bus.codec.seal).
+PEER_PARTS = 3
+#: Parts of the envelope a peer receives: [sender identity stamped by the broker, dst, header, body].
+DELIVERED_PARTS = 4
+#: Bytes an envelope may add to its body: the header, two names and their lengths.
+ENVELOPE_SLACK_BYTES = 8 * 1024
 
 #: Kind of a frame that carries several messages for one destination (see bus.codec).
 BATCH_KIND = "bus.Batch"

@@ -15,6 +15,7 @@ import pytest
 import zmq
 
 from actors.apiserver.client import ApiError, Informer
+from bus.codec import seal
 from tests.api_cluster import ApiCluster
 from tests.helpers import metric, wait_until
 
@@ -321,7 +322,7 @@ def test_bad_input_is_refused_and_nothing_is_written(cluster):
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(f"tcp://127.0.0.1:{cluster.cfg.bus.port}")
-    for frames in ([b"apiserver", b"\xc1garbage", b"\x00"], [b"apiserver"], [b"broker", b"x" * 100, b"y"]):
+    for frames in ([seal(b"apiserver", b"\xc1garbage", b"\x00")], [b"apiserver"], [seal(b"broker", b"x" * 100, b"y")]):
         sock.send_multipart(frames)
     sock.close()
     assert cluster.procs["apiserver"].poll() is None

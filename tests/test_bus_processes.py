@@ -15,7 +15,7 @@ import pytest
 import zmq
 
 from actors.messages import Ping, Pong
-from bus.codec import pack_body, pack_header
+from bus.codec import pack_body, pack_header, seal
 from bus.messages import BROKER_B, ClearFaults, FaultsState, Register, SetFaults
 from bus.runtime import Indeterminate, MessageTooLarge, RemoteError, UndeliverableError
 from bus.runtime.loop import _Request
@@ -105,7 +105,7 @@ def test_fuzzed_frames_never_stop_good_traffic(cluster):
         if registered:
             reg_h = pack_header("bus.Register", 1, 0, False, "fuzzer", "00-" + "c" * 32 + "-" + "d" * 16 + "-01", 0.0)
             # It also tries to take the broker's own names: refused, as the routes show below.
-            sock.send_multipart([BROKER_B, reg_h, pack_body(Register("fuzzer", ["fuzzer", "broker", "broker.bus"], 1))])
+            sock.send(seal(BROKER_B, reg_h, pack_body(Register("fuzzer", ["fuzzer", "broker", "broker.bus"], 1))))
         fuzzers.append(sock)
 
     def mutate(frame: bytes) -> bytes:
@@ -124,9 +124,16 @@ def test_fuzzed_frames_never_stop_good_traffic(cluster):
     limit = cfg.bus.max_frame_bytes
 
     def garbage() -> list[bytes]:
+        """The ZeroMQ frames of one message: mostly an envelope of parts, some of them mutated."""
         kind = rng.random()
-        if kind < 0.2:
+        if kind < 0.1:
             return [rng.randbytes(rng.randint(0, 64)) for _ in range(rng.randint(0, 6))]
+        if kind < 0.2:
+            return [mutate(seal(b"ponger", good_header, good_body))]
+        return [seal(*parts())]
+
+    def parts() -> list[bytes]:
+        kind = rng.random()
         if kind < 0.4:
             return [b"ponger", mutate(good_header), good_body]
         if kind < 0.6:
@@ -162,7 +169,7 @@ def test_fuzzed_frames_never_stop_good_traffic(cluster):
     pong_metrics = scrape(ports["pong"])
     rejected_at_broker = sum(
         metric(broker_metrics, "kubesim_bus_rejected_frames_total", reason=r)
-        for r in ("unregistered", "frame_count", "bad_header", "bad_body", "unknown_kind")
+        for r in ("unregistered", "frame_count", "bad_envelope", "bad_header", "bad_body", "unknown_kind")
     )
     rejected_at_pong = sum(
         metric(pong_metrics, "kubesim_bus_rejected_frames_total", reason=r)

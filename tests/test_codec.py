@@ -23,10 +23,13 @@ from bus.codec import (
     Header,
     Rejected,
     check_name,
+    first_part,
     pack_body,
     pack_header,
+    seal,
     unpack_body,
     unpack_header,
+    unseal,
 )
 from bus.messages import (
     MAX_HEADER_BYTES,
@@ -495,3 +498,36 @@ def test_declared_types_map_to_what_msgpack_decodes():
                       msgpack.packb({"pair": [1, 2], "maybe": None, "anything": {"x": b"y"}, "ratio": 3}), BIG)
     assert out == Shapes([1, 2], None, {"x": b"y"}, 3)
 
+
+
+# --- Envelopes ----------------------------------------------------------------------------
+
+
+@given(st.lists(st.binary(max_size=300), min_size=1, max_size=5))
+def test_an_envelope_round_trips_its_parts(parts):
+    frame = seal(*parts)
+    assert unseal(frame, len(parts)) == parts
+    if len(parts) > 1:
+        assert first_part(frame) == parts[0]
+
+
+def test_the_broker_relays_an_envelope_by_sealing_the_sender_in_front():
+    sent = seal(b"ponger", b"header", b"body")
+    assert unseal(seal(b"peer-1", sent), 4) == [b"peer-1", b"ponger", b"header", b"body"]
+
+
+@given(st.lists(st.binary(max_size=40), min_size=2, max_size=4), st.data())
+def test_a_cut_envelope_is_bad_envelope_naming_the_part(parts, data):
+    frame = seal(*parts)
+    body_start = len(frame) - len(parts[-1])
+    cut = data.draw(st.integers(0, body_start - 1))
+    with pytest.raises(Rejected) as err:
+        unseal(frame[:cut], len(parts))
+    assert err.value.reason == "bad_envelope" and f"of {len(parts)}" in err.value.detail
+
+
+def test_a_first_part_longer_than_the_envelope_is_bad_envelope():
+    with pytest.raises(Rejected, match="claims 4294967295 bytes"):
+        first_part(b"\xff\xff\xff\xffdst")
+    with pytest.raises(Rejected, match="no first part"):
+        first_part(b"\x01")

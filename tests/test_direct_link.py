@@ -14,6 +14,7 @@ import zmq
 
 from actors.messages import Ping, Pong
 from bus.clock import RealClock
+from bus.codec import seal
 from bus.faults import FaultRule
 from bus.runtime import Indeterminate, Runtime, UndeliverableError
 from bus.settings import BusSettings
@@ -95,10 +96,11 @@ def test_garbage_on_the_listening_socket_is_counted_and_harmless(pair):
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(f"tcp://127.0.0.1:{server.direct.port}")
     try:
-        for frames in ([b"only one frame"], [server_probe.name.encode(), b"\xc1not msgpack", b"x"],
-                       [b"no-such-actor", b"h", b"b"], [server_probe.name.encode(), b"h", b"b", b"extra"]):
+        name = server_probe.name.encode()
+        for frames in ([b"not an envelope"], [seal(name, b"\xc1not msgpack", b"x")], [seal(b"no-such-actor", b"h", b"b")],
+                       [seal(name, b"h", b"b"), b"an extra frame"], [seal(name, b"h")[:-1]]):
             sock.send_multipart(frames)
-        wait_until(lambda: sum(server.metrics.rejected.values()) >= 4, 10, "four rejections",
+        wait_until(lambda: sum(server.metrics.rejected.values()) >= 5, 10, "five rejections",
                    step=step_both(server, client))
         fut = client._request(client_probe, server_probe.name, Ping(3), 2.0, 5)
         wait_until(fut.done, 10, "a pong after the garbage", step=step_both(server, client))

@@ -1,7 +1,8 @@
 """The broker's side of the bus: a ROUTER, the registry of peers, routing by ``dst``.
 
-Frames from a registered peer are relayed untouched (the broker stamps the
-sender's authenticated identity and never decodes the message); frames for
+Envelopes from a registered peer are relayed untouched (the broker reads
+``dst``, seals the sender's authenticated identity in front and never
+decodes the message); messages for
 the broker's own actors are delivered in-process; everything else is
 bounced with ``bus.Undeliverable`` to a sender that waits for a reply.
 Unregistered connections are told to register. Whether a peer is alive is
@@ -24,10 +25,13 @@ from bus.broker import BrokerCore, Peer
 from bus.codec import (
     Rejected,
     check_name,
+    first_part,
     pack_body,
     pack_header,
+    seal,
     unpack_batch,
     unpack_header,
+    unseal,
 )
 from bus.messages import (
     BATCH_KIND,
@@ -35,7 +39,8 @@ from bus.messages import (
     BROKER,
     BROKER_B,
     MAX_ACTORS_PER_PEER,
-    PEER_FRAMES,
+    MAX_NAME_BYTES,
+    PEER_PARTS,
     Heartbeat,
     Register,
     Registered,
@@ -73,14 +78,15 @@ class BrokerLink:
         if len(body) > self.rt.settings.peer_frame_limit + BATCH_SLACK_BYTES:  # what the peer's socket takes
             failed = "too_large"  # the peer's socket would drop the connection rather than take it
         else:
-            failed = "unknown_dst" if peer is None else self._forward(peer, dst_b, self.rt.identity, header, body)
+            failed = "unknown_dst" if peer is None else self._forward(peer, seal(self.rt.identity, dst_b, header,
+                                                                                  body))
         if failed:
             self._bounce(None, dst_b, header, body, failed)
 
-    def _forward(self, peer: Peer, dst_b: bytes, identity: bytes, header: bytes, body: bytes) -> str | None:
-        """Send to a peer; the reason it could not be done, or None."""
+    def _forward(self, peer: Peer, envelope: bytes) -> str | None:
+        """Send a delivered envelope (sender, dst, header, body) to a peer; why it could not be, or None."""
         try:
-            self.sock.send_multipart((peer.rid, dst_b, identity, header, body), zmq.NOBLOCK)
+            self.sock.send_multipart((peer.rid, envelope), zmq.NOBLOCK)
             return None
         except zmq.Again:
             return "overloaded"  # its pipe is full: the broker never blocks on one peer
@@ -128,25 +134,33 @@ class BrokerLink:
                 self._from_unknown(frames, raw)
                 continue
             peer.last_seen = now
-            if len(frames) != PEER_FRAMES + 1:
-                rt.reject(Rejected("frame_count", f"{len(frames) - 1} frames, expected {PEER_FRAMES}"),
-                          peer.identity)
-                continue
-            dst = frames[1]
-            target = routes.get(dst)
-            if target is not None:
-                failed = forward(target, dst, peer.identity, frames[2], frames[3])
-                if failed:
-                    self._bounce(peer, dst, frames[2], frames[3], failed)
+            try:
+                if len(frames) != 2:
+                    raise Rejected("frame_count", f"{len(frames) - 1} frames, expected one envelope")
+                envelope = frames[1]
+                dst = first_part(envelope)
+                target = routes.get(dst)
+                if target is not None:
+                    failed = forward(target, seal(peer.identity, envelope))
+                    if not failed:
+                        m.relayed += 1
+                        m.relayed_bytes += len(envelope)
+                        continue
+                    reason = failed
+                elif dst == BROKER_B or dst in actors:
+                    reason = ""
                 else:
-                    m.relayed += 1
-                    m.relayed_bytes += len(frames[2]) + len(frames[3])
+                    reason = "unknown_dst"
+                _, header, body = unseal(envelope, PEER_PARTS)
+            except Rejected as exc:
+                rt.reject(exc, peer.identity)
+                continue
+            if reason:
+                self._bounce(peer, dst, header, body, reason)
             elif dst == BROKER_B:
-                self._control(peer, frames)
-            elif dst in actors:
-                rt._deliver(dst, peer.identity, frames[2], frames[3])
+                self._control(peer, header, body)
             else:
-                self._bounce(peer, dst, frames[2], frames[3], "unknown_dst")
+                rt._deliver(dst, peer.identity, header, body)
 
     def _bounce(self, peer: Peer | None, dst_b: bytes, header_b: bytes, body_b: bytes | None,
                 reason: str) -> None:
@@ -177,12 +191,12 @@ class BrokerLink:
                 rt._local.append((back, rt.identity, reply_h, reply_b))
             return
         try:
-            self.sock.send_multipart((peer.rid, back, rt.identity, reply_h, reply_b), zmq.NOBLOCK)
+            self.sock.send_multipart((peer.rid, seal(rt.identity, back, reply_h, reply_b)), zmq.NOBLOCK)
         except zmq.ZMQError:
             pass  # the sender is gone too; its request will time out
 
-    def _control(self, peer: Peer, frames: list[bytes]) -> None:
-        decoded = self.rt._decode(frames[2], frames[3], peer.identity)
+    def _control(self, peer: Peer, header: bytes, body: bytes) -> None:
+        decoded = self.rt._decode(header, body, peer.identity)
         if decoded is None:
             return
         _, msg = decoded
@@ -197,8 +211,14 @@ class BrokerLink:
     def _from_unknown(self, frames: list[bytes], raw) -> None:
         rt = self.rt
         rid = frames[0]
-        if len(frames) == PEER_FRAMES + 1 and frames[1] == BROKER_B:
-            decoded = rt._decode(frames[2], frames[3], b"unregistered:" + rid.hex().encode())
+        parts = None
+        if len(frames) == 2:
+            try:
+                parts = unseal(frames[1], PEER_PARTS)
+            except Rejected:
+                pass
+        if parts is not None and parts[0] == BROKER_B:
+            decoded = rt._decode(parts[1], parts[2], b"unregistered:" + rid.hex().encode())
             if decoded is not None and isinstance(decoded[1], Register):
                 msg = decoded[1]
                 if rt.security.curve:
@@ -213,13 +233,13 @@ class BrokerLink:
                   b"unregistered:" + rid.hex().encode())
         header, body = rt._control_frames(Reregister("unknown connection"))
         try:
-            self.sock.send_multipart((rid, BROKER_B, rt.identity, header, body), zmq.NOBLOCK)
+            self.sock.send_multipart((rid, seal(rt.identity, BROKER_B, header, body)), zmq.NOBLOCK)
         except zmq.ZMQError:
             pass
-        if len(frames) == PEER_FRAMES + 1 and frames[1] != BROKER_B:
+        if parts is not None and parts[0] != BROKER_B:
             # A peer the broker forgot (it restarted, or the peer was silent too long) sent a request:
             # say it went nowhere, so the sender may safely send it again once registered.
-            self._bounce_to(rid, frames[1], frames[2], frames[3])
+            self._bounce_to(rid, *parts)
 
     def _bounce_to(self, rid: bytes, dst_b: bytes, header_b: bytes, body_b: bytes) -> None:
         rt = self.rt
@@ -241,12 +261,17 @@ class BrokerLink:
                                   rt.clock.wall())
             reply_b = pack_body(Undeliverable(dst_b.decode("utf-8", "replace"), "unregistered"))
             try:
-                self.sock.send_multipart((rid, h.sender.encode(), rt.identity, reply_h, reply_b), zmq.NOBLOCK)
+                self.sock.send_multipart((rid, seal(rt.identity, h.sender.encode(), reply_h, reply_b)),
+                                         zmq.NOBLOCK)
             except zmq.ZMQError:
                 return
 
     def _register(self, rid: bytes, msg: Register, identity: bytes) -> None:
         rt = self.rt
+        if not identity or len(identity) > MAX_NAME_BYTES:
+            # The identity rides in every envelope the peer receives; the sockets' size cap allows for a name.
+            rt.reject(Rejected("bad_body", f"Register.peer must be 1..{MAX_NAME_BYTES} bytes"), identity[:64])
+            return
         if not all(isinstance(a, str) for a in msg.actors) or len(msg.actors) > MAX_ACTORS_PER_PEER:
             rt.reject(Rejected("bad_body", f"Register.actors must be at most {MAX_ACTORS_PER_PEER} names"),
                       identity)
@@ -270,7 +295,7 @@ class BrokerLink:
         header, body = rt._control_frames(Registered(identity.decode(), rt.settings.heartbeat_interval_s,
                                                      reg.refused))
         try:
-            self.sock.send_multipart((rid, BROKER_B, rt.identity, header, body), zmq.NOBLOCK)
+            self.sock.send_multipart((rid, seal(rt.identity, BROKER_B, header, body)), zmq.NOBLOCK)
         except zmq.ZMQError:
             pass
 
@@ -283,9 +308,10 @@ class BrokerLink:
         """Every heartbeat interval: let the living hear from us, and bury those whose connection is gone."""
         rt = self.rt
         header, body = rt._control_frames(Heartbeat())
+        envelope = seal(rt.identity, BROKER_B, header, body)
         for peer in list(self.core.peers.values()):
             try:
-                self.sock.send_multipart((peer.rid, BROKER_B, rt.identity, header, body), zmq.NOBLOCK)
+                self.sock.send_multipart((peer.rid, envelope), zmq.NOBLOCK)
             except zmq.ZMQError as exc:
                 if exc.errno == errno.EHOSTUNREACH:
                     self._peer_gone(peer, "connection closed")

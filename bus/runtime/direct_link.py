@@ -9,10 +9,10 @@ otherwise. Everything else is the same: the codec, batching per destination,
 the fault filter (so chaos can partition store members), requests and
 replies, metrics.
 
-Frames, as on the broker's sockets::
+Envelopes (one frame each, see :mod:`bus.codec`), as on the broker's sockets::
 
     DEALER -> ROUTER:  [dst, header, body]
-    ROUTER -> DEALER:  [dst, sender, header, body]
+    ROUTER -> DEALER:  [sender, dst, header, body]
 
 A ROUTER learns a route back to each actor that sent it something (by the
 ``s`` field of each header), so a client connected to a member gets its
@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING
 
 import zmq
 
-from bus.codec import Rejected
-from bus.messages import DELIVERED_FRAMES, PEER_FRAMES
+from bus.codec import Rejected, seal, unseal
+from bus.messages import DELIVERED_PARTS, PEER_PARTS
 from bus.transport.sockets import bind_router, connect_dealer
 
 if TYPE_CHECKING:
@@ -101,14 +101,14 @@ class DirectLink:
         return dst_b in self.routes or dst_b in self.learned
 
     def send(self, dst_b: bytes, header: bytes, body: bytes) -> str | None:
-        """Send one frame; the reason it could not be sent, or None."""
+        """Send one message; the reason it could not be sent, or None."""
         sock = self.routes.get(dst_b)
         try:
             if sock is not None:
-                sock.send_multipart((dst_b, header, body), zmq.NOBLOCK)
+                sock.send(seal(dst_b, header, body), zmq.NOBLOCK)
             else:
                 rid = self.learned[dst_b]
-                self.router.send_multipart((rid, dst_b, self.rt.identity, header, body), zmq.NOBLOCK)
+                self.router.send_multipart((rid, seal(self.rt.identity, dst_b, header, body)), zmq.NOBLOCK)
             return None
         except zmq.Again:
             # A DEALER with IMMEDIATE has no connection (the peer is down), or its pipe is full.
@@ -130,14 +130,15 @@ class DirectLink:
         deliver = self.rt._deliver
         for _ in range(budget):
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                frame = sock.recv(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            if len(frames) != DELIVERED_FRAMES:
-                self.rt.reject(Rejected("frame_count", f"{len(frames)} frames, expected {DELIVERED_FRAMES}"),
-                               "direct link")
+            try:
+                identity, dst, header, body = unseal(frame, DELIVERED_PARTS)
+            except Rejected as exc:
+                self.rt.reject(exc, "direct link")
                 continue
-            deliver(*frames)
+            deliver(dst, identity, header, body)
 
     def _drain_router(self, budget: int) -> None:
         rt = self.rt
@@ -155,16 +156,17 @@ class DirectLink:
                     identity = None  # the runtime takes the sender each header claims
             except zmq.Again:
                 return
-            if len(frames) != PEER_FRAMES + 1:
-                rt.reject(Rejected("frame_count", f"{len(frames) - 1} frames, expected {PEER_FRAMES}"),
-                          "direct link")
+            try:
+                if len(frames) != 2:
+                    raise Rejected("frame_count", f"{len(frames) - 1} frames, expected one envelope")
+                dst, header, body = unseal(frames[1], PEER_PARTS)
+                if dst not in actors:
+                    raise Rejected("unknown_dst", f"no actor {dst[:64]!r} in {rt.process}")
+            except Rejected as exc:
+                rt.reject(exc, "direct link")
                 continue
-            rid, dst = frames[0], frames[1]
-            if dst not in actors:
-                rt.reject(Rejected("unknown_dst", f"no actor {dst[:64]!r} in {rt.process}"), "direct link")
-                continue
-            self._rid = rid
-            rt._deliver(dst, identity, frames[2], frames[3], learn=self._learn_route)
+            self._rid = frames[0]
+            rt._deliver(dst, identity, header, body, learn=self._learn_route)
 
     def _learn_route(self, sender: str) -> None:
         key = sender.encode()

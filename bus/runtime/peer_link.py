@@ -20,10 +20,12 @@ import zmq
 
 from bus.codec import (
     Rejected,
+    seal,
+    unseal,
 )
 from bus.messages import (
     BROKER_B,
-    DELIVERED_FRAMES,
+    DELIVERED_PARTS,
     Heartbeat,
     Message,
     Register,
@@ -49,6 +51,7 @@ class PeerLink:
         self.refused: list[str] = []
         """Actor names the broker would not route here; asked for again every heartbeat."""
         self.outbox: deque[tuple[bytes, bytes, bytes]] = deque()
+        """Messages (dst, header, body) waiting for the broker."""
         rt.metrics.outbox_depth = lambda: len(self.outbox)
         self._sent_since_tick = False
         self._writing = False
@@ -95,7 +98,7 @@ class PeerLink:
     def _direct(self, msg: Message) -> None:
         header, body = self.rt._control_frames(msg)
         try:
-            self.sock.send_multipart((BROKER_B, header, body), zmq.NOBLOCK)
+            self.sock.send(seal(BROKER_B, header, body), zmq.NOBLOCK)
         except zmq.Again:
             pass  # not connected yet: the register timer or the next tick tries again
 
@@ -103,7 +106,7 @@ class PeerLink:
         self._sent_since_tick = True
         if self.registered and not self.outbox:
             try:
-                self.sock.send_multipart((dst_b, header, body), zmq.NOBLOCK)
+                self.sock.send(seal(dst_b, header, body), zmq.NOBLOCK)
                 return
             except zmq.Again:
                 pass
@@ -120,40 +123,41 @@ class PeerLink:
             self.rt._poller.modify(self.sock, zmq.POLLIN | (zmq.POLLOUT if want else 0))
 
     def flush(self) -> None:
-        outbox, send = self.outbox, self.sock.send_multipart
+        outbox, send = self.outbox, self.sock.send
         while outbox and self.registered:
             try:
-                send(outbox[0], zmq.NOBLOCK)
+                send(seal(*outbox[0]), zmq.NOBLOCK)
             except zmq.Again:
                 return
             outbox.popleft()
 
     def drain(self, budget: int) -> None:
-        recv = self.sock.recv_multipart
+        recv = self.sock.recv
         deliver = self.rt._deliver
         n = 0
         while n < budget:
             try:
-                frames = recv(zmq.NOBLOCK)
+                frame = recv(zmq.NOBLOCK)
             except zmq.Again:
                 break
             n += 1
-            if len(frames) != DELIVERED_FRAMES:
-                self.rt.reject(Rejected("frame_count", f"{len(frames)} frames, expected {DELIVERED_FRAMES}"),
-                               "broker")
+            try:
+                identity, dst, header, body = unseal(frame, DELIVERED_PARTS)
+            except Rejected as exc:
+                self.rt.reject(exc, "broker")
                 continue
-            if frames[0] == BROKER_B:
-                self._from_broker(frames)
+            if dst == BROKER_B:
+                self._from_broker(identity, header, body)
             else:
-                deliver(*frames)
+                deliver(dst, identity, header, body)
 
-    def _from_broker(self, frames: list[bytes]) -> None:
-        decoded = self.rt._decode(frames[2], frames[3], frames[1])
+    def _from_broker(self, identity: bytes, header: bytes, body: bytes) -> None:
+        decoded = self.rt._decode(header, body, identity)
         if decoded is None:
             return
         _, msg = decoded
         if isinstance(msg, Registered):
-            self.broker_identity = frames[1]
+            self.broker_identity = identity
             if not self.registered:
                 self.rt.log.info("registered with broker", identity=msg.identity,
                                  actors=len(self.rt._actors))

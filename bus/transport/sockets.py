@@ -8,8 +8,11 @@
   an identity when the peer registers.
 - Peers' DEALERs set ``IMMEDIATE``: while the broker is away, sends fail at
   once and wait in the runtime's bounded outbox instead of piling up inside
-  ZeroMQ towards a broker that may never come back.
-- ``MAXMSGSIZE`` caps every inbound frame; a peer that exceeds it is
+  ZeroMQ towards a broker that may never come back. Every message on these
+  sockets is a single frame (see :mod:`bus.codec`): libzmq aborts when an
+  ``IMMEDIATE`` DEALER reconnects while its owner is between the frames of
+  a multipart message.
+- ``MAXMSGSIZE`` caps every inbound message; a peer that exceeds it is
   disconnected by ZeroMQ before Python sees a byte.
 - Liveness is the transport's (ZMTP heartbeats, ``HEARTBEAT_IVL`` and
   ``HEARTBEAT_TIMEOUT``): ZeroMQ's I/O thread pings and answers pings on its
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 
 import zmq
 
-from bus.messages import BATCH_SLACK_BYTES
+from bus.messages import BATCH_SLACK_BYTES, ENVELOPE_SLACK_BYTES
 from bus.transport.curve import ZAP_DOMAIN, KeyPair, start_authenticator
 
 #: Messages queued per connection before sends fail (bounded memory, room for bursts).
@@ -140,7 +143,7 @@ def _common(sock: zmq.Socket, max_frame_bytes: int, hwm: int, liveness: Liveness
     sock.setsockopt(zmq.LINGER, 200)
     sock.setsockopt(zmq.SNDHWM, hwm)
     sock.setsockopt(zmq.RCVHWM, hwm)
-    # Header and dst frames are small; the body is the largest frame.
-    sock.setsockopt(zmq.MAXMSGSIZE, max_frame_bytes + BATCH_SLACK_BYTES)
+    # A message is one envelope (bus.codec.seal): the body and a few small parts.
+    sock.setsockopt(zmq.MAXMSGSIZE, max_frame_bytes + BATCH_SLACK_BYTES + ENVELOPE_SLACK_BYTES)
     sock.setsockopt(zmq.RECONNECT_IVL, 100)
     sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
