@@ -30,7 +30,7 @@ the last: ``(messages - 1) / (t_last - t_first)``.
 Reading the output: one line per round, then the summary. ``ratio`` is
 kubesim / raw msgs/s with the cluster's default batching; the target is >= 0.8.
 ``unbatched_ratio`` is the same with every message in its own frames: there
-the runtime's codec, dispatch and metrics, and its two extra frames per hop,
+the runtime's codec, dispatch and metrics, and its envelope per hop,
 are paid per message.
 The last line is one JSON object for scripts. A kubesim round that lost
 messages (``dropped`` at the broker) never completes and fails at --timeout.
