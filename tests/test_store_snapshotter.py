@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from actors.store.snapfile import snapshot_path
-from actors.store.snapshotter import SnapshotFailed, Snapshotter
+from actors.store.snapshotter import CHILD_NICENESS, SnapshotFailed, Snapshotter
 from actors.store.types import SnapshotMeta
 from tests.helpers import wait_until
 
@@ -53,6 +53,21 @@ def test_the_child_writes_the_store_as_it_was_at_the_fork_and_the_member_reads_i
     assert snap.meta == META and snap.data == b"before" * 100_000
     assert os.path.exists(snapshot_path(tmp_path, META))
     assert gone(job.pid)
+
+
+class Niceness:
+    """Encodes the niceness of the process that encodes it: the child's."""
+
+    def snapshot(self) -> bytes:
+        return str(os.nice(0)).encode()
+
+
+def test_the_child_runs_at_the_lowest_cpu_priority_and_the_member_keeps_its_own(tmp_path):
+    before = os.nice(0)
+    job = Snapshotter.start(tmp_path, META, Niceness(), fsync=False)
+    snap = wait_until(job.finished, 30, "the snapshot child to finish")
+    assert int(snap.data) == CHILD_NICENESS == 19
+    assert os.nice(0) == before
 
 
 def test_a_child_that_fails_is_reported_and_leaves_no_snapshot(tmp_path):
