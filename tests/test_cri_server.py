@@ -114,6 +114,15 @@ def test_bad_calls_are_refused_with_the_field_named(node):
              "StopContainer.timeout: must be a number"),
             ("RunPodSandbox", {"config": {"metadata": {"name": "x"}}}, cri.Code.INVALID_ARGUMENT,
              "metadata.namespace: required"),
+            ("RunPodSandbox", {"config": {"metadata": {"name": "x", "namespace": "d", "uid": 7}}},
+             cri.Code.INVALID_ARGUMENT, "RunPodSandbox.config.metadata.uid: must be str, not int"),
+            ("RunPodSandbox", {"config": {"metadata": {"name": "x", "namespace": "d", "colour": "red"}}},
+             cri.Code.INVALID_ARGUMENT, "RunPodSandbox.config.metadata: unknown field 'colour'"),
+            ("CreateContainer", {"pod_sandbox_id": "s", "config": {
+                "metadata": {"name": "c"}, "image": "nginx", "ports": [{"container_port": 80}, {"container_port": "80"}]}},
+             cri.Code.INVALID_ARGUMENT, "CreateContainer.config.ports[1].container_port: must be int, not str"),
+            ("ExecSync", {"container_id": "x", "cmd": "ls"}, cri.Code.INVALID_ARGUMENT,
+             "ExecSync.cmd: must be a list, not str"),
             ("ContainerStatus", {"container_id": "nope"}, cri.Code.NOT_FOUND, "nope")):
         future = node.caller.request("node-1.runtime", CriRequest(method, args))
         node.pump()

@@ -19,103 +19,149 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from typing import Any
 
 from actors.runtime import cri
 from actors.runtime.cri import Code, CriError
 
-_FIELDS: dict[type, tuple[dataclasses.Field, ...]] = {}
-"""A record class's fields, looked up once: ``dataclasses.fields`` on every call was a hollow node's top cost."""
+_Convert = Callable[[Any], Any]
+"""Checks one value against a type and returns it as that type; raises :class:`_Bad`."""
 
 
-def _fields(cls: type) -> tuple[dataclasses.Field, ...]:
-    found = _FIELDS.get(cls)
-    if found is None:
-        found = _FIELDS[cls] = dataclasses.fields(cls)
-    return found
+class _Bad(Exception):
+    """A value that does not fit: ``sub`` is where, below the value being converted (``.name[2]``)."""
+
+    def __init__(self, sub: str, msg: str) -> None:
+        super().__init__(msg)
+        self.sub, self.msg = sub, msg
+
+
+# Each record class and each type hint is turned into a converter once: looking fields and hints up on
+# every call (``dataclasses.fields``, ``typing.get_origin``) was a hollow node's top cost. The path of
+# a bad value is put together only when one is found, on the way up.
+
+_ENCODERS: dict[type, tuple[str, ...]] = {}
+_RECORDS: dict[type, tuple[frozenset[str], tuple[tuple[str, _Convert, bool], ...]]] = {}
+_CONVERTERS: dict[Any, _Convert] = {}
 
 
 def to_wire(value: Any) -> Any:
     """A record (or list/tuple of them, or a plain value) as maps and lists."""
     cls = type(value)
-    if cls in _FIELDS or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
-        return {f.name: to_wire(getattr(value, f.name)) for f in _fields(cls)}
-    if value is None or cls in (str, int, float, bool):
+    if cls is str or cls is int or cls is float or cls is bool or value is None:
         return value
-    if isinstance(value, (list, tuple)):
-        return [to_wire(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_wire(v) for k, v in value.items()}
-    return value
+    names = _ENCODERS.get(cls)
+    if names is None:
+        if not dataclasses.is_dataclass(value) or isinstance(value, type):
+            if isinstance(value, (list, tuple)):
+                return [to_wire(v) for v in value]
+            if isinstance(value, dict):
+                return {k: to_wire(v) for k, v in value.items()}
+            return value
+        names = _ENCODERS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return {name: to_wire(getattr(value, name)) for name in names}
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+def _record(cls: type) -> tuple[frozenset[str], tuple[tuple[str, _Convert, bool], ...]]:
+    found = _RECORDS.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls, vars(cri))
+        fields = tuple((f.name, _converter(hints[f.name]),
+                        f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+                       for f in dataclasses.fields(cls))
+        found = _RECORDS[cls] = (frozenset(name for name, _, _ in fields), fields)
+    return found
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    hints = _HINTS.get(cls)
-    if hints is None:
-        hints = _HINTS[cls] = typing.get_type_hints(cls, vars(cri))
-    return hints
+def _decode(cls: type, data: Any) -> Any:
+    if not isinstance(data, dict):
+        raise _Bad("", f"must be a map, not {type(data).__name__}")
+    names, fields = _record(cls)
+    if not names.issuperset(data):
+        raise _Bad("", f"unknown field {sorted(set(data) - names)[0]!r}")
+    kwargs = {}
+    for name, convert, required in fields:
+        if name in data:
+            try:
+                kwargs[name] = convert(data[name])
+            except _Bad as bad:
+                raise _Bad(f".{name}{bad.sub}", bad.msg) from None
+        elif required:
+            raise _Bad(f".{name}", "required")
+    return cls(**kwargs)
 
 
-def _convert(hint: Any, value: Any, path: str) -> Any:
+def _converter(hint: Any) -> _Convert:
+    """The converter for ``hint``, made once."""
+    found = _CONVERTERS.get(hint)
+    if found is None:
+        found = _CONVERTERS[hint] = _make_converter(hint)
+    return found
+
+
+def _make_converter(hint: Any) -> _Convert:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return None
-        last: CriError | None = None
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _convert(arg, value, path)
-            except CriError as exc:
-                last = exc
-        raise last or CriError(Code.INVALID_ARGUMENT, f"{path}: unexpected {type(value).__name__}")
+        optional = type(None) in args
+        choices = [_converter(arg) for arg in args if arg is not type(None)]
+
+        def union(value: Any) -> Any:
+            if value is None and optional:
+                return None
+            last: _Bad | None = None
+            for convert in choices:
+                try:
+                    return convert(value)
+                except _Bad as bad:
+                    last = bad
+            raise last or _Bad("", f"unexpected {type(value).__name__}")
+        return union
     if dataclasses.is_dataclass(hint):
-        return from_wire(hint, value, path)
+        return lambda value: _decode(hint, value)
     if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise CriError(Code.INVALID_ARGUMENT, f"{path}: must be a list, not {type(value).__name__}")
-        item = typing.get_args(hint)[0] if typing.get_args(hint) else Any
-        return tuple(_convert(item, v, f"{path}[{i}]") for i, v in enumerate(value))
+        args = typing.get_args(hint)
+        item = _converter(args[0]) if args else _converter(Any)
+
+        def sequence(value: Any) -> tuple:
+            if not isinstance(value, (list, tuple)):
+                raise _Bad("", f"must be a list, not {type(value).__name__}")
+            out = []
+            for i, v in enumerate(value):
+                try:
+                    out.append(item(v))
+                except _Bad as bad:
+                    raise _Bad(f"[{i}]{bad.sub}", bad.msg) from None
+            return tuple(out)
+        return sequence
     if origin is dict or hint is dict:
-        if not isinstance(value, dict):
-            raise CriError(Code.INVALID_ARGUMENT, f"{path}: must be a map, not {type(value).__name__}")
-        return dict(value)
-    if hint is Any:
-        return value
+        def mapping(value: Any) -> dict:
+            if not isinstance(value, dict):
+                raise _Bad("", f"must be a map, not {type(value).__name__}")
+            return dict(value)
+        return mapping
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise CriError(Code.INVALID_ARGUMENT, f"{path}: must be a number, not {type(value).__name__}")
-        return float(value)
+        def number(value: Any) -> float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise _Bad("", f"must be a number, not {type(value).__name__}")
+            return float(value)
+        return number
     if hint in (str, int, bool):
-        if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-            raise CriError(Code.INVALID_ARGUMENT, f"{path}: must be {hint.__name__}, not {type(value).__name__}")
-        return value
-    return value
+        def exact(value: Any) -> Any:
+            if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+                raise _Bad("", f"must be {hint.__name__}, not {type(value).__name__}")
+            return value
+        return exact
+    return lambda value: value  # Any, and anything the records do not use
 
 
 def from_wire(cls: type, data: Any, path: str = "") -> Any:
     """The record ``cls`` from its map; CriError INVALID_ARGUMENT naming the field if it does not fit."""
-    where = path or cls.__name__
-    if not isinstance(data, dict):
-        raise CriError(Code.INVALID_ARGUMENT, f"{where}: must be a map, not {type(data).__name__}")
-    fields = {f.name: f for f in _fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise CriError(Code.INVALID_ARGUMENT, f"{where}: unknown field {unknown[0]!r}")
-    hints = _hints(cls)
-    kwargs = {}
-    for name, f in fields.items():
-        if name not in data:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise CriError(Code.INVALID_ARGUMENT, f"{where}.{name}: required")
-            continue
-        kwargs[name] = _convert(hints[name], data[name], f"{where}.{name}")
-    return cls(**kwargs)
+    try:
+        return _decode(cls, data)
+    except _Bad as bad:
+        raise CriError(Code.INVALID_ARGUMENT, f"{path or cls.__name__}{bad.sub}: {bad.msg}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,5 +212,8 @@ def parse_args(method: str, args: Any) -> dict[str, Any]:
             if name not in spec.optional:
                 raise CriError(Code.INVALID_ARGUMENT, f"{method}.{name}: required")
             continue
-        out[name] = _convert(hint, args[name], f"{method}.{name}")
+        try:
+            out[name] = _converter(hint)(args[name])
+        except _Bad as bad:
+            raise CriError(Code.INVALID_ARGUMENT, f"{method}.{name}{bad.sub}: {bad.msg}") from None
     return out
