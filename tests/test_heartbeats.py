@@ -11,6 +11,7 @@ a dead one let real time pass well beyond that timeout.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -153,18 +154,29 @@ rt.run()
 """
 
 
-def test_a_stopped_peer_is_buried_within_the_timeout_and_registers_again_when_continued(pair):
-    """SIGSTOP stops the I/O thread too: the pings go unanswered and the broker's ZeroMQ closes the connection."""
-    clock, broker, _ = pair
+@contextlib.contextmanager
+def stoppable_peer(clock: ManualClock, broker: Runtime):
+    """A peer process with one Ponger, registered with ``broker``; yields (process, "is it routed?")."""
     code = STOPPABLE_PEER.format(interval=INTERVAL_S, liveness=LIVENESS)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.Popen([sys.executable, "-c", code, str(broker.link.port)], cwd=root)
-    try:
-        def routed() -> bool:
-            return b"stoppable-ponger" in broker.link.core.routes
 
-        wait_until(routed, 20, "the subprocess peer registering",
-                   lambda: step(clock, broker, advance_s=INTERVAL_S))
+    def routed() -> bool:
+        return b"stoppable-ponger" in broker.link.core.routes
+
+    try:
+        wait_until(routed, 20, "the subprocess peer registering", lambda: step(clock, broker, advance_s=INTERVAL_S))
+        yield proc, routed
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_a_stopped_peer_is_buried_within_the_timeout_and_registers_again_when_continued(pair):
+    """SIGSTOP stops the I/O thread too: the pings go unanswered and the broker's ZeroMQ closes the connection."""
+    clock, broker, _ = pair
+    with stoppable_peer(clock, broker) as (proc, routed):
         os.kill(proc.pid, signal.SIGSTOP)
         stopped_at = time.monotonic()
         wait_until(lambda: not routed(), 10, "the broker burying the stopped peer",
@@ -174,10 +186,6 @@ def test_a_stopped_peer_is_buried_within_the_timeout_and_registers_again_when_co
         os.kill(proc.pid, signal.SIGCONT)
         wait_until(routed, 20, "the continued peer registering again",
                    lambda: step(clock, broker, advance_s=INTERVAL_S))
-    finally:
-        os.kill(proc.pid, signal.SIGCONT)
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_a_peer_that_loses_the_broker_with_a_backlog_unread_reads_it_and_registers_again(pair):
@@ -191,15 +199,7 @@ def test_a_peer_that_loses_the_broker_with_a_backlog_unread_reads_it_and_registe
     """
     clock, broker, _ = pair
     flooder = broker.add(Actor("flooder"))
-    code = STOPPABLE_PEER.format(interval=INTERVAL_S, liveness=LIVENESS)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.Popen([sys.executable, "-c", code, str(broker.link.port)], cwd=root)
-    try:
-        def routed() -> bool:
-            return b"stoppable-ponger" in broker.link.core.routes
-
-        wait_until(routed, 20, "the subprocess peer registering",
-                   lambda: step(clock, broker, advance_s=INTERVAL_S))
+    with stoppable_peer(clock, broker) as (proc, routed):
         os.kill(proc.pid, signal.SIGSTOP)
         for i in range(300):  # one message a turn: 300 messages waiting, not one batch
             flooder.send("stoppable-ponger", Ping(i))
@@ -210,10 +210,6 @@ def test_a_peer_that_loses_the_broker_with_a_backlog_unread_reads_it_and_registe
         wait_until(routed, 20, "the continued peer registering again",
                    lambda: step(clock, broker, advance_s=INTERVAL_S))
         assert proc.poll() is None, f"the peer exited with {proc.returncode}"
-    finally:
-        os.kill(proc.pid, signal.SIGCONT)
-        proc.terminate()
-        proc.wait(10)
 
 
 class Forgotten(Actor):
