@@ -1,0 +1,148 @@
+"""A real Prometheus against the default cluster: every process is found and up, and every /metrics is clean.
+
+The default cluster (config/cluster.yaml: three store members, the API
+server, scheduler, controller managers, DNS, three nodes and the demo pair,
+each under its ``kubesim run`` supervisor) runs as real processes with free
+ports and its state in a temporary directory, and Debian's ``prometheus``
+runs with ``config/prometheus.yml`` as shipped: it finds the processes only
+through the file_sd target files they write. The README's example workloads
+are applied, so the cluster has pods, volumes, Services and a crash loop to
+report. ``promtool`` (from the same package) lints every endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.helpers import ROOT, free_port, kubesim, kubesim_out, wait_until
+
+pytestmark = pytest.mark.integration
+
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+
+
+def default_cluster(tmp: Path) -> tuple[Path, list[str]]:
+    """config/cluster.yaml with free ports and every piece of state under ``tmp/.kubesim``; its process names."""
+    doc = yaml.safe_load((ROOT / "config" / "cluster.yaml").read_text())
+    state = tmp / ".kubesim"
+    doc["cluster"]["state_dir"] = str(state)
+    doc["bus"]["port"] = free_port()
+    doc["security"]["keys_dir"] = str(state / "keys")
+    doc["store"]["data_dir"] = str(state / "store")
+    doc["store"]["fsync"] = False  # the disk is not what this test is about
+    doc["store"]["members"] = {name: free_port() for name in doc["store"]["members"]}
+    for proc in doc["processes"].values():
+        proc["metrics_port"] = 0  # the OS picks; the target files say which
+    path = tmp / "cluster.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path, list(doc["processes"])
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return json.load(resp)
+
+
+class Prom:
+    """The Prometheus HTTP API at ``base``."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def query(self, expr: str) -> list[dict]:
+        doc = get_json(f"{self.base}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+        assert doc["status"] == "success", doc
+        return doc["data"]["result"]
+
+    def targets(self) -> list[dict]:
+        return get_json(f"{self.base}/api/v1/targets?state=active")["data"]["activeTargets"]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """The default cluster and a Prometheus scraping it; yields (Prom, cluster file, process names)."""
+    tmp = tmp_path_factory.mktemp("prometheus")
+    config, names = default_cluster(tmp)
+    logs = tmp / "logs"
+    logs.mkdir()
+    procs = []
+    prom = None
+    try:
+        for name in names:
+            procs.append(kubesim("--config", str(config), "run", name,
+                                 stdout=open(logs / f"{name}.log", "w"), stderr=subprocess.STDOUT))
+        # config/prometheus.yml as shipped, beside the cluster's state as it is beside the project's.
+        (tmp / "config").mkdir()
+        shutil.copy(ROOT / "config" / "prometheus.yml", tmp / "config" / "prometheus.yml")
+        port = free_port()
+        prom = subprocess.Popen([PROMETHEUS, f"--config.file={tmp / 'config' / 'prometheus.yml'}",
+                                 f"--storage.tsdb.path={tmp / 'prometheus-data'}",
+                                 f"--web.listen-address=127.0.0.1:{port}"],
+                                stdout=open(logs / "prometheus.log", "w"), stderr=subprocess.STDOUT)
+        p = Prom(f"http://127.0.0.1:{port}")
+
+        def nodes_ready() -> bool:
+            out = kubesim_out("--config", str(config), "get", "nodes")
+            return out.returncode == 0 and out.stdout.count(" Ready ") == 3
+        wait_until(nodes_ready, 90, "three Ready nodes")
+        applied = kubesim_out("--config", str(config), "apply", "-f", str(ROOT / "config" / "examples"),
+                              timeout_s=60)
+        assert applied.returncode == 0, applied.stderr
+        yield p, config, names
+    finally:
+        if prom is not None:
+            prom.terminate()
+            prom.wait(20)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def test_prometheus_finds_every_process_through_the_target_files_and_all_are_up(cluster):
+    prom, _, names = cluster
+    # Each `kubesim run NAME` is a supervisor and its child, each with a /metrics of its own.
+    expected = set(names) | {f"{name}-supervisor" for name in names}
+
+    def all_up() -> set[str] | None:
+        try:
+            targets = prom.targets()
+        except OSError:
+            return None  # Prometheus still starting
+        up = {t["labels"].get("process") for t in targets if t["health"] == "up"}
+        return up if up >= expected and all(t["health"] == "up" for t in targets) else None
+    up = wait_until(all_up, 90, "every target up in Prometheus")
+    assert up == expected
+    assert {r["metric"]["process"] for r in prom.query('up{job="kubesim"} == 1')} == expected
+
+
+def test_promtool_finds_nothing_to_lint_in_any_processs_metrics(cluster):
+    prom, _, _ = cluster
+    targets = wait_until(lambda: [t for t in prom.targets() if t["health"] == "up"] or None, 90, "a target up")
+    problems = {}
+    for target in targets:
+        with urllib.request.urlopen(target["scrapeUrl"], timeout=10) as resp:
+            text = resp.read()
+        lint = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, timeout=60)
+        if lint.returncode != 0 or lint.stdout.strip() or lint.stderr.strip():
+            problems[target["labels"]["process"]] = (lint.stdout + lint.stderr).decode()
+    assert not problems, "\n".join(f"{p}:\n{text}" for p, text in sorted(problems.items()))
+
+
+def test_the_lint_is_not_vacuous_promtool_flags_a_counter_without_total():
+    bad = b"# HELP requests Requests.\n# TYPE requests counter\nrequests 1\n"
+    lint = subprocess.run([PROMTOOL, "check", "metrics"], input=bad, capture_output=True, timeout=60)
+    assert lint.returncode != 0 and b'"_total" suffix' in lint.stdout + lint.stderr
