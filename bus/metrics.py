@@ -57,8 +57,19 @@ class Histogram:
         return out
 
 
+#: Why a frame is rejected (the reasons :class:`bus.codec.Rejected` carries).
+REJECT_REASONS = ("frame_count", "bad_envelope", "bad_frame", "bad_dst", "bad_header", "bad_body", "bad_batch",
+                  "oversize", "unknown_kind", "unknown_dst", "no_handler", "unregistered")
+#: Why the broker could not deliver a message.
+UNDELIVERABLE_REASONS = ("unknown_dst", "unreachable", "overloaded", "too_large", "unregistered")
+
+
 class BusMetrics:
-    """Everything the bus counts in one process."""
+    """Everything the bus counts in one process.
+
+    Counters with a known set of labels start with every label at 0, as Prometheus' instrumentation
+    guidance asks: a process that never rejected a frame says 0, and a dashboard shows 0, not "no data".
+    """
 
     def __init__(self, process: str) -> None:
         self.process = process
@@ -66,9 +77,11 @@ class BusMetrics:
         self.sent_bytes: defaultdict[str, int] = defaultdict(int)
         self.received: defaultdict[str, int] = defaultdict(int)
         self.received_bytes: defaultdict[str, int] = defaultdict(int)
-        self.rejected: defaultdict[str, int] = defaultdict(int)
+        self.rejected: defaultdict[str, int] = defaultdict(int, dict.fromkeys(REJECT_REASONS, 0))
         self.handler_seconds: dict[str, Histogram] = {}
-        self.handler_errors: defaultdict[str, int] = defaultdict(int)
+        self.handler_errors: defaultdict[str, int] = defaultdict(int, {"timer": 0, "task": 0})
+        """By message kind, and "timer" and "task" for the callbacks and tasks that raised (a kind starts
+        at 0 when an actor that handles it is added)."""
         self.requests_timed_out = 0
         self.requests_undeliverable = 0
         self.late_replies = 0

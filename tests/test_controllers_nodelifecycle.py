@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from actors.apiserver.objects import rfc3339
 from actors.apiserver.status import ApiError
@@ -29,6 +30,7 @@ from actors.controllers.nodelifecycle import (
     compute_zone_state,
     matching_tolerations,
     min_toleration_s,
+    zone_label,
     zone_of,
 )
 from actors.leaderelection import micro_time
@@ -875,3 +877,50 @@ def test_zone_counts_follow_each_synced_verdict_between_full_counts():
     for n in ("a", "b", "c"):
         w.sync(n)
     assert w.nlc.disruption.states == {"": "PartialDisruption"}
+
+
+# --- metrics -----------------------------------------------------------------------------------------
+
+def evictions(w: World) -> dict[str, float]:
+    """``kubesim_node_collector_evictions_total`` by zone, as a scrape of the controller finds it."""
+    registry = CollectorRegistry()
+    registry.register(w.nlc)
+    return {s.labels["zone"]: s.value for m in registry.collect() for s in m.samples
+            if s.name == "kubesim_node_collector_evictions_total"}
+
+
+def test_zone_labels_are_readable():
+    assert zone_label(zone_of(make_node("n"))) == ""
+    assert zone_label(zone_of(make_node("n", zone="z1"))) == "z1"
+    assert zone_label(zone_of(make_node("n", labels={"topology.kubernetes.io/region": "r",
+                                                     "topology.kubernetes.io/zone": "z"}))) == "r:z"
+
+
+def test_each_pod_deleted_counts_one_eviction_in_its_nodes_zone():
+    pods = [make_pod("web-1", "n1", tolerations=[]), make_pod("web-2", "n1", tolerations=[]),
+            make_pod("db-1", "n1")]  # db-1 tolerates the taint for 300 s
+    w = World([make_node("n1", ready="Unknown", taints=UNREACHABLE_TAINTS, zone="z1")], pods)
+    assert evictions(w) == {}, "no zone seen yet"
+    w.sync()
+    assert sorted(w.api.deleted()) == ["default/web-1", "default/web-2"]
+    # The neighbour "ok" has no zone: its zone is there, at 0, before any eviction in it.
+    assert evictions(w) == {"z1": 2, "": 0}
+    w.deliver()
+    w.at(300)
+    w.sync()
+    assert w.api.deleted()[-1] == "default/db-1"
+    assert evictions(w) == {"z1": 3, "": 0}
+
+
+def test_a_failed_or_needless_deletion_is_no_eviction():
+    w = eviction_world([make_pod("web-1", "n1", tolerations=[]), make_pod("web-2", "n1", tolerations=[])])
+    w.api.errors[("delete", "web-1")] = ApiError(500, "InternalError", "etcd is sad")
+    w.api.errors[("delete", "web-2")] = ApiError(404, "NotFound", 'pods "web-2" not found')  # someone was first
+    with pytest.raises(ApiError):
+        w.sync()
+    assert evictions(w) == {"": 0}
+    del w.api.errors[("delete", "web-1")]
+    w.deliver()
+    w.at(1)
+    w.sync()  # the retry deletes web-1
+    assert evictions(w) == {"": 1}

@@ -607,6 +607,17 @@ def test_a_crashing_container_backs_off(world):
     assert later
 
 
+def test_each_restart_of_a_container_is_counted_once(world):
+    world.assign_cidr()
+    world.api.put(make_pod("web-0", {"name": "web", "image": "busybox:1.36", "command": ["sh", "-c", "exit 1"]}))
+    world.wait_for(lambda: world.api.events("Started"))
+    assert world.metric("kubesim_kubelet_container_restarts_total") == 0, "the first start is no restart"
+    # Restarts come 10 s, then 20 s after a crash; the third waits 40 s, so the count is still 2 when seen.
+    world.wait_for(lambda: world.container_status().get("restartCount", 0) >= 2, timeout_s=60.0)
+    assert world.container_status()["restartCount"] == 2
+    assert world.metric("kubesim_kubelet_container_restarts_total") == 2
+
+
 def test_a_missing_image_is_err_image_pull_then_image_pull_back_off(world):
     world.assign_cidr()
     world.api.put(make_pod("web-0", {"name": "web", "image": "nginx:doesnotexist"}))

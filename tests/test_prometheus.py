@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.dashboards import all_queries, substitute
 from tests.helpers import ROOT, free_port, kubesim, kubesim_out, wait_until
 
 pytestmark = pytest.mark.integration
@@ -127,6 +129,25 @@ def test_prometheus_finds_every_process_through_the_target_files_and_all_are_up(
     up = wait_until(all_up, 90, "every target up in Prometheus")
     assert up == expected
     assert {r["metric"]["process"] for r in prom.query('up{job="kubesim"} == 1')} == expected
+
+
+@pytest.mark.timeout(300)
+def test_every_panel_of_every_dashboard_shows_data(cluster):
+    prom, _, _ = cluster
+    queries = all_queries()
+    assert len({q.file for q in queries}) >= 7, "a dashboard went missing"
+    empty = {q.where(): substitute(q.expr) for q in queries}
+    # Rates need two scrapes inside their window and some series need the examples to get going (a crash
+    # loop's restarts, a Job's completion): ask again until every panel answers or the deadline passes.
+    deadline = time.monotonic() + 150
+    while empty and time.monotonic() < deadline:
+        for where, expr in list(empty.items()):
+            if prom.query(expr):
+                del empty[where]
+        if empty:
+            time.sleep(5)  # one scrape interval: nothing new to see before the next scrape
+    assert not empty, f"{len(empty)} of {len(queries)} panel queries returned no series:\n" + "\n".join(
+        f"  {where}: {expr}" for where, expr in sorted(empty.items()))
 
 
 def test_promtool_finds_nothing_to_lint_in_any_processs_metrics(cluster):

@@ -10,6 +10,8 @@ BusCollector output on a fresh CollectorRegistry.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -20,7 +22,13 @@ from bus.clock import ManualClock
 from bus.codec import pack_body, pack_header, unpack_body, unpack_header
 from bus.faults import FaultRule
 from bus.messages import Error, FaultsState, SetFaults
-from bus.metrics import HANDLER_BUCKETS, BusCollector, BusMetrics, Histogram
+from bus.metrics import (
+    HANDLER_BUCKETS,
+    REJECT_REASONS,
+    BusCollector,
+    BusMetrics,
+    Histogram,
+)
 from bus.runtime import (
     Actor,
     Cancelled,
@@ -33,6 +41,7 @@ from bus.runtime import (
 )
 from bus.runtime.peer_link import PeerLink
 from bus.settings import BusSettings
+from tests.helpers import ROOT
 
 # --- Fixtures and helpers -------------------------------------------------------
 
@@ -675,6 +684,23 @@ def test_bus_collector_exposes_every_metric_under_its_name():
     }
     assert "# TYPE kubesim_bus_peers_alive gauge" in text
     assert "# TYPE kubesim_bus_handler_duration_seconds histogram" in text
+
+
+def test_every_reason_a_frame_is_rejected_for_starts_at_zero_in_every_process():
+    """The reasons in REJECT_REASONS are the ones the code rejects with: a new reason must be listed there."""
+    used = set()
+    for path in (ROOT / "bus").rglob("*.py"):
+        used |= set(re.findall(r'Rejected\(\s*"([a-z_]+)"', path.read_text()))
+    assert used and used <= set(REJECT_REASONS), used - set(REJECT_REASONS)
+    s = _scrape(BusMetrics("p"))
+    assert all(s[("kubesim_bus_rejected_frames_total", (("reason", r),))] == 0 for r in REJECT_REASONS)
+    assert s[("kubesim_bus_handler_errors_total", (("kind", "timer"),))] == 0
+
+
+def test_an_added_actors_kinds_start_at_zero_handler_errors(rt):
+    rt.add(Echo("echo"))
+    assert rt.metrics.handler_errors["demo.Ping"] == 0
+    assert "demo.Pong" not in rt.metrics.handler_errors  # Echo handles Pings only
 
 
 def test_bus_collector_reports_the_current_values():

@@ -376,3 +376,27 @@ def test_a_write_that_could_not_travel_in_an_append_is_refused_before_it_is_logg
     small = cli.request(lead.name, StorePut(b"/small", b"ok"))
     c.advance(0.5)
     assert isinstance(cli.answer(small), StoreResult)
+
+
+# --- 10. metrics -----------------------------------------------------------------------------------
+
+
+def test_every_member_counts_the_writes_it_applied_the_leader_also_the_ones_it_proposed(make_cluster):
+    c = make_cluster()
+    lead = c.elect()
+    c.advance(0.5)  # the new leader's empty entry is applied everywhere: it is no proposal
+
+    def counts(name: str) -> tuple[float, float]:
+        registry, labels = c.members[name].metrics.registry, {"member": name}
+        return (registry.get_sample_value("kubesim_store_proposals_applied_total", labels),
+                registry.get_sample_value("kubesim_store_proposals_committed_total", labels))
+
+    before = {name: counts(name) for name in c.members}
+    assert all(applied == 0 for applied, _ in before.values())
+    answers = put_one_by_one(c, lead.name, [(b"/m/%d" % i, b"v") for i in range(3)])
+    assert all(isinstance(a, StoreResult) for a in answers)
+    c.advance(0.5)  # the followers learn the commit index from the next heartbeat
+    for name in c.members:
+        applied, committed = counts(name)
+        assert applied == 3, name
+        assert committed == (3 if name == lead.name else 0), name

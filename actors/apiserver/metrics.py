@@ -16,6 +16,11 @@ _REQUEST_BUCKETS = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5,
 _STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
+#: Why a request is refused before it reaches the store: the Status reasons of 400, 401, 403, 413 and 422,
+#: and "Malformed" for a body the strategy code could not read.
+REJECT_REASONS = ("BadRequest", "Unauthorized", "Forbidden", "RequestEntityTooLarge", "Invalid", "Malformed")
+
+
 class ApiServerMetrics:
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
         self.requests = Counter("kubesim_apiserver_request_total",
@@ -39,6 +44,8 @@ class ApiServerMetrics:
         self.rejected = Counter("kubesim_apiserver_rejected_requests_total",
                                 "Requests refused before they reached the store, by reason.",
                                 ["reason"], registry=registry)
+        for reason in REJECT_REASONS:  # known label values start at 0: a quiet cluster shows 0, not no data
+            self.rejected.labels(reason)
         self.cache_revision = Gauge("kubesim_apiserver_watch_cache_revision",
                                     "The store revision each resource's watch cache reflects.",
                                     ["resource"], registry=registry)

@@ -9,6 +9,12 @@ retried with the queue's per-key backoff; one that returns a delay is looked
 at again after it. Only the holder of the ``kube-system/kube-controller-manager``
 Lease syncs; a standby keeps its caches warm and takes over when the lease
 runs out.
+
+Metrics: client-go's work-queue metrics per controller; a controller with a
+``collect()`` method is a Prometheus collector of its own (the node lifecycle
+controller's evictions); and the kube-controller-manager's leader exports
+the cluster-state gauges (:mod:`actors.controllers.statemetrics`) from its
+informer caches.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 
 from actors import events
 from actors.apiserver.client import ApiClient, ApiError, Informer
+from actors.controllers import statemetrics
 from actors.controllers.base import INDEXERS, Context, Controller
 from actors.controllers.workqueue import WorkQueue
 from actors.leaderelection import Contender, LeaderElector
@@ -63,6 +70,8 @@ class WorkQueueMetrics:
     """client-go's workqueue metrics, per controller (``name``), ``kubesim_`` prefixed."""
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.registry = registry
+        """Where the manager also registers its other collectors (controllers', cluster state)."""
         self.depth = Gauge("kubesim_workqueue_depth", "Keys waiting in a controller's queue.", ["name"],
                            registry=registry)
         self.adds = Counter("kubesim_workqueue_adds_total", "Keys put in a controller's queue.", ["name"],
@@ -93,7 +102,10 @@ class ControllerManager(Actor):
     def __init__(self, name: str, api: ApiClient, controllers: list[Controller], *, identity: str,
                  lease_duration_s: float = 15.0, renew_deadline_s: float = 10.0, retry_period_s: float = 2.0,
                  lease_name: str = LEASE_NAME, seed: int | None = None,
-                 metrics: WorkQueueMetrics | None = None) -> None:
+                 metrics: WorkQueueMetrics | None = None, cluster_state_metrics: bool | None = None) -> None:
+        """``cluster_state_metrics``: export the cluster-state gauges while leading; by default only the
+        kube-controller-manager does (the cloud controller manager runs this class under another lease,
+        and both exporting would count every pod twice)."""
         super().__init__(name)
         self.event_correlator = events.EventCorrelator()
         self.api = api
@@ -109,11 +121,20 @@ class ControllerManager(Actor):
         self.recorder = _Recorder(self)
         self._in_flight = {c.name: 0 for c in controllers}
         self._adds_counted = {c.name: 0 for c in controllers}
+        self.cluster_state_metrics = (lease_name == LEASE_NAME if cluster_state_metrics is None
+                                      else cluster_state_metrics)
+        for c in controllers:
+            if callable(getattr(c, "collect", None)):
+                self.metrics.registry.register(c)
+        if self.cluster_state_metrics:
+            self.metrics.registry.register(statemetrics.StateCollector(self.informers, self._exports_state))
 
     # --- life cycle -------------------------------------------------------------------------
     def on_start(self) -> None:
-        resources = sorted({r for c in self.controllers for r in c.watches})
-        for resource in resources:
+        watched = {r for c in self.controllers for r in c.watches}
+        if self.cluster_state_metrics:
+            watched.update(statemetrics.RESOURCES)  # the default controllers watch them all already
+        for resource in sorted(watched):
             self.informers[resource] = Informer(
                 self.api, resource,
                 on_add=lambda obj, r=resource: self._event(r, "ADDED", None, obj),
@@ -202,6 +223,15 @@ class ControllerManager(Actor):
     # --- leader election -----------------------------------------------------------------------
     def _elect(self) -> None:
         self.contender.start()
+
+    def _exports_state(self) -> bool:
+        """Whether a scrape gets the cluster-state gauges: only the leader's, and only once its caches of
+        those kinds are listed (a half-listed cache would be a wrong count, worse than none). Called from the
+        scrape thread: it only reads."""
+        if not self.elector.is_leader(self.clock.monotonic()):
+            return False
+        informers = [self.informers.get(r) for r in statemetrics.RESOURCES]
+        return all(i is not None and i.synced.done() for i in informers)
 
     def _publish(self) -> None:
         for name, queue in self.queues.items():

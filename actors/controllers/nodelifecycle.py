@@ -55,6 +55,12 @@ when to look again: when the grace period would run out for a healthy
 node, every ``monitor_period_s`` (5 s) for an unhealthy one, and when a
 toleration or an eviction token comes due.
 
+Metrics: ``kubesim_node_collector_evictions_total{zone}`` (Kubernetes'
+``node_collector_evictions_total``), the pods this controller deleted, per
+zone. The controller counts in a plain dict and is itself the Prometheus
+collector (:meth:`NodeLifecycleController.collect`, registered by the
+manager), so a controller made in a test registers nothing anywhere.
+
 The parts are plain objects with time passed in; only
 :class:`NodeLifecycleController` talks to the API.
 """
@@ -65,6 +71,8 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from prometheus_client.core import CounterMetricFamily
 
 from actors.apiserver.objects import rfc3339
 from actors.apiserver.status import ApiError
@@ -164,6 +172,15 @@ def zone_of(node: Obj) -> str:
     zone = next((labels[k] for k in ZONE_LABELS if k in labels), "")
     region = next((labels[k] for k in REGION_LABELS if k in labels), "")
     return f"{region}:\x00:{zone}" if region or zone else ""
+
+
+def zone_label(zone: str) -> str:
+    """A zone key as a label value: "zone", or "region:zone" with a region label ("" with neither).
+
+    Kubernetes exports the key itself, NUL byte and all ("region:\\0:zone"): legal in Prometheus, but
+    unreadable in Grafana and in the text format, so kubesim writes it the way people say it."""
+    region, _, name = zone.partition(":\x00:")
+    return f"{region}:{name}" if region else name
 
 
 def counts_for_disruption(node: Obj) -> bool:
@@ -566,6 +583,9 @@ class NodeLifecycleController(Controller):
         """Zone -> [Ready nodes, nodes] over ``_zone_of``."""
         self._counted_at: float | None = None
         """When the zones were last counted from every node in the cache."""
+        self.evictions: dict[str, int] = {}
+        """Zone -> pods deleted by taint-based eviction; a zone appears at 0 when first seen, so its series
+        exists before the first eviction."""
 
     def keys(self, resource: str, obj: Obj) -> Iterable[str]:
         """A node's name; a node Lease's name; a pod's node."""
@@ -691,6 +711,7 @@ class NodeLifecycleController(Controller):
             if counts[1] == 0:
                 del self._zone_counts[old[0]]
         if entry is not None:
+            self.evictions.setdefault(entry[0], 0)
             self._zone_of[name] = entry
             counts = self._zone_counts.setdefault(entry[0], [0, 0])
             counts[0] += entry[1] == "True"
@@ -775,16 +796,29 @@ class NodeLifecycleController(Controller):
         for key in plan.cancelled:
             ctx.recorder.event(_pod_ref(key), "Normal", "TaintManagerEviction", f"Cancelling deletion of Pod {key}")
         errors = []
+        zone = zone_of(node)
         for pod in plan.due:
             key = pod_key(pod)
             ctx.recorder.event(pod, "Normal", "TaintManagerEviction", f"Marking for deletion Pod {key}")
             try:
-                await delete_for_taint(ctx, pod)
+                deleted = await delete_for_taint(ctx, pod)
             except ApiError as err:
                 errors.append(err)
                 continue
             self.evictor.fired(key)
+            if deleted:  # a pod someone else deleted first was not evicted by us
+                self.evictions[zone] = self.evictions.get(zone, 0) + 1
         return plan.next_in_s, errors
+
+    # --- metrics ------------------------------------------------------------------------------------
+    def collect(self) -> Iterable[CounterMetricFamily]:
+        """The evictions, for prometheus-client (its scrape thread: the dict is copied in one C call)."""
+        family = CounterMetricFamily("kubesim_node_collector_evictions",
+                                     "Pods deleted by taint-based eviction, by zone (node_collector_evictions_total).",
+                                     labels=["zone"])
+        for zone, count in sorted(dict(self.evictions).items()):
+            family.add_metric([zone_label(zone)], count)
+        yield family
 
 
 # --- writes to pods ---------------------------------------------------------------------------------
@@ -813,8 +847,9 @@ async def mark_pods_not_ready(ctx: Context, pods: list[Obj]) -> list[ApiError]:
     return errors
 
 
-async def delete_for_taint(ctx: Context, pod: Obj) -> None:
-    """Mark the pod a disruption target, then delete it (addConditionAndDeletePod); gone already is fine."""
+async def delete_for_taint(ctx: Context, pod: Obj) -> bool:
+    """Mark the pod a disruption target, then delete it (addConditionAndDeletePod); whether this deleted it
+    (False: it was gone already, which is fine)."""
     meta = pod["metadata"]
     ns, name = meta.get("namespace", ""), meta["name"]
     conditions = (pod.get("status") or {}).get("conditions") or []
@@ -828,3 +863,5 @@ async def delete_for_taint(ctx: Context, pod: Obj) -> None:
     except ApiError as err:
         if err.code != 404:
             raise
+        return False
+    return True

@@ -24,6 +24,8 @@ from actors.dns.records import (
     ANY,
     CNAME,
     DEFAULT_CLUSTER_DOMAIN,
+    NOERROR,
+    NXDOMAIN,
     PTR,
     SRV,
     TXT,
@@ -48,6 +50,8 @@ class DnsMetrics:
                                 registry=registry)
         self.responses = Counter("kubesim_dns_responses_total", "Answers, by rcode (and refused queries).",
                                  ["rcode"], registry=registry)
+        for rcode in (NOERROR, NXDOMAIN, "FORMERR", "SERVFAIL"):  # every rcode it answers with, from 0
+            self.responses.labels(rcode)
         self.duration = Histogram("kubesim_dns_request_duration_seconds", "Time to answer one query.",
                                   buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01),
                                   registry=registry)

@@ -222,6 +222,10 @@ class KubeletMetrics:
                                      buckets=(0.5, 1, 2, 5, 10, 20, 40, 80, 160), registry=registry)
         self.sync_errors = Counter("kubesim_kubelet_pod_sync_errors_total", "Pod syncs that failed and were retried.",
                                    registry=registry)
+        self.container_restarts = Counter(
+            "kubesim_kubelet_container_restarts_total",
+            "Containers the kubelet started again (an instance after the first: each adds one to restartCount).",
+            registry=registry)
         registry.register(_Gauges(self.kubelets))
 
     def attach(self, kubelet: Kubelet) -> None:
@@ -1117,6 +1121,8 @@ class Kubelet(Actor):
             return False
         w.waiting.pop(name, None)
         self._event(pod, "Normal", "Started", f"Started container {name}", container=name)
+        if attempt > 0:  # the attempt is the restart count this instance reports
+            self.metrics.container_restarts.inc()
         post_start = (container.get("lifecycle") or {}).get("postStart")
         if post_start:
             problem = await self._run_hook(post_start, container, container_id, pod_ip, START_TIMEOUT_S)

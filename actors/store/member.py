@@ -470,6 +470,9 @@ class StoreMember(Actor):
 
     def _apply(self, committed: list[Entry]) -> None:
         mvcc = self.mvcc
+        writes = sum(1 for e in committed if e.data)  # an empty entry is a new leader's no-op, not a proposal
+        if writes:
+            self.metrics.proposals_applied.inc(writes)
         for e in committed:
             response: dict[str, Any] | None = None
             if e.data:

@@ -16,6 +16,7 @@ _RTT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05
 class StoreMetrics:
     def __init__(self, member: str, registry: CollectorRegistry = REGISTRY) -> None:
         labels = {"member": member}
+        self.registry = registry
 
         def gauge(name: str, doc: str) -> Gauge:
             return Gauge(f"kubesim_store_{name}", doc, list(labels), registry=registry).labels(**labels)
@@ -40,6 +41,9 @@ class StoreMetrics:
         self.compact_revision = gauge("compact_revision", "Revision history was last compacted to.")
         self.proposals_committed = counter("proposals_committed_total",
                                            "Writes this member proposed that were committed and applied.")
+        self.proposals_applied = counter("proposals_applied_total",
+                                         "Writes applied to this member's key-value state, whoever proposed them "
+                                         "(etcd's proposals_applied_total; those a snapshot brought are not counted).")
         self.proposals_failed = counter("proposals_failed_total",
                                         "Writes this member accepted that failed (leadership lost, dropped).")
         self.proposals_pending = gauge("proposals_pending", "Writes proposed here and not yet applied.")

@@ -48,6 +48,7 @@ from bus.messages import (
     Undeliverable,
     Unregister,
 )
+from bus.metrics import UNDELIVERABLE_REASONS
 from bus.transport.sockets import bind_router
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ class BrokerLink:
         self.rt = rt
         s = rt.settings
         rt.metrics.peers_alive = lambda: len(self.core.peers)
+        for reason in UNDELIVERABLE_REASONS:  # the broker's own counter: every reason from 0
+            rt.metrics.undeliverable.setdefault(reason, 0)
         self.core = BrokerCore(s.heartbeat_interval_s * rt.clock.scale, s.heartbeat_liveness)
         self.sock: zmq.Socket | None = None
         self.port = 0

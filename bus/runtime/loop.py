@@ -169,6 +169,9 @@ class Runtime:
         assert key != BROKER_B, f"{BROKER!r} is the broker's own address"
         actor.runtime = self
         self._actors[key] = actor
+        errors = self.metrics.handler_errors
+        for kind in actor._handlers:
+            errors.setdefault(kind.KIND, 0)
         if self._running and isinstance(self.link, PeerLink):
             self.link.register()
         return actor
