@@ -119,6 +119,12 @@ class StoreTxn:
     """Operations as maps: ``{op: put|delete|range, key, ...}``."""
     failure: list
 
+    def span_note(self) -> str:
+        ops = [op.get("op", "?") for op in self.success if isinstance(op, dict)]
+        keys = [op.get("key") for op in self.success if isinstance(op, dict)]
+        key = keys[0].decode("utf-8", "replace") if keys and isinstance(keys[0], bytes) else ""
+        return f"txn {'+'.join(ops) or 'compare'} {key}".rstrip()
+
 
 @message("store.Compact")
 class StoreCompact:
@@ -246,6 +252,17 @@ class ApiRequest:
     """Act as another user (Kubernetes' ``Impersonate-User`` and ``Impersonate-Group`` headers):
     ``{"user": name, "groups": [...]}``; the sender must be allowed to impersonate both."""
 
+    def span_object(self) -> str:
+        name = self.name
+        if not name and isinstance(self.body, dict):  # a create names its object in the body
+            name = (self.body.get("metadata") or {}).get("name") or ""
+        if not name:
+            return ""
+        return f"{self.resource} {self.namespace}/{name}" if self.namespace else f"{self.resource} {name}"
+
+    def span_note(self) -> str:
+        return f"{self.verb} {self.resource}/{self.subresource}" if self.subresource else f"{self.verb} {self.resource}"
+
 
 @message("api.Response")
 class ApiResponse:
@@ -354,6 +371,9 @@ class CriRequest:
     method: str
     args: dict
     """The call's arguments by name; records (configs) as maps of their fields."""
+
+    def span_note(self) -> str:
+        return f"CRI {self.method}"
 
 
 @message("cri.Response")

@@ -56,6 +56,14 @@ class Message:
     FIELDS: ClassVar[tuple[str, ...]]
     TYPES: ClassVar[tuple[tuple[type, ...] | None, ...]]
 
+    def span_object(self) -> str:
+        """The API object a request is about, as ``pods demo/web-1`` (see :mod:`bus.tracing`); "" if none."""
+        return ""
+
+    def span_note(self) -> str:
+        """What a request asks, briefly, for its span (``create pods/binding``); "" to show the kind."""
+        return ""
+
 
 M = TypeVar("M", bound=type)
 
@@ -210,6 +218,24 @@ class FaultsState:
 
     rules: list
     """The rules as dicts."""
+
+
+@message("bus.TraceQuery")
+class TraceQuery:
+    """Ask a process (its ``<process>.bus``) for the spans it keeps: those of ``trace_ids``, and those about
+    ``obj`` (``pods demo/web-1``); see :mod:`bus.tracing`."""
+
+    trace_ids: list
+    obj: str = ""
+    limit: int = 2000
+
+
+@message("bus.TraceSpans")
+class TraceSpans:
+    """The spans a :class:`TraceQuery` found, oldest first: each a list of :class:`bus.tracing.Span`'s fields."""
+
+    spans: list
+    process: str = ""
 
 
 @message("bus.Unregister")

@@ -34,7 +34,7 @@ import json
 import sys
 from pathlib import Path
 
-from kubesim import cloud, dig, kubectl, proxycli, rollout, store
+from kubesim import cloud, dig, kubectl, proxycli, rollout, store, trace
 from kubesim.config import DEFAULT_CONFIG, ClusterConfig, ConfigError, load
 
 
@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     store.add_parser(sub)
     cloud.add_parser(sub)
     dig.add_parser(sub)
+    trace.add_parser(sub)
     proxycli.add_parsers(sub)
     rollout.add_parser(sub)
     kubectl.add_parsers(sub)
@@ -246,5 +247,5 @@ def _cluster(cfg: ClusterConfig, args) -> int:
 
 
 COMMANDS = {"cluster": _cluster, "run": _run, "child": _child, "ctl": _ctl, "faults": _faults, "node": _node, "keys": _keys,
-            "procfile": _procfile, "check": _check, "store": store.run, "cloud": cloud.run, "dig": dig.run,
+            "procfile": _procfile, "check": _check, "store": store.run, "cloud": cloud.run, "dig": dig.run, "trace": trace.run,
             "rollout": rollout.run, **proxycli.COMMANDS, **kubectl.COMMANDS}

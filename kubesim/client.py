@@ -52,6 +52,40 @@ def _ask(cfg: ClusterConfig, dst: str, msg: Message, *, timeout_s: float, retrie
         rt.shutdown()
 
 
+def ask_each(cfg: ClusterConfig, questions: dict[str, Message], *, timeout_s: float = 3.0) -> dict[str, object]:
+    """Ask several actors at once (store members each over a direct link); each answer, or the exception a
+    request ended with (a process that is down answers with :class:`RequestFailed` after ``timeout_s``)."""
+    members = {dst: dst.partition(".")[0] for dst in questions if dst.partition(".")[0] in cfg.store.members}
+    out: dict[str, object] = {}
+    for dst, member in members.items():
+        try:
+            out[dst] = _ask(cfg, dst, questions[dst], timeout_s=timeout_s, retries=1, member=member)
+        except RequestFailed as exc:
+            out[dst] = exc
+    rest = {dst: msg for dst, msg in questions.items() if dst not in members}
+    if not rest:
+        return out
+    from kubesim.process import runtime_for
+
+    logs.configure("kubesim-cli", "warning", cfg.logging.format)
+    name = f"kubesim-cli-{os.getpid()}"
+    rt = runtime_for(cfg, name, broker=False, key_name="admin", clock=RealClock())
+    asker = rt.add(Actor(f"{name}.asker"))
+    rt.start()
+    futures = {dst: asker.request(dst, msg, timeout_s=timeout_s, retries=1) for dst, msg in rest.items()}
+    try:
+        while not all(f.done() for f in futures.values()):
+            rt.run_once(0.05)
+    finally:
+        rt.shutdown()
+    for dst, fut in futures.items():
+        try:
+            out[dst] = fut.result()
+        except RequestFailed as exc:
+            out[dst] = exc
+    return out
+
+
 def set_faults(cfg: ClusterConfig, process: str, rules: list[dict], seed: int | None,
                timeout_s: float = 5.0) -> list[dict]:
     """Replace ``process``'s fault rules (``[]`` clears them); returns the rules in force."""

@@ -14,7 +14,7 @@ import ipaddress
 import pytest
 
 from tests.api_cluster import ApiCluster
-from tests.helpers import wait_until
+from tests.helpers import kubesim_out, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -130,3 +130,29 @@ def test_a_crashing_pod_backs_off_and_a_job_completes(cluster):
     wait_until(lambda: any(c.get("type") == "Complete" and c.get("status") == "True"
                            for c in (s.run(s.api.get("jobs", "once", "default")).get("status") or {})
                            .get("conditions") or []), 90, "the Job to complete", step=lambda: s.poll(0.1))
+
+
+def test_kubesim_trace_follows_a_new_pod_through_the_components_in_causal_order(cluster):
+    """Created (API server, store), bound (scheduler), started (kubelet -> runtime), reported (status write)."""
+    s = cluster.admin
+    s.run(s.api.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "traced", "namespace": "default"},
+                        "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.9"}]}}))
+    wait_until(lambda: (s.run(s.api.get("pods", "traced", "default")).get("status") or {}).get("phase") == "Running",
+               60, "the traced pod Running", step=lambda: s.poll(0.1))
+    out = kubesim_out("--config", str(cluster.config), "trace", "pod/traced", "-n", "default", timeout_s=60)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split() for line in out.stdout.splitlines()[2:] if line.startswith("+")]
+
+    def first(pred, after: int = -1) -> int:
+        found = [i for i, r in enumerate(rows) if pred(r) and i > after]
+        assert found, f"no such step in:\n{out.stdout}"
+        return found[0]
+
+    created = first(lambda r: r[1] == "apiserver" and r[3] == "<-" and r[5:7] == ["create", "pods"])
+    stored = first(lambda r: r[1].startswith("store-") and r[3] == "<-" and r[5] == "txn")
+    bound = first(lambda r: r[1] == "scheduler" and r[3] == "->" and r[5:7] == ["create", "pods/binding"])
+    started = first(lambda r: r[2].endswith(".runtime") and r[3] == "<-" and r[5:7] == ["CRI", "StartContainer"])
+    asked = first(lambda r: r[2].endswith(".kubelet") and r[3] == "->" and r[5:7] == ["CRI", "StartContainer"])
+    # The kubelet writes the status as the pod goes (ContainerCreating first): one write comes after the start.
+    first(lambda r: r[2].endswith(".api") and r[5:7] == ["update", "pods/status"] and r[3] == "->", after=started)
+    assert created < stored < bound < asked <= started, out.stdout

@@ -24,6 +24,8 @@ from bus.messages import (
     FaultsState,
     Message,
     SetFaults,
+    TraceQuery,
+    TraceSpans,
 )
 from bus.runtime.futures import Future, Task, Timer
 
@@ -46,13 +48,18 @@ def handles(*kinds: type[Message]):
 class Envelope:
     """What a handler knows about the message besides its body."""
 
-    __slots__ = ("dst", "identity", "header")
+    __slots__ = ("dst", "identity", "header", "msg", "received")
 
-    def __init__(self, dst: str, identity: str, header: Header) -> None:
+    def __init__(self, dst: str, identity: str, header: Header, msg: Message | None = None,
+                 received: float = 0.0) -> None:
         self.dst = dst
         self.identity = identity
         """Who the broker authenticated the sending process as."""
         self.header = header
+        self.msg = msg
+        """The message itself (what a reply's span says was asked)."""
+        self.received = received
+        """Cluster wall time a request arrived (0 for a message that wants no reply)."""
 
     @property
     def sender(self) -> str:
@@ -108,8 +115,12 @@ class Actor:
         return self.runtime._request(self, dst, msg, timeout_s, retries)
 
     def reply(self, env: Envelope, msg: Message) -> int:
-        return self.runtime._send(self.name, env.sender, msg, reply_to=env.header.id,
-                                  traceparent=env.header.traceparent)
+        rt = self.runtime
+        sent = rt._send(self.name, env.sender, msg, reply_to=env.header.id, traceparent=env.header.traceparent)
+        if env.received and env.msg is not None:
+            rt._span(env.header.traceparent, self.name, env.sender, env.msg, "server", env.received,
+                     msg.code if isinstance(msg, Error) else "ok")
+        return sent
 
     def call_later(self, delay_s: float, fn: Callable, *args) -> Timer:
         return self.runtime.call_later(delay_s, fn, *args)
@@ -126,6 +137,10 @@ class Actor:
         """Run a coroutine on the loop; outside a handler it starts a trace of its own."""
         rt = self.runtime
         return Task(rt, coro, logs.trace.trace_id or rt._new_trace_id(), f"{self.name}:{coro.__qualname__}")
+
+
+#: Most spans one answer carries: a span is about 200 bytes packed, and an answer must fit in one frame.
+MAX_TRACE_SPANS = 2000
 
 
 class BusControl(Actor):
@@ -155,6 +170,13 @@ class BusControl(Actor):
         self.runtime.set_faults(rules, msg.seed)
         self.log.warning("fault rules set", rules=[r.to_dict() for r in rules], by=env.identity)
         self.reply(env, FaultsState([r.to_dict() for r in rules]))
+
+    @handles(TraceQuery)
+    def on_trace_query(self, msg: TraceQuery, env: Envelope) -> None:
+        ids = [t for t in msg.trace_ids if isinstance(t, str)]
+        limit = max(1, min(msg.limit, MAX_TRACE_SPANS))
+        spans = self.runtime.spans.query(ids, msg.obj, limit)
+        self.reply(env, TraceSpans([list(s) for s in spans], self.runtime.process))
 
     @handles(ClearFaults)
     def on_clear_faults(self, msg: ClearFaults, env: Envelope) -> None:

@@ -173,14 +173,17 @@ def _nothing(*_args: Any) -> None:
 class Timer:
     """A scheduled call; :meth:`cancel` stops it (and its repeats)."""
 
-    __slots__ = ("deadline", "fn", "args", "interval", "cancelled")
+    __slots__ = ("deadline", "fn", "args", "interval", "cancelled", "trace_id")
 
-    def __init__(self, deadline: float, fn: Callable, args: tuple, interval: float | None) -> None:
+    def __init__(self, deadline: float, fn: Callable, args: tuple, interval: float | None,
+                 trace_id: str | None = None) -> None:
         self.deadline = deadline
         self.fn = fn
         self.args = args
         self.interval = interval
         self.cancelled = False
+        self.trace_id = trace_id
+        """The trace a one-shot timer continues (the one it was set in); a repeating timer starts new ones."""
 
     def cancel(self) -> None:
         self.cancelled = True

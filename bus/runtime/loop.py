@@ -74,15 +74,16 @@ from bus.runtime.futures import (
 )
 from bus.runtime.peer_link import PeerLink
 from bus.settings import BusSettings
+from bus.tracing import Span, SpanLog
 from bus.transport.sockets import Security, new_context
 
 
 class _Request:
     __slots__ = ("future", "actor", "dst", "msg", "id", "traceparent", "retries", "timeout_s",
-                 "attempts", "timer", "maybe_delivered")
+                 "attempts", "timer", "maybe_delivered", "sent_at")
 
     def __init__(self, actor: Actor, dst: str, msg: Message, msg_id: int, traceparent: str,
-                 retries: int, timeout_s: float) -> None:
+                 retries: int, timeout_s: float, sent_at: float = 0.0) -> None:
         self.future = Future()
         self.actor = actor
         self.dst = dst
@@ -94,6 +95,8 @@ class _Request:
         self.attempts = 0
         self.timer: Timer | None = None
         self.maybe_delivered = False
+        self.sent_at = sent_at
+        """Cluster wall time of the first attempt: where the client's span starts."""
 
 
 
@@ -125,6 +128,8 @@ class Runtime:
         self.security = security
         self.identity = (identity or process).encode()
         self.metrics = metrics or BusMetrics(process)
+        self.spans = SpanLog()
+        """The requests this process served and made lately (``kubesim trace``)."""
         self.log = logs.get(f"{process}.runtime")
         self._rng = Random(seed if seed is not None else int.from_bytes(os.urandom(8), "big"))
         self.faults: FaultFilter[tuple] = FaultFilter(self._rng.getrandbits(64))
@@ -202,7 +207,7 @@ class Runtime:
 
     # Time --------------------------------------------------------------------
     def call_later(self, delay_s: float, fn: Callable, *args) -> Timer:
-        timer = Timer(self.clock.monotonic() + max(0.0, delay_s), fn, args, None)
+        timer = Timer(self.clock.monotonic() + max(0.0, delay_s), fn, args, None, logs.trace.trace_id)
         self._push_timer(timer)
         return timer
 
@@ -240,7 +245,10 @@ class Runtime:
                 self._push_timer(timer)
                 self._guarded(timer.fn, timer.args)
             else:
+                # What a handler put off (a retry, a write after a pause) is still part of its trace.
+                logs.trace.trace_id = timer.trace_id
                 self._guarded(*timer.take())
+                logs.trace.trace_id = None
 
     def _reregistered(self) -> None:
         """The broker had forgotten this process and it registered again: tell every actor."""
@@ -373,7 +381,7 @@ class Runtime:
                  retries: int | None) -> Future:
         req = _Request(actor, dst, msg, self._new_id(), self._traceparent(),
                        self.settings.request_retries if retries is None else retries,
-                       self.settings.request_timeout_s if timeout_s is None else timeout_s)
+                       self.settings.request_timeout_s if timeout_s is None else timeout_s, self.clock.wall())
         self._pending[req.id] = req
         try:
             self._attempt(req)
@@ -409,16 +417,25 @@ class Runtime:
                 # The destination may be restarting: try again after a short pause.
                 req.timer = self.call_later(min(req.timeout_s, 0.05 * 2 ** req.attempts), self._attempt, req)
                 return
+            self._span(req.traceparent, req.actor.name, req.dst, req.msg, "client", req.sent_at, "undeliverable")
             del self._pending[req.id]
             self.metrics.requests_undeliverable += 1
             text = f"{req.msg.KIND} to {req.dst}: {msg.reason}"
             req.future.set_exception(Indeterminate(text) if req.maybe_delivered else UndeliverableError(text))
             return
         del self._pending[req.id]
+        self._span(req.traceparent, req.actor.name, req.dst, req.msg, "client", req.sent_at,
+                   msg.code if isinstance(msg, Error) else "ok")
         if isinstance(msg, Error):
             req.future.set_exception(RemoteError(msg.code, msg.message))
         else:
             req.future.set_result(msg)
+
+    def _span(self, traceparent: str, actor: str, peer: str, msg: Message, side: str, start: float,
+              outcome: str) -> None:
+        """Remember one request as this side saw it (see :mod:`bus.tracing`)."""
+        self.spans.record(Span(traceparent[3:35], self.process, actor, peer, msg.KIND, side, msg.span_object(),
+                               msg.span_note(), start, self.clock.wall() - start, outcome))
 
     def _task_failed(self, task: Task, exc: Exception) -> None:
         self.metrics.handler_errors["task"] += 1
@@ -524,7 +541,9 @@ class Runtime:
         logs.trace.trace_id = header.trace_id
         started = perf()
         try:
-            result = method(actor, msg, Envelope(dst_b.decode(), identity_b.decode("utf-8", "replace"), header))
+            env = Envelope(dst_b.decode(), identity_b.decode("utf-8", "replace"), header, msg,
+                           self.clock.wall() if header.wants_reply else 0.0)
+            result = method(actor, msg, env)
             if result is not None and inspect.iscoroutine(result):
                 on_error = None
                 if header.wants_reply:
