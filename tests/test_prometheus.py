@@ -167,3 +167,9 @@ def test_the_lint_is_not_vacuous_promtool_flags_a_counter_without_total():
     bad = b"# HELP requests Requests.\n# TYPE requests counter\nrequests 1\n"
     lint = subprocess.run([PROMTOOL, "check", "metrics"], input=bad, capture_output=True, timeout=60)
     assert lint.returncode != 0 and b'"_total" suffix' in lint.stdout + lint.stderr
+
+
+def test_the_shipped_config_passes_promtool_check_config():
+    check = subprocess.run([PROMTOOL, "check", "config", str(ROOT / "config" / "prometheus.yml")],
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0 and "SUCCESS" in check.stdout, check.stdout + check.stderr
