@@ -5,8 +5,10 @@ spawns and the timers it sets continue its trace. So one action — the
 scheduler binding a pod, a kubelet starting it — is one trace through every
 process it touches. Each process keeps the spans of its recent requests in
 a bounded ring (:class:`SpanLog`): the *server* side when it answers one
-(received → answered), the *client* side when an answer arrives (sent →
-answered). A message may name the API object it is about
+(received → answered), the *client* side when an answer arrives from
+another process (sent → answered; a call inside the process, a kubelet's
+to its container runtime, has its server span only: the same story, told
+once, at half the cost on the busiest path of a hollow node). A message may name the API object it is about
 (:meth:`bus.messages.Message.span_object`, e.g. ``pods demo/web-1``).
 
 ``kubesim trace pod/NAME`` asks every process for the spans about the pod,
@@ -18,8 +20,8 @@ not carry the trace of the write that caused them (the scheduler's bind
 starts a trace of its own), so the traces of one object are joined by the
 object, as an audit log would be.
 
-Recording costs one tuple and a deque append per request, on the loop's
-thread; queries copy the ring. Pure: no I/O.
+Recording costs about a microsecond per span (a tuple and a deque append),
+on the loop's thread; queries copy the ring. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -56,13 +58,20 @@ class Span(NamedTuple):
 
 
 class SpanLog:
-    """The last ``maxlen`` spans of one process."""
+    """The last ``maxlen`` spans of one process.
+
+    Kept as plain tuples of strings and numbers, made into :class:`Span` only when asked for: the collector
+    stops tracking such a tuple at its first young collection, so spans that live for thousands of requests
+    and then die never reach (and never churn) the old generation, whose full collections on a busy process
+    cost far more than the spans themselves.
+    """
 
     def __init__(self, maxlen: int = DEFAULT_SPANS) -> None:
-        self._spans: deque[Span] = deque(maxlen=maxlen)
+        self._spans: deque[tuple] = deque(maxlen=maxlen)
         self.recorded = 0
 
-    def record(self, span: Span) -> None:
+    def record(self, span: tuple) -> None:
+        """``span``: a :class:`Span`'s fields as a plain tuple (a Span itself works too, tracked)."""
         self._spans.append(span)
         self.recorded += 1
 
@@ -70,13 +79,13 @@ class SpanLog:
         return len(self._spans)
 
     def __iter__(self):
-        return iter(list(self._spans))
+        return iter([Span._make(s) for s in list(self._spans)])
 
     def query(self, trace_ids: Iterable[str] = (), obj: str = "", limit: int = 5_000) -> list[Span]:
         """The spans of the given traces, and those about ``obj``; oldest first, at most ``limit`` (the newest)."""
         wanted = set(trace_ids)
-        found = [s for s in list(self._spans) if s.trace_id in wanted or (obj and s.obj == obj)]
-        return found[-limit:]
+        found = [s for s in list(self._spans) if s[0] in wanted or (obj and s[6] == obj)]
+        return [Span._make(s) for s in found[-limit:]]
 
 
 #: Verbs that read: a trace made only of reads of the object (a ``kubectl get``) is not part of its life.

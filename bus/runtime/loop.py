@@ -74,7 +74,7 @@ from bus.runtime.futures import (
 )
 from bus.runtime.peer_link import PeerLink
 from bus.settings import BusSettings
-from bus.tracing import Span, SpanLog
+from bus.tracing import SpanLog
 from bus.transport.sockets import Security, new_context
 
 
@@ -417,15 +417,17 @@ class Runtime:
                 # The destination may be restarting: try again after a short pause.
                 req.timer = self.call_later(min(req.timeout_s, 0.05 * 2 ** req.attempts), self._attempt, req)
                 return
-            self._span(req.traceparent, req.actor.name, req.dst, req.msg, "client", req.sent_at, "undeliverable")
+            if req.dst.encode() not in self._actors:
+                self._span(req.traceparent, req.actor.name, req.dst, req.msg, "client", req.sent_at, "undeliverable")
             del self._pending[req.id]
             self.metrics.requests_undeliverable += 1
             text = f"{req.msg.KIND} to {req.dst}: {msg.reason}"
             req.future.set_exception(Indeterminate(text) if req.maybe_delivered else UndeliverableError(text))
             return
         del self._pending[req.id]
-        self._span(req.traceparent, req.actor.name, req.dst, req.msg, "client", req.sent_at,
-                   msg.code if isinstance(msg, Error) else "ok")
+        if req.dst.encode() not in self._actors:  # a call inside the process: its server span says it all
+            self._span(req.traceparent, req.actor.name, req.dst, req.msg, "client", req.sent_at,
+                       msg.code if isinstance(msg, Error) else "ok")
         if isinstance(msg, Error):
             req.future.set_exception(RemoteError(msg.code, msg.message))
         else:
@@ -434,8 +436,8 @@ class Runtime:
     def _span(self, traceparent: str, actor: str, peer: str, msg: Message, side: str, start: float,
               outcome: str) -> None:
         """Remember one request as this side saw it (see :mod:`bus.tracing`)."""
-        self.spans.record(Span(traceparent[3:35], self.process, actor, peer, msg.KIND, side, msg.span_object(),
-                               msg.span_note(), start, self.clock.wall() - start, outcome))
+        self.spans.record((traceparent[3:35], self.process, actor, peer, msg.KIND, side, msg.span_object(),
+                           msg.span_note(), start, self.clock.wall() - start, outcome))
 
     def _task_failed(self, task: Task, exc: Exception) -> None:
         self.metrics.handler_errors["task"] += 1
