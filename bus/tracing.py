@@ -97,6 +97,19 @@ def changes(spans: Iterable[Span]) -> list[Span]:
     return [s for s in spans if s.note.partition(" ")[0] not in READS]
 
 
+def belongs_to(span: Span, obj: str) -> bool:
+    """Whether ``span`` may be part of ``obj``'s life: it is about ``obj`` or one of its Events, stores one
+    of their keys, or names no object (a call to a container runtime). A trace can hold more than one
+    object's steps (a kubelet starts the pods of one watch event in one trace); the others' are not shown."""
+    resource, _, where = obj.partition(" ")
+    if span.obj:
+        return span.obj == obj or span.obj.startswith(f"events {where}.")
+    _, _, key = span.note.partition("/registry/")
+    if key:  # a store write: /registry/<resource>/<namespace>/<name>
+        return key == f"{resource}/{where}" or key.startswith(f"events/{where}.")
+    return True
+
+
 def trace_ids_of(spans: Iterable[Span]) -> list[str]:
     """The traces ``spans`` belong to, in the order they first appear."""
     return list(dict.fromkeys(s.trace_id for s in spans))

@@ -16,11 +16,20 @@ A process that does not answer is named at the end; what it did is missing.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING
 
 from bus.messages import TraceQuery, TraceSpans
-from bus.tracing import DEFAULT_SPANS, Span, changes, render, timeline, trace_ids_of
+from bus.tracing import (
+    DEFAULT_SPANS,
+    Span,
+    belongs_to,
+    changes,
+    render,
+    timeline,
+    trace_ids_of,
+)
 
 if TYPE_CHECKING:
     from kubesim.config import ClusterConfig
@@ -78,7 +87,8 @@ def gather(cfg: ClusterConfig, obj: str, reads: bool = False) -> tuple[list[Span
         about = changes(about)
     if not about:
         return [], sorted(silent)
-    return timeline(about + ask(TraceQuery(trace_ids_of(about)))), sorted(silent)
+    found = ask(TraceQuery(trace_ids_of(about)))
+    return timeline([s for s in about + found if belongs_to(s, obj)]), sorted(silent)
 
 
 def run(cfg: ClusterConfig, args) -> int:
@@ -92,9 +102,12 @@ def run(cfg: ClusterConfig, args) -> int:
         print(f"no spans about {obj}: no process remembers a request for it (spans are kept for the last "
               f"{DEFAULT_SPANS:,} requests of each process)", file=sys.stderr)
         return 1
-    print(f"{obj}: {len(spans)} steps in {len(trace_ids_of(spans))} traces")
-    for line in render(spans):
-        print(line)
+    lines = [f"{obj}: {len(spans)} steps in {len(trace_ids_of(spans))} traces", *render(spans)]
     if silent:
-        print(f"(no answer from {', '.join(silent)}: their steps are missing)")
+        lines.append(f"(no answer from {', '.join(silent)}: their steps are missing)")
+    try:
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `kubesim trace ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

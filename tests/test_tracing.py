@@ -8,7 +8,15 @@ from bus.codec import Header, unpack_header
 from bus.messages import TraceQuery, TraceSpans
 from bus.runtime import Actor, Runtime, handles
 from bus.settings import BusSettings
-from bus.tracing import Span, SpanLog, changes, render, timeline, trace_ids_of
+from bus.tracing import (
+    Span,
+    SpanLog,
+    belongs_to,
+    changes,
+    render,
+    timeline,
+    trace_ids_of,
+)
 from kubesim.trace import object_key
 
 
@@ -40,6 +48,17 @@ def test_a_timeline_is_in_time_order_with_a_client_before_the_server_it_called_a
 def test_reads_of_an_object_are_not_part_of_its_life():
     spans = [span("r", 1.0, note="get pods"), span("c", 2.0, note="create pods"), span("u", 3.0, note="update pods/status")]
     assert trace_ids_of(changes(spans)) == ["c", "u"]
+
+
+def test_another_objects_steps_in_a_shared_trace_are_left_out():
+    obj = "pods demo/web"
+    assert belongs_to(span("t", 1, obj="pods demo/web"), obj)
+    assert belongs_to(span("t", 1, obj="events demo/web.17a9"), obj)
+    assert not belongs_to(span("t", 1, obj="pods demo/web-2"), obj)
+    assert not belongs_to(span("t", 1, obj="events demo/web-2.17a9"), obj)
+    assert belongs_to(span("t", 1, note="txn put /registry/pods/demo/web", kind="store.Txn"), obj)
+    assert not belongs_to(span("t", 1, note="txn put /registry/pods/demo/crashloop", kind="store.Txn"), obj)
+    assert belongs_to(span("t", 1, note="CRI StartContainer", kind="cri.Request"), obj)
 
 
 def test_the_table_shows_each_step_relative_to_the_first_with_what_it_took():
