@@ -120,10 +120,10 @@ class StoreTxn:
     failure: list
 
     def span_note(self) -> str:
-        ops = [op.get("op", "?") for op in self.success if isinstance(op, dict)]
-        keys = [op.get("key") for op in self.success if isinstance(op, dict)]
-        key = keys[0].decode("utf-8", "replace") if keys and isinstance(keys[0], bytes) else ""
-        return f"txn {'+'.join(ops) or 'compare'} {key}".rstrip()
+        ops = [op for op in self.success if isinstance(op, dict)]
+        key = ops[0].get("key") if ops else None
+        key = key.decode("utf-8", "replace") if isinstance(key, bytes) else ""
+        return f"txn {'+'.join(op.get('op', '?') for op in ops) or 'compare'} {key}".rstrip()
 
 
 @message("store.Compact")

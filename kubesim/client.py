@@ -25,10 +25,11 @@ class RestartFailed(RuntimeError):
     """The kubelet did not confirm its restart."""
 
 
-def _ask(cfg: ClusterConfig, dst: str, msg: Message, *, timeout_s: float, retries: int,
-         member: str | None = None) -> Message:
-    """One request from a fresh CLI runtime, ``timeout_s`` real seconds each attempt; ``member``: a store member,
-    reached over a direct link."""
+def _ask_many(cfg: ClusterConfig, questions: dict[str, Message], *, timeout_s: float, retries: int,
+              member: str | None = None) -> dict[str, object]:
+    """Requests from one fresh CLI runtime, all at once, ``timeout_s`` real seconds each attempt; each answer or
+    the :class:`RequestFailed` its request ended with. ``member``: the actors are a store member's, reached over
+    a direct link."""
     from kubesim.process import runtime_for
 
     logs.configure("kubesim-cli", "warning", cfg.logging.format)
@@ -41,48 +42,42 @@ def _ask(cfg: ClusterConfig, dst: str, msg: Message, *, timeout_s: float, retrie
         from kubesim.store import server_keys
 
         keys = server_keys(cfg) or {}
-        rt.direct_link().connect([dst], cfg.store.host, port, keys.get(member))
+        rt.direct_link().connect(list(questions), cfg.store.host, port, keys.get(member))
     rt.start()
-    fut = asker.request(dst, msg, timeout_s=timeout_s, retries=retries)
-    try:
-        while not fut.done():
-            rt.run_once(0.05)
-        return fut.result()
-    finally:
-        rt.shutdown()
-
-
-def ask_each(cfg: ClusterConfig, questions: dict[str, Message], *, timeout_s: float = 3.0) -> dict[str, object]:
-    """Ask several actors at once (store members each over a direct link); each answer, or the exception a
-    request ended with (a process that is down answers with :class:`RequestFailed` after ``timeout_s``)."""
-    members = {dst: dst.partition(".")[0] for dst in questions if dst.partition(".")[0] in cfg.store.members}
-    out: dict[str, object] = {}
-    for dst, member in members.items():
-        try:
-            out[dst] = _ask(cfg, dst, questions[dst], timeout_s=timeout_s, retries=1, member=member)
-        except RequestFailed as exc:
-            out[dst] = exc
-    rest = {dst: msg for dst, msg in questions.items() if dst not in members}
-    if not rest:
-        return out
-    from kubesim.process import runtime_for
-
-    logs.configure("kubesim-cli", "warning", cfg.logging.format)
-    name = f"kubesim-cli-{os.getpid()}"
-    rt = runtime_for(cfg, name, broker=False, key_name="admin", clock=RealClock())
-    asker = rt.add(Actor(f"{name}.asker"))
-    rt.start()
-    futures = {dst: asker.request(dst, msg, timeout_s=timeout_s, retries=1) for dst, msg in rest.items()}
+    futures = {dst: asker.request(dst, msg, timeout_s=timeout_s, retries=retries) for dst, msg in questions.items()}
     try:
         while not all(f.done() for f in futures.values()):
             rt.run_once(0.05)
     finally:
         rt.shutdown()
+    out: dict[str, object] = {}
     for dst, fut in futures.items():
         try:
             out[dst] = fut.result()
         except RequestFailed as exc:
             out[dst] = exc
+    return out
+
+
+def _ask(cfg: ClusterConfig, dst: str, msg: Message, *, timeout_s: float, retries: int,
+         member: str | None = None) -> Message:
+    """One request from a fresh CLI runtime (see :func:`_ask_many`); raises :class:`RequestFailed`."""
+    answer = _ask_many(cfg, {dst: msg}, timeout_s=timeout_s, retries=retries, member=member)[dst]
+    if isinstance(answer, RequestFailed):
+        raise answer
+    return answer
+
+
+def ask_each(cfg: ClusterConfig, questions: dict[str, Message], *, timeout_s: float = 3.0) -> dict[str, object]:
+    """Ask several actors at once (a store member's over a direct link to it); each answer, or the exception a
+    request ended with (a process that is down answers with :class:`RequestFailed` after ``timeout_s``)."""
+    by_member: dict[str | None, dict[str, Message]] = {}
+    for dst, msg in questions.items():
+        process = dst.partition(".")[0]
+        by_member.setdefault(process if process in cfg.store.members else None, {})[dst] = msg
+    out: dict[str, object] = {}
+    for member, asked in by_member.items():
+        out.update(_ask_many(cfg, asked, timeout_s=timeout_s, retries=1, member=member))
     return out
 
 

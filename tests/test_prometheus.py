@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -139,15 +138,17 @@ def test_every_panel_of_every_dashboard_shows_data(cluster):
     empty = {q.where(): substitute(q.expr) for q in queries}
     # Rates need two scrapes inside their window and some series need the examples to get going (a crash
     # loop's restarts, a Job's completion): ask again until every panel answers or the deadline passes.
-    deadline = time.monotonic() + 150
-    while empty and time.monotonic() < deadline:
+
+    def every_panel_answers() -> bool:
         for where, expr in list(empty.items()):
             if prom.query(expr):
                 del empty[where]
-        if empty:
-            time.sleep(5)  # one scrape interval: nothing new to see before the next scrape
-    assert not empty, f"{len(empty)} of {len(queries)} panel queries returned no series:\n" + "\n".join(
-        f"  {where}: {expr}" for where, expr in sorted(empty.items()))
+        return not empty
+    try:
+        wait_until(every_panel_answers, 150, "every panel query to return a series")
+    except AssertionError:
+        pytest.fail(f"{len(empty)} of {len(queries)} panel queries returned no series:\n" + "\n".join(
+            f"  {where}: {expr}" for where, expr in sorted(empty.items())))
 
 
 def test_promtool_finds_nothing_to_lint_in_any_processs_metrics(cluster):

@@ -417,21 +417,24 @@ class Runtime:
                 # The destination may be restarting: try again after a short pause.
                 req.timer = self.call_later(min(req.timeout_s, 0.05 * 2 ** req.attempts), self._attempt, req)
                 return
-            if req.dst.encode() not in self._actors:
-                self._span(req.traceparent, req.actor.name, req.dst, req.msg, "client", req.sent_at, "undeliverable")
+            self._client_span(req, "undeliverable")
             del self._pending[req.id]
             self.metrics.requests_undeliverable += 1
             text = f"{req.msg.KIND} to {req.dst}: {msg.reason}"
             req.future.set_exception(Indeterminate(text) if req.maybe_delivered else UndeliverableError(text))
             return
         del self._pending[req.id]
-        if req.dst.encode() not in self._actors:  # a call inside the process: its server span says it all
-            self._span(req.traceparent, req.actor.name, req.dst, req.msg, "client", req.sent_at,
-                       msg.code if isinstance(msg, Error) else "ok")
+        self._client_span(req, msg.code if isinstance(msg, Error) else "ok")
         if isinstance(msg, Error):
             req.future.set_exception(RemoteError(msg.code, msg.message))
         else:
             req.future.set_result(msg)
+
+    def _client_span(self, req: _Request, outcome: str) -> None:
+        """The requester's side of an answered request, unless it was asked inside this process (the server
+        span says the same)."""
+        if req.dst.encode() not in self._actors:
+            self._span(req.traceparent, req.actor.name, req.dst, req.msg, "client", req.sent_at, outcome)
 
     def _span(self, traceparent: str, actor: str, peer: str, msg: Message, side: str, start: float,
               outcome: str) -> None:
