@@ -215,6 +215,40 @@ class StoreStatusReply:
     members: list
 
 
+@message("store.LogTerms")
+class StoreLogTerms:
+    """Ask a member for its log as term runs (for chaos's raft checks: committed prefixes agree)."""
+
+
+@message("store.LogTermsReply")
+class StoreLogTermsReply:
+    """A member's log: ``runs`` of ``[first_index, last_index, term]`` covering snapshot_index+1..last_index."""
+
+    member: str
+    term: int
+    commit_index: int
+    snapshot_index: int
+    snapshot_term: int
+    runs: list
+
+
+@message("store.DiskFault")
+class StoreDiskFault:
+    """Chaos on a member's disk: ``fsync-error`` (the next WAL fsync fails, as EIO would) or
+    ``lose-unfsynced`` (the machine loses power: what was written but not fsynced is gone, and the member dies)."""
+
+    fault: str
+
+
+@message("store.DiskFaultSet")
+class StoreDiskFaultSet:
+    """The member took the disk fault; ``detail`` says what it did."""
+
+    member: str
+    fault: str
+    detail: str
+
+
 @message("store.TransferLeader")
 class StoreTransferLeader:
     """Ask the leader to hand leadership to ``to``."""

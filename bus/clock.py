@@ -23,6 +23,9 @@ class Clock(Protocol):
 
     #: How many cluster seconds pass per real second.
     scale: float
+    #: Seconds added to ``wall()``: a process whose clock is off (chaos sets it; ``monotonic()`` is untouched,
+    #: as NTP stepping a machine's clock leaves its monotonic clock alone).
+    skew_s: float
 
     def monotonic(self) -> float:
         """Cluster seconds since an arbitrary origin; never goes back."""
@@ -41,12 +44,13 @@ class RealClock:
     """Cluster time is real time."""
 
     scale = 1.0
+    skew_s = 0.0
 
     def monotonic(self) -> float:
         return time.monotonic()
 
     def wall(self) -> float:
-        return time.time()
+        return time.time() + self.skew_s
 
     def real_delay(self, cluster_seconds: float) -> float:
         return max(0.0, cluster_seconds)
@@ -66,6 +70,7 @@ class ScaledClock:
         if not scale > 0:
             raise ValueError(f"time_scale must be > 0, got {scale!r}")
         self.scale = float(scale)
+        self.skew_s = 0.0
         self._mono0 = time.monotonic()
         self._wall0 = time.time()
 
@@ -73,7 +78,7 @@ class ScaledClock:
         return self._mono0 + (time.monotonic() - self._mono0) * self.scale
 
     def wall(self) -> float:
-        return self._wall0 + (time.monotonic() - self._mono0) * self.scale
+        return self._wall0 + (time.monotonic() - self._mono0) * self.scale + self.skew_s
 
     def real_delay(self, cluster_seconds: float) -> float:
         return max(0.0, cluster_seconds) / self.scale
@@ -86,6 +91,7 @@ class ManualClock:
     """A clock that moves only when a test says so."""
 
     scale = 1.0
+    skew_s = 0.0
 
     def __init__(self, start: float = 1000.0, wall_start: float = 1_700_000_000.0) -> None:
         self._now = float(start)
@@ -95,7 +101,7 @@ class ManualClock:
         return self._now
 
     def wall(self) -> float:
-        return self._now + self._wall_offset
+        return self._now + self._wall_offset + self.skew_s
 
     def real_delay(self, cluster_seconds: float) -> float:
         # Nobody waits in real time for a manual clock: due timers fire

@@ -1,8 +1,9 @@
 """The fault filter every send and receive passes through.
 
 A rule matches messages by sending actor, destination actor and kind (shell
-globs, ``*`` by default) in one direction or both, and does one thing to them
-with a probability:
+globs, ``*`` by default; ``a|b`` matches either, and a leading ``!`` matches
+what the rest does not, so ``!node-1|node-1.*`` is "anyone but node-1") in one
+direction or both, and does one thing to them with a probability:
 
 ``drop``       the message vanishes;
 ``blackhole``  every matching message vanishes (a cut cable: probability 1);
@@ -11,7 +12,10 @@ with a probability:
 ``reorder``    held until ``window`` messages are held (or ``max_hold_s``
                passes), then released in a shuffled order.
 
-The first rule that matches decides. Every choice comes from one
+Rules are tried in order and the first that acts decides; a rule that
+passes on its probability lets the next matching one decide, so ``drop 20 %``
+then ``delay 100 ms`` loses a fifth of the messages and delays the rest (as
+one netem qdisc with loss and delay would). Every choice comes from one
 ``random.Random`` seeded by the caller, so the same seed and the same
 messages give the same drops, delays and orders on every run. With no rules
 the filter is skipped by one ``if filter.active`` branch in the runtime.
@@ -23,14 +27,17 @@ always be healable.
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from random import Random
-from typing import Any, Generic, TypeVar
+from typing import Any, Callable, Generic, TypeVar
 
 ACTIONS = ("drop", "blackhole", "delay", "duplicate", "reorder")
 DIRECTIONS = ("send", "recv", "both")
-#: Kinds that always pass, so faults can be set and cleared through any fault.
-EXEMPT_KINDS = frozenset({"bus.SetFaults", "bus.ClearFaults", "bus.FaultsState"})
+#: Kinds that always pass, so faults (and a clock skew) can be set and cleared through any fault.
+EXEMPT_KINDS = frozenset({"bus.SetFaults", "bus.ClearFaults", "bus.FaultsState", "bus.SetClockSkew",
+                          "bus.ClockState"})
 #: Longest a rule may hold a message (delay, jitter, reorder), in seconds: nothing is held forever.
 MAX_HOLD_S = 3600
 
@@ -96,10 +103,21 @@ class FaultRule:
     def matches(self, direction: str, src: str, dst: str, kind: str) -> bool:
         return (
             (self.direction == "both" or self.direction == direction)
-            and fnmatch.fnmatchcase(kind, self.kind)
-            and fnmatch.fnmatchcase(src, self.src)
-            and fnmatch.fnmatchcase(dst, self.dst)
+            and matcher(self.kind)(kind)
+            and matcher(self.src)(src)
+            and matcher(self.dst)(dst)
         )
+
+
+@lru_cache(maxsize=1024)
+def matcher(pattern: str) -> Callable[[str], bool]:
+    """A compiled test for one rule field: globs joined by ``|``, the whole negated by a leading ``!``."""
+    negate = pattern.startswith("!")
+    alternatives = (pattern[1:] if negate else pattern).split("|")
+    regex = re.compile("|".join(f"(?:{fnmatch.translate(a)})" for a in alternatives))
+    if negate:
+        return lambda name: regex.match(name) is None
+    return lambda name: regex.match(name) is not None
 
 
 def action_is_probabilistic(rule: FaultRule) -> bool:
@@ -145,11 +163,10 @@ class FaultFilter(Generic[T]):
         if kind in EXEMPT_KINDS:
             return [(0.0, item)]
         for index, rule in enumerate(self.rules):
-            if rule.matches(direction, src, dst, kind):
+            if rule.matches(direction, src, dst, kind) and not (
+                    action_is_probabilistic(rule) and self._rng.random() >= rule.probability):
                 break
         else:
-            return [(0.0, item)]
-        if action_is_probabilistic(rule) and self._rng.random() >= rule.probability:
             return [(0.0, item)]
         self.applied[rule.action] += 1
         action = rule.action

@@ -220,6 +220,21 @@ class FaultsState:
     """The rules as dicts."""
 
 
+@message("bus.SetClockSkew")
+class SetClockSkew:
+    """Set how far a process's wall clock is off (seconds, either sign; 0 heals it). Chaos's clock skew."""
+
+    skew_s: float
+
+
+@message("bus.ClockState")
+class ClockState:
+    """A process's wall clock after a :class:`SetClockSkew`."""
+
+    skew_s: float
+    wall: float
+
+
 @message("bus.TraceQuery")
 class TraceQuery:
     """Ask a process (its ``<process>.bus``) for the spans it keeps: those of ``trace_ids``, and those about

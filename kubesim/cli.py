@@ -11,6 +11,7 @@
     kubesim cluster status  which processes run (their supervisors), the nodes, who holds the leader leases
     kubesim store ...       read, write, watch and inspect the replicated store (see kubesim.store)
     kubesim cloud ...       the simulated cloud: terminate a node's instance (see kubesim.cloud)
+    kubesim chaos run FILE  a chaos experiment: faults, workloads, checks, a verdict (see kubesim.chaos.cli)
     kubesim rollout ...     a Deployment's rollout: status, history, undo, pause, resume (see kubesim.rollout)
     kubesim dig NAME [TYPE] resolve a name through the cluster DNS, as a pod in -n NAMESPACE would
     kubesim proxy rules NODE     NODE's kube-proxy rules, as iptables-save prints them
@@ -35,6 +36,7 @@ import sys
 from pathlib import Path
 
 from kubesim import cloud, dig, kubectl, proxycli, rollout, store, trace
+from kubesim.chaos import cli as chaos
 from kubesim.config import DEFAULT_CONFIG, ClusterConfig, ConfigError, load
 
 
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     cloud.add_parser(sub)
     dig.add_parser(sub)
     trace.add_parser(sub)
+    chaos.add_parser(sub)
     proxycli.add_parsers(sub)
     rollout.add_parser(sub)
     kubectl.add_parsers(sub)
@@ -247,5 +250,5 @@ def _cluster(cfg: ClusterConfig, args) -> int:
 
 
 COMMANDS = {"cluster": _cluster, "run": _run, "child": _child, "ctl": _ctl, "faults": _faults, "node": _node, "keys": _keys,
-            "procfile": _procfile, "check": _check, "store": store.run, "cloud": cloud.run, "dig": dig.run, "trace": trace.run,
+            "procfile": _procfile, "check": _check, "store": store.run, "cloud": cloud.run, "dig": dig.run, "trace": trace.run, "chaos": chaos.run,
             "rollout": rollout.run, **proxycli.COMMANDS, **kubectl.COMMANDS}

@@ -310,10 +310,29 @@ def test_first_matching_rule_decides():
     assert f.applied["delay"] == 1 and f.applied["drop"] == 1
 
 
-def test_a_rule_that_passes_on_probability_does_not_fall_through_to_the_next():
+def test_a_rule_that_passes_on_probability_lets_the_next_matching_rule_decide():
     f = make_filter(rule(action="delay", probability=0.0, delay_s=5.0), rule(action="drop"))
-    assert send(f, "m") == [(0.0, "m")]
-    assert f.applied["drop"] == 0
+    assert send(f, "m") == []
+    assert f.applied == {**f.applied, "delay": 0, "drop": 1}
+
+
+def test_loss_then_delay_drops_a_share_and_delays_the_rest_as_netem_would():
+    f = make_filter(rule(action="drop", probability=0.2), rule(action="delay", delay_s=0.1))
+    outcomes = [send(f, i) for i in range(2000)]
+    dropped = sum(1 for o in outcomes if o == [])
+    assert 300 < dropped < 500
+    assert all(o == [(0.1, i)] for i, o in enumerate(outcomes) if o)
+
+
+def test_alternatives_and_negation_in_a_glob():
+    f = make_filter(rule(action="drop", dst="!store-1|store-1.*"))
+    assert send(f, 1, dst="store-1") == [(0.0, 1)]
+    assert send(f, 2, dst="store-1.bus") == [(0.0, 2)]
+    assert send(f, 3, dst="store-10") == []
+    assert send(f, 4, dst="apiserver") == []
+    g = make_filter(rule(action="drop", src="node-1.kubelet|node-2.kubelet", kind="api.*"))
+    assert send(g, 5, src="node-2.kubelet", kind="api.Request") == []
+    assert send(g, 6, src="node-3.kubelet", kind="api.Request") == [(0.0, 6)]
 
 
 @pytest.mark.parametrize("kind", sorted(EXEMPT_KINDS))
@@ -326,7 +345,8 @@ def test_fault_control_kinds_are_never_filtered(kind, action):
 
 
 def test_exempt_kinds_are_the_fault_control_messages():
-    assert EXEMPT_KINDS == {"bus.SetFaults", "bus.ClearFaults", "bus.FaultsState"}
+    assert EXEMPT_KINDS == {"bus.SetFaults", "bus.ClearFaults", "bus.FaultsState", "bus.SetClockSkew",
+                            "bus.ClockState"}
 
 
 # --- Determinism ------------------------------------------------------------------

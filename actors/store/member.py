@@ -25,6 +25,7 @@ is answered ``indeterminate``. The client never has to guess.
 from __future__ import annotations
 
 import os
+import signal
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from random import Random
@@ -35,6 +36,10 @@ from actors.messages import (
     StoreCancelWatch,
     StoreCompact,
     StoreDelete,
+    StoreDiskFault,
+    StoreDiskFaultSet,
+    StoreLogTerms,
+    StoreLogTermsReply,
     StoreNotLeader,
     StorePut,
     StoreRange,
@@ -67,6 +72,8 @@ from bus.messages import Error
 from bus.runtime import Actor, Envelope, handles
 from bus.runtime.futures import MessageTooLarge
 
+#: What :class:`~actors.messages.StoreDiskFault` can do to a member's disk.
+DISK_FAULTS = ("fsync-error", "lose-unfsynced")
 #: Writes accepted and not yet applied, per member; beyond it clients are told to slow down.
 MAX_PENDING = 100_000
 #: Watches one member serves.
@@ -322,6 +329,34 @@ class StoreMember(Actor):
             snapshot_index=r.snapshot.meta.index if r.snapshot else 0, revision=self.mvcc.revision,
             compact_revision=self.mvcc.compact_revision, db_size_bytes=self.mvcc.size_bytes,
             members=sorted(self.members))
+
+    @handles(StoreLogTerms)
+    def on_log_terms(self, msg: StoreLogTerms, env: Envelope) -> None:
+        log = self.raft.log
+        self.reply(env, StoreLogTermsReply(self.name, self.raft.term, log.committed, log.offset, log.offset_term,
+                                           log.term_runs()))
+
+    @handles(StoreDiskFault)
+    def on_disk_fault(self, msg: StoreDiskFault, env: Envelope) -> None:
+        """Chaos on this member's disk (only the chaos runner sends this; see DISK_FAULTS)."""
+        if msg.fault == "fsync-error":
+            self.wal.fail_next_fsync = True
+            self.log.warning("disk fault: the next fsync fails")
+            self.reply(env, StoreDiskFaultSet(self.name, msg.fault, "the next WAL fsync raises EIO"))
+        elif msg.fault == "lose-unfsynced":
+            self.log.warning("disk fault: power cut; unfsynced WAL writes are lost")
+            self.reply(env, StoreDiskFaultSet(self.name, msg.fault, "power cut: the member dies, losing what "
+                                                                    "was not fsynced"))
+            # Die a moment later, so the answer is on its way; whatever is written meanwhile is lost with the rest.
+            self.call_later(0.05, self._power_cut)
+        else:
+            self.reply(env, Error("bad_request", f"StoreDiskFault.fault: {msg.fault!r} is not one of "
+                                                 f"{', '.join(DISK_FAULTS)}"))
+
+    def _power_cut(self) -> None:
+        lost = self.wal.lose_unfsynced()
+        self.log.critical("power cut", lost_bytes=lost)
+        os.kill(os.getpid(), signal.SIGKILL)
 
     @handles(StoreTransferLeader)
     def on_transfer(self, msg: StoreTransferLeader, env: Envelope) -> None:

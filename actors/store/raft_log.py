@@ -54,6 +54,16 @@ class RaftLog:
             return self.entries[index - self.offset - 1].term
         return None
 
+    def term_runs(self) -> list[list[int]]:
+        """The entries as ``[first, last, term]`` runs (a term's entries are contiguous, so this is short)."""
+        runs: list[list[int]] = []
+        for e in self.entries:
+            if runs and runs[-1][2] == e.term:
+                runs[-1][1] = e.index
+            else:
+                runs.append([e.index, e.index, e.term])
+        return runs
+
     def match_term(self, index: int, term: int) -> bool:
         return self.term(index) == term
 

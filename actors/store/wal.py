@@ -52,6 +52,7 @@ guess.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import re
@@ -140,6 +141,10 @@ class WAL:
         self._fd = -1
         self._unsynced = False
         """The live segment holds writes of a ``sync=False`` save not yet fsynced."""
+        self._synced_size = 0
+        """How much of the live segment a power cut would leave (what the last fsync covered)."""
+        self.fail_next_fsync = False
+        """Chaos: the next segment fsync raises EIO (see :meth:`lose_unfsynced` for the other disk fault)."""
         self._last_index = 0  # the log's last index as the WAL knows it: what a save may follow
 
     @classmethod
@@ -195,6 +200,7 @@ class WAL:
         self._release(meta.index)
 
     def close(self) -> None:
+        """Close the live segment; a later save fails (the member is stopping)."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
@@ -237,10 +243,15 @@ class WAL:
         live = self._segments[-1]
         live.size += len(data)
         live.max_index = max(live.max_index, max_index)
+        if not self._unsynced:
+            self._synced_size = live.size
 
     def _sync_live(self) -> None:
         started = time.perf_counter()
         self._unsynced = False
+        if self.fail_next_fsync:
+            self.fail_next_fsync = False
+            raise OSError(errno.EIO, f"{self.directory}: fsync failed (a disk fault set by chaos)")
         os.fsync(self._fd)
         if self.on_fsync is not None:
             self.on_fsync(time.perf_counter() - started)
@@ -260,6 +271,7 @@ class WAL:
         self.close()
         self._fd = fd
         self._segments.append(_Segment(seq, path, 0, 0))
+        self._synced_size = 0
         if self.fsync:
             sync_directory(self.directory)
 
@@ -317,8 +329,23 @@ class WAL:
     def _open_live(self) -> None:
         if self._segments:
             self._fd = os.open(self._segments[-1].path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+            self._synced_size = self._segments[-1].size  # read back from disk: durable
         else:
             self._cut(self._last_index + 1)
+
+    def lose_unfsynced(self) -> int:
+        """Chaos's power cut: cut the live segment back to what its last fsync covered; returns the bytes lost.
+
+        The caller must die at once (the member's memory still holds what the disk lost). Older segments
+        are left whole: with fsync on they were synced when cut; with it off this is kinder than a real
+        machine, whose page cache could lose them too.
+        """
+        live = self._segments[-1]
+        lost = live.size - self._synced_size
+        self.close()
+        os.truncate(live.path, self._synced_size)
+        live.size = self._synced_size
+        return lost
 
 
 class _Replay:

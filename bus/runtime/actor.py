@@ -20,9 +20,11 @@ from bus.codec import (
 from bus.faults import FaultRule, RuleError
 from bus.messages import (
     ClearFaults,
+    ClockState,
     Error,
     FaultsState,
     Message,
+    SetClockSkew,
     SetFaults,
     TraceQuery,
     TraceSpans,
@@ -139,6 +141,8 @@ class Actor:
         return Task(rt, coro, logs.trace.trace_id or rt._new_trace_id(), f"{self.name}:{coro.__qualname__}")
 
 
+#: Largest clock skew chaos may set (a day), in seconds.
+MAX_SKEW_S = 86400.0
 #: Most spans one answer carries: a span is about 200 bytes packed, and an answer must fit in one frame.
 MAX_TRACE_SPANS = 2000
 
@@ -185,3 +189,17 @@ class BusControl(Actor):
         self.runtime.set_faults([], None)
         self.log.warning("fault rules cleared", by=env.identity)
         self.reply(env, FaultsState([]))
+
+    @handles(SetClockSkew)
+    def on_set_clock_skew(self, msg: SetClockSkew, env: Envelope) -> None:
+        if not self._allowed(env):
+            return
+        skew = msg.skew_s
+        if type(skew) not in (int, float) or not abs(skew) <= MAX_SKEW_S:
+            self.reply(env, Error("bad_request", f"SetClockSkew.skew_s: expected seconds within ±{MAX_SKEW_S}, "
+                                                 f"got {skew!r}"))
+            return
+        # Every actor of the process reads this one clock: the whole process is off, as a machine would be.
+        self.runtime.clock.skew_s = float(skew)
+        self.log.warning("wall clock skewed", skew_s=skew, by=env.identity)
+        self.reply(env, ClockState(float(skew), self.runtime.clock.wall()))

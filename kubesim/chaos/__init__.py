@@ -1,0 +1,1 @@
+"""Chaos experiments: faults, workloads, checks and the report."""

@@ -1,0 +1,93 @@
+"""``kubesim chaos ...``: run chaos experiments and say what they found.
+
+    kubesim chaos run FILE [--seed N] [--start-cluster] [--runs-dir DIR]
+    kubesim chaos plan FILE [--seed N]     the fault schedule the seed gives, without running anything
+    kubesim chaos list                     the built-in experiments (config/chaos/*.yaml)
+
+``run`` exits 0 when the verdict is pass, 1 when it is fail, 3 when it is
+unknown, 2 when the experiment file is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from kubesim.config import ClusterConfig
+
+BUILTIN_DIR = Path("config/chaos")
+EXIT = {"pass": 0, "fail": 1, "unknown": 3}
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("chaos", help="chaos experiments: inject faults, judge whether the cluster recovered "
+                                     "and lost nothing")
+    ops = p.add_subparsers(dest="chaos_command", required=True)
+    o = ops.add_parser("run", help="run an experiment file against the cluster")
+    o.add_argument("file", type=Path)
+    o.add_argument("--seed", type=int, default=None, help="the run's seed (default: the file's)")
+    o.add_argument("--start-cluster", action="store_true",
+                   help="start the cluster of --config for this run, and stop it after")
+    o.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where reports go (default: %(default)s)")
+    o = ops.add_parser("plan", help="print the fault schedule a seed gives")
+    o.add_argument("file", type=Path)
+    o.add_argument("--seed", type=int, default=None)
+    ops.add_parser("list", help="the built-in experiments")
+    for action in ops.choices.values():
+        action.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def run(cfg: ClusterConfig, args) -> int:
+    from kubesim.chaos.experiment import ExperimentError, load
+    from kubesim.chaos.schedule import PlanError, plan
+
+    if args.chaos_command == "list":
+        for path in sorted(BUILTIN_DIR.glob("*.yaml")):
+            try:
+                exp = load(path)
+            except ExperimentError as exc:
+                print(f"{path}: INVALID: {exc}")
+                continue
+            print(f"{path}  {exp.description.splitlines()[0] if exp.description else exp.name}")
+        return 0
+    try:
+        exp = load(args.file)
+        seed = exp.seed if args.seed is None else args.seed
+        schedule = plan(exp, seed)
+    except (ExperimentError, PlanError) as exc:
+        print(f"kubesim chaos: {exc}", file=sys.stderr)
+        return 2
+    if args.chaos_command == "plan":
+        print(json.dumps({"name": exp.name, "seed": seed, "duration_s": schedule.duration_s,
+                          "occurrences": [o.to_dict() for o in schedule.occurrences]}, indent=1))
+        return 0
+    return _run(cfg, args, exp, seed)
+
+
+def _run(cfg: ClusterConfig, args, exp, seed: int) -> int:
+    from bus import logs
+    from kubesim.chaos.cluster import LocalCluster
+    from kubesim.chaos.runner import Run, run_dir
+
+    logs.configure("kubesim-chaos", "warning", cfg.logging.format)
+    out = run_dir(args.runs_dir, exp.name, seed)
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+
+    cluster = LocalCluster(cfg, args.config, out / "cluster") if args.start_cluster else None
+    try:
+        if cluster is not None:
+            say(f"starting the cluster of {args.config} ({len(cfg.processes)} processes; logs in {out}/cluster)")
+            cluster.start()
+        journal = Run(cfg, args.config, exp, seed, out, args.file, say, started_cluster=cluster is not None).execute()
+    except KeyboardInterrupt:
+        print(f"interrupted; every fault was healed; the report so far is in {out}", file=sys.stderr)
+        return 130
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    print(f"report: {out}/report.html")
+    return EXIT[journal["verdict"]]

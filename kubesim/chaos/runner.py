@@ -1,0 +1,581 @@
+"""``kubesim chaos run FILE``: one experiment against a running cluster, start to verdict.
+
+The run, in order:
+
+1. **setup** — apply the experiment's manifests;
+2. **before** — probe until the steady state holds (if it never does, the
+   verdict is *unknown*: there is nothing to judge);
+3. **faults** — start the workloads and the watches, then walk the planned
+   timeline: inject each occurrence, heal it when its time is up, probe every
+   ``interval_s``, give up if an abort condition holds;
+4. **recovery** — heal everything, then probe until every probe passes (the
+   time this takes is the "steady state" recovery time) within
+   ``recovery.within_s``;
+5. **after** — the probes must keep passing for ``recovery.hold_s``;
+6. **checks** — stop the workloads, read the register keys and the add set
+   back, read every member's log, list Services, EndpointSlices and pods; run
+   the checkers; write ``journal.json``, ``history.jsonl`` and
+   ``report.html``.
+
+Whatever ends the run early — an error, an abort, Ctrl-C, SIGTERM — every
+fault still active is healed before the runner exits (``finally``).
+
+The runner is one bus runtime: an API client, a store client and the
+:class:`Conductor` actor whose coroutines drive the phases. It runs on the
+cluster's clock, so every time in the journal is cluster seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from random import Random
+from typing import Any, Callable
+
+from actors.apiserver.client import ApiClient, ApiError, Informer
+from actors.messages import StoreLogTerms, StoreLogTermsReply
+from actors.store.client import StoreClient, StoreError, StoreUnavailable
+from bus.clock import make_clock
+from bus.runtime import Actor, RequestFailed
+from kubesim.chaos import invariants, report
+from kubesim.chaos.experiment import Experiment
+from kubesim.chaos.history import History
+from kubesim.chaos.injectors import InjectionFailed, Injector, gather
+from kubesim.chaos.probes import Prober, Result, Streaks
+from kubesim.chaos.recovery import LEADER_LEASES, RecoveryClock
+from kubesim.chaos.schedule import Plan, PlanError, plan
+from kubesim.chaos.workloads import Churn, Register, ServiceRequests
+from kubesim.config import ClusterConfig
+
+#: Components that are not part of the cluster a fault can pick from "rest" or a role (the demo pair).
+NOT_TARGETS = ("demo-ping", "demo-pong")
+#: Seconds (real) to heal everything at the end, however the run ended.
+HEAL_TIMEOUT_S = 60.0
+
+
+class Aborted(Exception):
+    """An abort condition held: the run stops, heals, and fails."""
+
+
+class Conductor(Actor):
+    """The runner's actor: its coroutines run the phases; it reaches ``<process>.bus`` actors and members."""
+
+    def __init__(self, name: str, api: ApiClient, cfg: ClusterConfig) -> None:
+        super().__init__(name)
+        self.api = api
+        self.cfg = cfg
+
+    def on_start(self) -> None:
+        from kubesim.store import server_keys
+
+        keys = server_keys(cfg=self.cfg) or {}
+        link = self.runtime.direct_link()
+        for member, port in sorted(self.cfg.store.members.items()):
+            # A member is not on the broker's bus: its bus-control actor is reached over a direct link.
+            link.connect([f"{member}.bus"], self.cfg.store.host, port, keys.get(member))
+
+
+class Run:
+    def __init__(self, cfg: ClusterConfig, config_path: Path, exp: Experiment, seed: int, out_dir: Path,
+                 experiment_file: Path, say: Callable[[str], None] = print, started_cluster: bool = False) -> None:
+        self.started_cluster = started_cluster
+        self.cfg, self.config_path, self.exp, self.seed = cfg, config_path, exp, seed
+        self.out_dir, self.experiment_file, self._say = out_dir, experiment_file, say
+        self.processes = {n: p.component for n, p in cfg.processes.items() if p.component not in NOT_TARGETS}
+        self.nodes = sorted(n for n, c in self.processes.items() if c == "node")
+        self.members = sorted(cfg.store.members)
+        self.plan: Plan = plan(exp, seed)
+        self.journal: dict[str, Any] = {}
+        self.probe_results: list[Result] = []
+        self.fault_log: list[dict] = []
+        self.reasons: list[str] = []
+        self.phases: list[dict] = []
+        self.checks: list[dict] = []
+        self.t0 = 0.0
+        self.phase = "setup"
+        self._quiet_until = 0.0
+
+    # --- the synchronous shell ------------------------------------------------------------
+    def execute(self) -> dict:
+        from kubesim.process import runtime_for
+
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.apply_setup()
+        name = f"kubesim-cli-chaos-{os.getpid()}"  # a CLI identity: the API server maps it to admin
+        clock = make_clock(self.cfg.cluster.time_scale)
+        self.rt = rt = runtime_for(self.cfg, name, broker=False, key_name="admin", clock=clock)
+        from kubesim.store import server_keys
+
+        scale = clock.scale
+        self.api = rt.add(ApiClient(f"{name}.api", timeout_s=5 * scale, deadline_s=10 * scale))
+        self.store = rt.add(StoreClient(f"{name}.store", self.cfg.store.endpoints(), timeout_s=2 * scale,
+                                        deadline_s=5 * scale, server_keys=server_keys(self.cfg)))
+        register = self.exp.register
+        self.reg_store = None
+        if register is not None:
+            self.reg_store = rt.add(StoreClient(f"{name}.register", self.cfg.store.endpoints(),
+                                                timeout_s=register.timeout_s, deadline_s=register.timeout_s,
+                                                server_keys=server_keys(self.cfg)))
+        self.host = rt.add(Conductor(f"{name}.conductor", self.api, self.cfg))
+        self.clock = clock
+        self.history = History(lambda: clock.monotonic() - self.t0)
+        self.injector = Injector(self.cfg, self.host, self.processes)
+        rt.start()
+        self.t0 = clock.monotonic()
+        outcome: list = []
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            self.host.spawn(self._capture(self.main(), outcome))
+            while not outcome:
+                rt.run_once(0.05)
+            if outcome[0] is not None:
+                raise outcome[0]
+        except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 -- any end must heal, then be reported
+            what = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+            self.reasons.append(f"the run stopped early: {what}")
+            self.say(f"stopping: {what}")
+            self._heal_everything()
+            self._finish(verdict_override="fail" if isinstance(exc, Aborted) else "unknown")
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            rt.shutdown()
+        return self.journal
+
+    async def _capture(self, coro, outcome: list) -> None:
+        try:
+            await coro
+        except BaseException as exc:  # handed to execute(), which heals and reports
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    def _heal_everything(self) -> None:
+        done: list = []
+        self.host.spawn(self._capture(self._heal_all(), done))
+        deadline = time.monotonic() + HEAL_TIMEOUT_S
+        while not done and time.monotonic() < deadline:
+            self.rt.run_once(0.05)
+        if not done:
+            self.reasons.append("healing did not finish within {HEAL_TIMEOUT_S:g} s")
+
+    def apply_setup(self) -> None:
+        for manifest in self.exp.setup.manifests:
+            cmd = [sys.executable, "-m", "kubesim", "--config", str(self.config_path), "apply", "-f", str(manifest)]
+            for attempt in range(30):
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+                if proc.returncode == 0:
+                    self.say(f"setup: applied {manifest}")
+                    break
+                time.sleep(1.0)  # the API server may still be starting (a cluster just started)
+            else:
+                raise RuntimeError(f"setup: cannot apply {manifest}: {proc.stderr.strip()}")
+
+    # --- the phases ---------------------------------------------------------------------
+    def now(self) -> float:
+        return self.clock.monotonic() - self.t0
+
+    def say(self, text: str) -> None:
+        self._say(f"[{self.now():8.1f}s] {text}" if self.t0 else text)
+
+    def _enter(self, phase: str) -> None:
+        if self.phases:
+            self.phases[-1]["end"] = round(self.now(), 3)
+        self.phase = phase
+        self.phases.append({"name": phase, "start": round(self.now(), 3), "end": None})
+        self.say(f"== {phase}")
+
+    async def main(self) -> None:
+        exp = self.exp
+        self.prober = Prober(list(exp.steady_state.probes), self.api, self.store, self.host, self.nodes,
+                             self.members)
+        self.streaks = Streaks()
+        self.leaders_inv = invariants.LeadersPerTerm()
+        self.prefixes_inv = invariants.CommittedPrefixes()
+        self.bindings_inv = invariants.PodBindings()
+        self.surge_inv = invariants.SurgeBound(settle_s=exp.steady_state.interval_s)
+        self.recovery = RecoveryClock(self.clock.scale, self.cfg.store.election_timeout_ms / 1000)
+        interval = exp.steady_state.interval_s
+
+        self._enter("before")
+        if not await self._until_steady(exp.steady_state.before_within_s):
+            self.reasons.append(f"the steady state did not hold within {exp.steady_state.before_within_s:g} s "
+                                "before the faults: nothing to judge")
+            self._finish(verdict_override="unknown")
+            return
+
+        self._start_watches()
+        workloads = self._start_workloads()
+        self._enter("faults")
+        start = self.now()
+        self.fault_phase_start = start
+        events = sorted([(start + o.at, 0, o) for o in self.plan.occurrences]
+                        + [(start + o.heal_at, 1, o) for o in self.plan.occurrences if o.heal_at is not None],
+                        key=lambda e: (e[0], e[1]))
+        end = start + self.plan.duration_s
+        next_probe = self.now()
+        aborted = None
+        while self.now() < end and aborted is None:
+            while events and events[0][0] <= self.now():
+                _, kind, occ = events.pop(0)
+                await (self._inject(occ) if kind == 0 else self._heal(occ))
+            if self.now() >= next_probe:
+                next_probe += interval
+                await self._probe_round(during=True)
+                aborted = self._abort_reason()
+                await self.injector.reassert()
+            wake = min([next_probe, end] + [e[0] for e in events[:1]])
+            await self.host.sleep(max(0.0, wake - self.now()))
+        self._enter("recovery")
+        errors = await self.injector.heal_all()
+        for occ_id in [f["id"] for f in self.fault_log if f["healed_at"] is None and f["injected_at"] is not None]:
+            self._fault(occ_id)["healed_at"] = round(self.now(), 3)
+        self.reasons.extend(f"healing: {e}" for e in errors)
+        self.recovery.healed(self.now(), exp.recovery.within_s)
+        if aborted is not None:
+            self.reasons.append(f"aborted: {aborted}")
+        recovered = await self._until_steady(exp.recovery.within_s)
+        if recovered:
+            self.recovery.steady(self.now())
+            self._enter("after")
+            hold_end = self.now() + exp.recovery.hold_s
+            while self.now() < hold_end:
+                await self.host.sleep(interval)
+                if not await self._probe_round():
+                    failing = [r for r in self.probe_results[-len(exp.steady_state.probes):] if not r.ok]
+                    self.reasons.append("after recovery a probe failed again: "
+                                        + "; ".join(f"{r.probe}: {r.detail}" for r in failing))
+                    break
+        else:
+            self.reasons.append(f"the cluster did not recover: the steady state did not hold within "
+                                f"{exp.recovery.within_s:g} s of healing")
+        self._enter("checks")
+        for w in workloads:
+            w.stop()
+        deadline = self.now() + max([getattr(w.spec, "timeout_s", 5.0) for w in workloads] + [5.0]) * 2
+        while not all(w.idle for w in workloads) and self.now() < deadline:
+            await self.host.sleep(interval / 4)
+        await self._final_reads(recovered)
+        self._stop_watches()
+        self._finish(aborted=aborted is not None, recovered=recovered)
+
+    async def _until_steady(self, within_s: float) -> bool:
+        deadline = self.now() + within_s
+        while True:
+            if await self._probe_round():
+                return True
+            if self.now() >= deadline:
+                return False
+            await self.host.sleep(self.exp.steady_state.interval_s)
+
+    async def _probe_round(self, during: bool = False) -> bool:
+        now = self.now()
+        probes = self.exp.steady_state.probes
+        results = await gather(self.host, [self.prober.run_one(p, now) for p in probes])
+        ok = True
+        for p, r in zip(probes, results):
+            if isinstance(r, Exception):
+                r = Result(p.label, now, False, f"{type(r).__name__}: {r}")
+            r = Result(r.probe, r.time, r.ok, r.detail, self.phase)
+            self.probe_results.append(r)
+            self.streaks.add(r)
+            ok &= r.ok
+            if during and p.tolerate_s is not None and self.streaks.failing_for(p.label, now) > p.tolerate_s:
+                msg = f"{p.label} failed for longer than its tolerance ({p.tolerate_s:g} s) during the faults"
+                if msg not in self.reasons:
+                    self.reasons.append(msg + f": {r.detail}")
+        # The raft view, every round: who leads which term, and every member's log.
+        if not any(p.type == "store-leader" for p in probes):
+            await self.prober.store_status()
+        for m, s in self.prober.statuses.items():
+            if s is not None:
+                self.leaders_inv.observe(now, m, s.term, s.role, s.leader)
+        leader = self.prober.store_leader
+        if leader is not None:
+            self.recovery.store_leader(now, leader, self.prober.statuses[leader].term)
+        await self._read_logs(now)
+        failing = [r for r in self.probe_results[-len(probes):] if not r.ok] if probes else []
+        if failing and (self.phase != "before" or now >= self._quiet_until):
+            self._quiet_until = now + 10 * self.exp.steady_state.interval_s  # waiting to begin: say so now and then
+            self.say("probe failing: " + "; ".join(f"{r.probe}: {r.detail}" for r in failing))
+        return ok
+
+    async def _read_logs(self, now: float) -> None:
+        async def one(m: str):
+            return await self.host.request(m, StoreLogTerms(), timeout_s=1.0 * self.clock.scale, retries=0)
+
+        for m, reply in zip(self.members, await gather(self.host, [one(m) for m in self.members])):
+            if isinstance(reply, StoreLogTermsReply):
+                self.prefixes_inv.observe(now, m, reply.commit_index, reply.snapshot_index, reply.runs)
+
+    def _abort_reason(self) -> str | None:
+        now = self.now()
+        for a in self.exp.abort:
+            failing = self.streaks.failing_for(a.probe, now)
+            if failing >= a.failing_for_s:
+                return f"{a.probe} failed for {failing:.1f} s (abort after {a.failing_for_s:g} s)"
+        return None
+
+    # --- faults ---------------------------------------------------------------------------
+    def _fault(self, occ_id: str) -> dict:
+        return next(f for f in self.fault_log if f["id"] == occ_id)
+
+    async def _inject(self, occ) -> None:
+        entry = {**occ.to_dict(), "targets": [], "selected_at": round(self.now(), 3), "injected_at": None,
+                 "healed_at": None, "detail": "", "error": None}
+        self.fault_log.append(entry)
+        try:
+            leaders = await self._leaders()
+            side_a, side_b = self.injector.targets(occ, leaders)
+            entry["targets"] = side_a + side_b
+            pods_by_node = self._pods_by_node()
+            active = await self.injector.inject(occ, side_a, side_b)
+        except (InjectionFailed, PlanError, RequestFailed, ApiError) as exc:
+            entry["error"] = f"{type(exc).__name__}: {exc}"
+            self.reasons.append(f"fault {occ.id} ({occ.fault.label}) could not be injected: {exc}")
+            self.say(f"fault {occ.id} {occ.fault.label}: NOT injected: {exc}")
+            return
+        entry["injected_at"] = round(self.now(), 3)
+        entry["detail"] = active.detail
+        if occ.heal_at is None:
+            entry["healed_at"] = entry["injected_at"]
+        self.recovery.injected(occ.id, occ.fault.action, entry["targets"], self.processes, self.now(), pods_by_node)
+        self.say(f"fault {occ.id} {occ.fault.label}: {active.detail}")
+
+    async def _heal(self, occ) -> None:
+        entry = next((f for f in self.fault_log if f["id"] == occ.id), None)
+        if entry is None or entry["injected_at"] is None or entry["healed_at"] is not None:
+            return
+        try:
+            await self.injector.heal(occ.id)
+        except (InjectionFailed, RequestFailed, ApiError) as exc:
+            entry["error"] = f"healing: {exc}"
+            self.say(f"fault {occ.id}: healing failed ({exc}); healed again at the end")
+            return
+        entry["healed_at"] = round(self.now(), 3)
+        self.say(f"healed {occ.id} {occ.fault.label}")
+
+    async def _heal_all(self) -> None:
+        errors = await self.injector.heal_all()
+        for f in self.fault_log:
+            if f["injected_at"] is not None and f["healed_at"] is None:
+                f["healed_at"] = round(self.now(), 3)
+        self.reasons.extend(f"healing: {e}" for e in errors)
+
+    async def _leaders(self) -> dict[str, str | None]:
+        await self.prober.store_status()
+        leaders: dict[str, str | None] = {"store": self.prober.store_leader}
+        for role, (ns, name) in LEADER_LEASES.items():
+            lease = self.leases.get(name, ns) if hasattr(self, "leases") else None
+            leaders[role] = ((lease or {}).get("spec") or {}).get("holderIdentity")
+        return leaders
+
+    # --- watches ------------------------------------------------------------------------
+    def _start_watches(self) -> None:
+        def pod_event(kind: str):
+            def on(obj: dict) -> None:
+                now = self.now()
+                self.bindings_inv.observe(now, kind, obj)
+                self.surge_inv.observe(now, "Pod", kind, obj)
+                node = (obj.get("spec") or {}).get("nodeName")
+                if node:
+                    active = kind != "DELETED" and invariants.is_active_pod(obj)
+                    self.recovery.pod(now, node, obj["metadata"].get("uid", ""), active)
+            return on
+
+        def owned(kind_name: str, event: str):
+            return lambda obj: self.surge_inv.observe(self.now(), kind_name, event, obj)
+
+        def node_event(obj: dict) -> None:
+            ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                        for c in (obj.get("status") or {}).get("conditions") or [])
+            self.recovery.node(self.now(), obj["metadata"]["name"], ready)
+
+        def lease_event(obj: dict) -> None:
+            m = obj["metadata"]
+            self.recovery.lease(self.now(), m.get("namespace", ""), m["name"],
+                                (obj.get("spec") or {}).get("holderIdentity") or "")
+
+        self.pods = Informer(self.api, "pods", on_add=pod_event("ADDED"),
+                             on_update=lambda old, new: pod_event("MODIFIED")(new),
+                             on_delete=pod_event("DELETED"))
+        self.informers = [
+            self.pods,
+            Informer(self.api, "deployments", on_add=owned("Deployment", "ADDED"),
+                     on_update=lambda o, n: owned("Deployment", "MODIFIED")(n),
+                     on_delete=owned("Deployment", "DELETED")),
+            Informer(self.api, "replicasets", on_add=owned("ReplicaSet", "ADDED"),
+                     on_update=lambda o, n: owned("ReplicaSet", "MODIFIED")(n),
+                     on_delete=owned("ReplicaSet", "DELETED")),
+            Informer(self.api, "nodes", on_add=node_event, on_update=lambda o, n: node_event(n)),
+        ]
+        self.leases = Informer(self.api, "leases", "kube-system", on_add=lease_event,
+                               on_update=lambda o, n: lease_event(n))
+        self.informers.append(self.leases)
+        for inf in self.informers:
+            inf.start()
+
+    def _stop_watches(self) -> None:
+        for inf in getattr(self, "informers", []):
+            inf.stop()
+
+    def _pods_by_node(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for pod in self.pods.list() if hasattr(self, "pods") else []:
+            node = (pod.get("spec") or {}).get("nodeName")
+            if node and invariants.is_active_pod(pod):
+                out.setdefault(node, []).append(pod["metadata"].get("uid", ""))
+        return out
+
+    # --- workloads ------------------------------------------------------------------------
+    def _start_workloads(self) -> list:
+        rng = Random(self.seed)
+        out: list = []
+        for spec in self.exp.workloads:
+            wrng = Random(rng.getrandbits(64))
+            if spec.type == "register":
+                prefix = f"/chaos/{self.exp.name}/{self.out_dir.name}"
+                self.register = Register(spec, self.reg_store, self.host, self.history, wrng, prefix)
+                w = self.register
+            elif spec.type == "deployment-churn":
+                w = Churn(spec, self.api, self.host, self.history, wrng)
+            else:
+                w = ServiceRequests(spec, self.api, self.host, self.history, wrng, self.nodes)
+            w.start()
+            out.append(w)
+            self.say(f"workload {spec.type} started")
+        return out
+
+    async def _final_reads(self, recovered: bool) -> None:
+        """Read every register key and the add set back (as ordinary operations), and list what the endpoints
+        check compares."""
+        self.final_set: set[int] | None = None
+        reg = getattr(self, "register", None)
+        if reg is not None:
+            for k in range(reg.spec.keys):
+                await reg.one(self.history.new_process(), "read", k)
+            try:
+                self.final_set = await reg.read_set()
+            except (StoreUnavailable, StoreError, RequestFailed) as exc:
+                self.reasons.append(f"the add set could not be read back: {exc}")
+        self.final_lists: dict[str, list[dict]] | None = None
+        if recovered:
+            try:
+                self.final_lists = {r: (await self.api.list(r))["items"]
+                                    for r in ("services", "endpointslices", "pods")}
+            except ApiError as exc:
+                self.reasons.append(f"the final lists failed: {exc}")
+        self.surge_inv.check(self.now())
+
+    # --- the verdict ----------------------------------------------------------------------
+    def _run_checks(self) -> None:
+        wanted = self.exp.checks_to_run()
+        checks = self.checks
+        if "linearizable" in wanted:
+            from kubesim.chaos import linearizability
+
+            res = linearizability.check(self.history.of("register"))
+            checks.append({"name": "linearizable", "result": _result(res.valid), "detail": res.summary(),
+                           "operations": [k.describe() for k in res.keys.values() if k.valid is False]})
+        if "no-lost-writes" in wanted:
+            checks.append(self._lost_writes())
+        if "raft" in wanted:
+            v = self.leaders_inv.violations() + self.prefixes_inv.violations()
+            checks.append({"name": "raft", "result": "fail" if v else "pass",
+                           "detail": f"{self.leaders_inv.summary()}; {self.prefixes_inv.summary()}",
+                           "operations": [x["detail"] for x in v]})
+        for name, inv in (("pod-bindings", self.bindings_inv), ("surge-bound", self.surge_inv)):
+            if name in wanted:
+                v = inv.violations()
+                checks.append({"name": name, "result": "fail" if v else "pass", "detail": inv.summary(),
+                               "operations": [x["detail"] for x in v]})
+        if "endpoints" in wanted:
+            lists = getattr(self, "final_lists", None)
+            if lists is None:
+                checks.append({"name": "endpoints", "result": "unknown",
+                               "detail": "not checked: the cluster did not recover", "operations": []})
+            else:
+                v = invariants.endpoints_match_ready_pods(lists["services"], lists["endpointslices"],
+                                                          lists["pods"], time=self.now())
+                checks.append({"name": "endpoints", "result": "fail" if v else "pass",
+                               "detail": f"{len(lists['services'])} services compared with their ready pods",
+                               "operations": [x["detail"] for x in v]})
+
+    def _lost_writes(self) -> dict:
+        events = self.history.of("register")
+        adds = {e["index"]: e for e in events if e["f"] == "add"}
+        acked = sorted(e["value"] for e in events if e["f"] == "add" and e["type"] == "ok")
+        failed = sorted(e["value"] for e in events if e["f"] == "add" and e["type"] == "fail")
+        final = getattr(self, "final_set", None)
+        if final is None:
+            return {"name": "no-lost-writes", "result": "unknown", "detail": "the add set could not be read back",
+                    "operations": []}
+        lost = [n for n in acked if n not in final]
+        phantom = [n for n in failed if n in final]
+        ops = [f"add {n} was acknowledged and is missing" for n in lost[:50]]
+        ops += [f"add {n} was reported failed (certainly not applied) yet is present" for n in phantom[:50]]
+        del adds
+        return {"name": "no-lost-writes", "result": "fail" if lost or phantom else "pass",
+                "detail": f"{len(acked)} acknowledged adds, {len(lost)} lost; {len(failed)} failed adds, "
+                          f"{len(phantom)} present anyway; {len(final)} in the store",
+                "operations": ops}
+
+    def _finish(self, verdict_override: str | None = None, aborted: bool = False, recovered: bool = True) -> None:
+        if self.journal:
+            return  # finished already (a failure after the end must not write it twice)
+        if self.phases and self.phases[-1]["end"] is None:
+            self.phases[-1]["end"] = round(self.now(), 3)
+        if verdict_override is None:
+            self._run_checks()
+        results = [c["result"] for c in self.checks]
+        if verdict_override is not None:
+            verdict = verdict_override
+        elif "fail" in results or self.reasons:
+            verdict = "fail"
+        elif "unknown" in results:
+            verdict = "unknown"
+        else:
+            verdict = "pass"
+        for c in self.checks:
+            if c["result"] != "pass":
+                self.reasons.append(f"check {c['name']}: {c['result']}: {c['detail']}")
+        self.journal = {
+            "name": self.exp.name, "description": self.exp.description, "file": str(self.experiment_file),
+            "seed": self.seed, "verdict": verdict, "reasons": self.reasons,
+            "started_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time_scale": self.cfg.cluster.time_scale, "duration_s": round(self.now(), 3),
+            "reproduce": f"kubesim --config {self.config_path} chaos run {self.experiment_file} --seed {self.seed}"
+                         + (" --start-cluster" if self.started_cluster else ""),
+            "phases": self.phases,
+            "probes": [r.to_dict() for r in self.probe_results],
+            "faults": self.fault_log,
+            "plan": [o.to_dict() for o in self.plan.occurrences],
+            "recovery": self.recovery.results() if hasattr(self, "recovery") else [],
+            "checks": self.checks,
+            "workloads": self.history.summary(),
+            "cluster": {"config": str(self.config_path), "processes": sorted(self.processes)},
+        }
+        (self.out_dir / "journal.json").write_text(json.dumps(self.journal, indent=1, default=str))
+        self.history.write(self.out_dir / "history.jsonl")
+        report.write(self.out_dir, self.journal, self.history.events)
+        self.say(f"verdict: {verdict.upper()}" + (f" ({'; '.join(self.reasons[:3])})" if self.reasons else ""))
+
+
+def _result(valid: bool | None) -> str:
+    return {True: "pass", False: "fail", None: "unknown"}[valid]
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def run_dir(root: Path, name: str, seed: int) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return root / name / f"{stamp}-seed{seed}"
