@@ -161,14 +161,18 @@ class Child:
 
 
 def supervise(cfg: ClusterConfig, name: str, config_path: Path, extra_argv: list[str] | None = None,
-              clock: Clock | None = None) -> int:
-    """Run the supervisor for process ``name`` until SIGTERM/SIGINT; returns the exit status."""
+              clock: Clock | None = None, child_argv: list[str] | None = None) -> int:
+    """Run the supervisor for process ``name`` until SIGTERM/SIGINT; returns the exit status.
+
+    ``child_argv`` replaces ``kubesim child NAME`` as the command supervised (the tests supervise store
+    members with planted bugs this way, so chaos can kill them as it kills real ones)."""
     clock = clock or RealClock()
     logs.configure(f"{name}-supervisor", cfg.logging.level, cfg.logging.format)
     log = logs.get(f"{name}.supervisor")
     proc_cfg = cfg.process(name)
     s = cfg.supervisor
-    argv = [sys.executable, "-m", "kubesim", "child", name, "--config", str(config_path), *(extra_argv or [])]
+    argv = child_argv or [sys.executable, "-m", "kubesim", "child", name, "--config", str(config_path),
+                          *(extra_argv or [])]
     child = Child(argv, Backoff(s.restart_backoff_initial_s, s.restart_backoff_max_s, s.restart_backoff_reset_s),
                   s.stop_grace_s, clock, log)
 

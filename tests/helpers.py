@@ -87,6 +87,25 @@ def write_cluster(tmp: Path, processes: dict[str, dict] | None = None, **section
     return path
 
 
+def default_cluster(tmp: Path, *, time_scale: float | None = None, fsync: bool = False) -> tuple[Path, list[str]]:
+    """config/cluster.yaml with free ports and every piece of state under ``tmp/.kubesim``; its process names."""
+    doc = yaml.safe_load((ROOT / "config" / "cluster.yaml").read_text())
+    state = tmp / ".kubesim"
+    doc["cluster"]["state_dir"] = str(state)
+    if time_scale is not None:
+        doc["cluster"]["time_scale"] = time_scale
+    doc["bus"]["port"] = free_port()
+    doc["security"]["keys_dir"] = str(state / "keys")
+    doc["store"]["data_dir"] = str(state / "store")
+    doc["store"]["fsync"] = fsync  # off unless the disk is what the test is about
+    doc["store"]["members"] = {name: free_port() for name in doc["store"]["members"]}
+    for proc in doc["processes"].values():
+        proc["metrics_port"] = 0  # the OS picks; the target files say which
+    path = tmp / "cluster.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path, list(doc["processes"])
+
+
 def kubesim(*args: str, cwd: Path | None = None, **kw) -> subprocess.Popen:
     """Start ``python -m kubesim ARGS`` as a real process."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")

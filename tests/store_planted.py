@@ -1,19 +1,31 @@
-"""A store member with a planted durability bug, to prove the durability test can fail.
+"""Store members with planted bugs, to prove the checks that should catch them can fail.
 
-:class:`AckBeforeDurableMember` keeps what raft asks it to persist in memory
-and writes it to its WAL only once a second, yet sends (and so acknowledges)
-at once — the bug "acknowledging before fsync". Killing every member with
--9 then loses acknowledged writes, and ``tests/test_store_processes.py``
-must notice. Run as ``python -m tests.store_planted CLUSTER_FILE MEMBER``.
+- :class:`AckBeforeDurableMember` keeps what raft asks it to persist in
+  memory and writes it to its WAL only once a second, yet sends (and so
+  acknowledges) at once — the bug "acknowledging before fsync". Killing every
+  member with -9 then loses acknowledged writes.
+- :class:`StaleReadMember` answers a linearizable read at once from its own
+  state whenever it believes it leads, without the read-index round that
+  confirms it still does — and, with check-quorum off, a leader cut off from
+  its peers goes on believing it for as long as the partition lasts. Clients
+  that reach it read values the new leader has long overwritten.
+
+``python -m tests.store_planted CLUSTER_FILE MEMBER [VARIANT]`` runs a member;
+``python -m tests.store_planted --supervise CLUSTER_FILE MEMBER VARIANT`` runs
+the member's supervisor (``kubesim run``'s) over it, so chaos can kill, pause
+and partition it like any member.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+from actors.messages import StoreRange
 from actors.store.member import StoreMember
-from actors.store.raft import Ready
+from actors.store.raft import LEADER, Ready
+from bus.runtime import Envelope, handles
 
 
 class AckBeforeDurableMember(StoreMember):
@@ -36,15 +48,42 @@ class AckBeforeDurableMember(StoreMember):
         self._late.clear()
 
 
-def main(config: str, member: str) -> None:
+class StaleReadMember(StoreMember):
+    def on_start(self) -> None:
+        super().on_start()
+        self.raft.cfg = replace(self.raft.cfg, check_quorum=False)  # a deposed leader never notices
+
+    @handles(StoreRange)
+    def on_range(self, msg: StoreRange, env: Envelope) -> None:
+        if self.raft.role == LEADER:
+            self._answer_range(msg, env)  # the bug: no read index, so no proof it still leads
+            return
+        super().on_range(msg, env)
+
+
+VARIANTS = {"ack-before-durable": AckBeforeDurableMember, "stale-reads": StaleReadMember}
+
+
+def main(config: str, member: str, variant: str = "ack-before-durable") -> None:
     import kubesim.store
     from kubesim.config import load
     from kubesim.process import run_child
 
     honest = kubesim.store.member_for
-    kubesim.store.member_for = lambda cfg, process: honest(cfg, process, cls=AckBeforeDurableMember)
+    kubesim.store.member_for = lambda cfg, process: honest(cfg, process, cls=VARIANTS[variant])
     run_child(load(Path(config)), member)
 
 
+def supervise(config: str, member: str, variant: str) -> None:
+    from kubesim.config import load
+    from kubesim.supervisor import supervise as run_supervisor
+
+    argv = [sys.executable, "-m", "tests.store_planted", config, member, variant]
+    sys.exit(run_supervisor(load(Path(config)), member, Path(config), child_argv=argv))
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    if sys.argv[1] == "--supervise":
+        supervise(*sys.argv[2:5])
+    else:
+        main(*sys.argv[1:4])

@@ -9,6 +9,7 @@ violation's detail naming the objects.
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -65,12 +66,18 @@ def deployment(name: str = "web", uid: str = "d1", *, replicas: int = 10, genera
             "spec": spec, "status": {"observedGeneration": observed}}
 
 
-def replicaset(name: str, dep_uid: str | None = "d1") -> Obj:
+def replicaset(name: str, dep_uid: str | None = "d1", *, replicas: int = 1, generation: int | None = 1,
+               observed: int | None = None, dep_name: str = "web") -> Obj:
+    """``observed`` (the ReplicaSet controller's ``status.observedGeneration``) defaults to ``generation``."""
     meta: Obj = {"name": name, "namespace": "default", "uid": name}
+    if generation is not None:
+        meta["generation"] = generation
     if dep_uid:
-        meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": dep_uid,
+        meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "Deployment", "name": dep_name, "uid": dep_uid,
                                     "controller": True}]
-    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": meta, "spec": {"replicas": 1}}
+    observed = generation if observed is None else observed
+    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": meta, "spec": {"replicas": replicas},
+            "status": {"observedGeneration": observed} if observed else {}}
 
 
 def run_pods(check: SurgeBound, time: float, rs: str, count: int, *, start: int = 0, **kw: Any) -> list[Obj]:
@@ -282,138 +289,316 @@ def test_surge_percentages_resolve_as_the_controller_does() -> None:
 def test_a_rolling_update_within_replicas_plus_surge() -> None:
     check = SurgeBound()
     check.observe(0.0, "Deployment", "ADDED", deployment(replicas=10))
-    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-old"))
-    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-new"))
+    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-old", replicas=10))
     run_pods(check, 1.0, "web-old", 10)
-    run_pods(check, 2.0, "web-new", 3)  # 13 = 10 + 25% rounded up
-    # Terminating and finished pods no longer count.
-    run_pods(check, 3.0, "web-new", 2, start=3, terminating=True)
-    run_pods(check, 3.0, "web-new", 2, start=5, phase="Failed")
-    run_pods(check, 3.0, "web-new", 2, start=7, phase="Succeeded")
-    # Pods of another Deployment's ReplicaSet, and of a bare ReplicaSet, do not count either.
-    check.observe(3.0, "ReplicaSet", "ADDED", replicaset("other", dep_uid="d2"))
-    check.observe(3.0, "ReplicaSet", "ADDED", replicaset("bare", dep_uid=None))
-    run_pods(check, 3.0, "other", 5)
-    run_pods(check, 3.0, "bare", 5)
-    check.check(10.0)
-    assert check.violations() == []
-
-
-def test_one_pod_over_the_bound() -> None:
-    check = SurgeBound()
-    check.observe(0.0, "Deployment", "ADDED", deployment(replicas=10))
-    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-old"))
-    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-new"))
-    run_pods(check, 1.0, "web-old", 10)
+    # The new ReplicaSet comes up to 13 = 10 + 25% rounded up, then the old one goes down step by step.
+    check.observe(2.0, "ReplicaSet", "ADDED", replicaset("web-new", replicas=3))
     run_pods(check, 2.0, "web-new", 3)
-    run_pods(check, 2.5, "web-new", 1, start=3)
-    run_pods(check, 2.6, "web-new", 1, start=4)
-    [v] = jsonable(check.violations())
-    assert v["kind"] == "surge_exceeded" and v["deployment"] == "default/web" and v["time"] == 2.5
-    assert (v["active"], v["bound"], v["replicas"], v["max_surge"]) == (14, 13, 10, 3)
-    assert v["replicasets"] == {"default/web-new": 4, "default/web-old": 10}  # as at the first breach
-    assert (v["count"], v["peak"], v["last_time"]) == (2, 15, 2.6)
-    assert v["detail"].startswith(
-        "deployment default/web (uid d1) had 14 active pods at t=2.5 s, above replicas + maxSurge = 10 + 3 = 13 "
-        "(generation 1, observedGeneration 1); by ReplicaSet: default/web-new 4, default/web-old 10; "
-        "pods: web-new-0, web-new-1, web-new-2, web-new-3, web-old-0,")
-    assert v["detail"].endswith("over the bound at 2 checks, at most 15 pods, last at t=2.6 s")
-
-
-def test_events_in_any_order() -> None:
-    # The pods' watch ran ahead of the ReplicaSets', which ran ahead of the Deployments'.
-    check = SurgeBound()
-    run_pods(check, 1.0, "web-a", 4)
-    check.observe(1.0, "ReplicaSet", "ADDED", replicaset("web-a"))
-    assert check.violations() == []
-    check.observe(1.0, "Deployment", "ADDED", deployment(replicas=2, surge=1))
-    [v] = check.violations()
-    assert v["active"] == 4 and v["bound"] == 3
-
-
-def test_scale_down_keeps_the_old_bound_until_the_controller_observes_it() -> None:
-    check = SurgeBound()
-    check.observe(0.0, "Deployment", "ADDED", deployment(replicas=10))
-    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-a"))
-    run_pods(check, 1.0, "web-a", 12)
-    # Scaled to 4 (bound 5): the controller has not seen generation 2 yet, so 12 pods are still fine.
-    check.observe(5.0, "Deployment", "MODIFIED", deployment(replicas=4, generation=2, observed=1))
-    check.check(6.0)
-    assert check.violations() == []
-    # The controller has seen generation 2, yet all 12 pods are still active (and no settle window).
-    check.observe(7.0, "Deployment", "MODIFIED", deployment(replicas=4, generation=2, observed=2))
-    [v] = check.violations()
-    assert (v["time"], v["active"], v["bound"], v["generation"]) == (7.0, 12, 5, 2)
-
-
-def test_scale_down_grace_window() -> None:
-    check = SurgeBound(settle_s=5.0)
-    check.observe(0.0, "Deployment", "ADDED", deployment(replicas=10))
-    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-a"))
-    pods = run_pods(check, 1.0, "web-a", 12)
-    check.observe(5.0, "Deployment", "MODIFIED", deployment(replicas=4, generation=2, observed=1))
-    check.observe(5.1, "Deployment", "MODIFIED", deployment(replicas=4, generation=2, observed=2))
-    for p in pods[:6]:  # the deletions show up late, but within the window (5 s from the change at 5.0)
-        p["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z"
-        check.observe(9.0, "Pod", "MODIFIED", p)
-    check.check(9.9)
-    assert check.violations() == []
-    # One pod too many is still there when the window closes.
+    # The old ReplicaSet's controller deletes its surplus before it writes observedGeneration 2.
+    check.observe(3.0, "ReplicaSet", "MODIFIED", replicaset("web-old", replicas=7, generation=2, observed=1))
+    for i in range(3):
+        check.observe(3.0, "Pod", "DELETED", pod(f"web-old-{i}", f"web-old-{i}", rs="web-old"))
+    check.observe(3.0, "ReplicaSet", "MODIFIED", replicaset("web-old", replicas=7, generation=2))
+    check.observe(3.0, "ReplicaSet", "MODIFIED", replicaset("web-new", replicas=6, generation=2))
+    # Terminating and finished pods no longer count, neither for their ReplicaSet nor for anything else.
+    run_pods(check, 3.0, "web-new", 3, start=3)
+    run_pods(check, 3.0, "web-new", 2, start=6, terminating=True)
+    run_pods(check, 3.0, "web-new", 2, start=8, phase="Failed")
+    run_pods(check, 3.0, "web-new", 2, start=10, phase="Succeeded")
+    # Another Deployment's ReplicaSet and a bare one neither count for this one nor break their own bound.
+    check.observe(3.0, "ReplicaSet", "ADDED", replicaset("other", dep_uid="d2", replicas=20))
+    check.observe(3.0, "ReplicaSet", "ADDED", replicaset("bare", dep_uid=None, replicas=20))
+    run_pods(check, 3.0, "other", 20)
+    run_pods(check, 3.0, "bare", 20)
     check.check(10.0)
+    assert check.violations() == []
+
+
+def test_replicaset_specs_summing_above_replicas_plus_surge() -> None:
+    check = SurgeBound()
+    check.observe(0.0, "Deployment", "ADDED", deployment(replicas=10))
+    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-old", replicas=10))
+    check.observe(2.0, "ReplicaSet", "ADDED", replicaset("web-new", replicas=3))
+    check.observe(2.5, "ReplicaSet", "MODIFIED", replicaset("web-new", replicas=4, generation=2))
+    check.observe(2.6, "ReplicaSet", "MODIFIED", replicaset("web-new", replicas=5, generation=3))
+    check.observe(2.7, "ReplicaSet", "MODIFIED", replicaset("web-old", replicas=9, generation=2))
+    [v] = jsonable(check.violations())  # no pods at all: the ReplicaSets' sizes alone break it
+    assert v["check"] == "surge_bound" and v["kind"] == "surge_exceeded"
+    assert (v["deployment"], v["uid"], v["time"]) == ("default/web", "d1", 2.5)
+    assert (v["total"], v["bound"], v["replicas"], v["max_surge"], v["strategy"]) == (14, 13, 10, 3, "RollingUpdate")
+    assert v["replicasets"] == {"default/web-new": 4, "default/web-old": 10}  # as at the first breach
+    assert (v["count"], v["peak"], v["last_time"]) == (3, 15, 2.7)
+    assert v["detail"] == (
+        "deployment default/web (uid d1): its ReplicaSets' spec.replicas summed to 14 at t=2.5 s, "
+        "above replicas + maxSurge = 10 + 3 = 13 (generation 1, observedGeneration 1); "
+        "by ReplicaSet: default/web-new 4, default/web-old 10; "
+        "over the bound at 3 checks, at most 15 replicas, last at t=2.7 s")
+    # Back within the bound, and over again later: still the one violation.
+    check.observe(3.0, "ReplicaSet", "MODIFIED", replicaset("web-old", replicas=8, generation=3))
+    check.observe(4.0, "ReplicaSet", "MODIFIED", replicaset("web-new", replicas=6, generation=4))
     [v] = check.violations()
-    assert (v["time"], v["active"], v["bound"]) == (10.0, 6, 5)
+    assert (v["count"], v["peak"], v["last_time"]) == (4, 15, 4.0)
+    assert "1 deployments went over" in check.summary() and "0 replicasets ran" in check.summary()
+
+
+@pytest.mark.parametrize(("replicas", "surge", "bound"), [(4, "50%", 6), (5, "30%", 7), (10, "25%", 13),
+                                                           (10, None, 13), (3, "1%", 4), (10, 0, 10)])
+def test_surge_percentages_in_the_bound(replicas: int, surge: int | str | None, bound: int) -> None:
+    check = SurgeBound()
+    check.observe(0.0, "Deployment", "ADDED", deployment(replicas=replicas, surge=surge, unavailable=1))
+    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-old", replicas=replicas))
+    check.observe(1.0, "ReplicaSet", "ADDED", replicaset("web-new", replicas=bound - replicas))
+    assert check.violations() == []
+    check.observe(2.0, "ReplicaSet", "MODIFIED", replicaset("web-new", replicas=bound - replicas + 1, generation=2))
+    [v] = check.violations()
+    assert (v["total"], v["bound"], v["max_surge"]) == (bound + 1, bound, bound - replicas)
 
 
 def test_recreate_has_no_surge() -> None:
     check = SurgeBound()
     check.observe(0.0, "Deployment", "ADDED", deployment(replicas=3, strategy="Recreate"))
-    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-old"))
-    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-new"))
+    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-old", replicas=3))
     old = run_pods(check, 1.0, "web-old", 3)
-    for p in old:  # Recreate: every old pod terminating before a new one starts
+    # Recreate: the old ReplicaSet to 0 and every old pod terminating before the new one is sized.
+    check.observe(2.0, "ReplicaSet", "MODIFIED", replicaset("web-old", replicas=0, generation=2, observed=1))
+    for p in old:
         p["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z"
         check.observe(2.0, "Pod", "MODIFIED", p)
+    check.observe(2.0, "ReplicaSet", "MODIFIED", replicaset("web-old", replicas=0, generation=2))
+    check.observe(3.0, "ReplicaSet", "ADDED", replicaset("web-new", replicas=3))
     run_pods(check, 3.0, "web-new", 3)
     assert check.violations() == []
-    run_pods(check, 4.0, "web-new", 1, start=3)
+    check.observe(4.0, "ReplicaSet", "MODIFIED", replicaset("web-old", replicas=1, generation=3))
     [v] = check.violations()
-    assert v["strategy"] == "Recreate" and v["bound"] == 3
+    assert (v["strategy"], v["bound"], v["total"], v["max_surge"]) == ("Recreate", 3, 4, 0)
     assert "above replicas = 3 (Recreate: no surge)" in v["detail"]
 
 
 def test_paused_deployment_same_rule() -> None:
     check = SurgeBound()
     check.observe(0.0, "Deployment", "ADDED", deployment(replicas=10, paused=True))
-    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-a"))
-    run_pods(check, 1.0, "web-a", 13)
+    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-a", replicas=9))
+    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-b", replicas=4))
     assert check.violations() == []
-    run_pods(check, 1.0, "web-a", 1, start=13)
+    check.observe(1.0, "ReplicaSet", "MODIFIED", replicaset("web-b", replicas=5, generation=2))
     assert len(check.violations()) == 1
 
 
-def test_deleted_replicasets_and_deployments_stop_counting() -> None:
+def failover_events(check: SurgeBound) -> list[Obj]:
+    """``churn`` (maxSurge 1) at 4 replicas, scaled to 1 at t=5 while no controller manager leads."""
+    check.observe(0.0, "Deployment", "ADDED", deployment("churn", replicas=4, surge=1))
+    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("churn-a", replicas=4, dep_name="churn"))
+    pods = run_pods(check, 1.0, "churn-a", 4)
+    check.observe(5.0, "Deployment", "MODIFIED", deployment("churn", replicas=1, surge=1, generation=2, observed=1))
+    check.check(10.0)
+    check.check(29.0)
+    return pods
+
+
+RS_SPEC, RS_STATUS, DEPLOYMENT_STATUS, PODS_DELETED = "rs spec", "rs status", "deployment status", "pods deleted"
+
+
+@pytest.mark.parametrize("order", [o for o in itertools.permutations(
+    (RS_SPEC, RS_STATUS, DEPLOYMENT_STATUS, PODS_DELETED)) if o.index(RS_SPEC) < o.index(RS_STATUS)],
+    ids=lambda o: ", ".join(o))
+def test_a_scale_down_acted_on_after_a_failover_is_no_violation(order: tuple[str, ...]) -> None:
+    # The new leader (t=30) resizes the ReplicaSet to 1 and then writes the Deployment's observedGeneration;
+    # the ReplicaSet controller deletes 3 pods and then writes the ReplicaSet's. Three watches deliver this
+    # in any order (the ReplicaSet's own events in theirs), the 4 pods outliving the Deployment's new bound
+    # of 1 + 1 for a moment. The spec was replaced 25 s earlier, far beyond the settle window.
+    check = SurgeBound(settle_s=2.0)
+    pods = failover_events(check)
+    for i, step in enumerate(order):
+        time = 30.0 + 0.3 * i
+        if step == RS_SPEC:  # the ReplicaSet controller has not seen generation 2 yet
+            check.observe(time, "ReplicaSet", "MODIFIED",
+                          replicaset("churn-a", replicas=1, generation=2, observed=1, dep_name="churn"))
+        elif step == RS_STATUS:
+            check.observe(time, "ReplicaSet", "MODIFIED",
+                          replicaset("churn-a", replicas=1, generation=2, observed=2, dep_name="churn"))
+        elif step == DEPLOYMENT_STATUS:
+            check.observe(time, "Deployment", "MODIFIED",
+                          deployment("churn", replicas=1, surge=1, generation=2, observed=2))
+        else:
+            for p in pods[1:]:
+                p["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:30Z"
+                check.observe(time, "Pod", "MODIFIED", p)
+        check.check(time + 0.1)
+    for p in pods[1:]:
+        check.observe(35.0, "Pod", "DELETED", p)
+    check.check(60.0)
+    assert check.violations() == []
+    assert "0 deployments went over" in check.summary() and "0 replicasets ran" in check.summary()
+
+
+def test_a_replicaset_left_too_big_after_the_controller_observed_the_scale() -> None:
+    check = SurgeBound(settle_s=2.0)
+    failover_events(check)
+    # The new leader says it observed generation 2 but never resized the ReplicaSet.
+    check.observe(30.0, "Deployment", "MODIFIED", deployment("churn", replicas=1, surge=1, generation=2, observed=2))
+    check.check(31.9)
+    assert check.violations() == []
+    check.check(32.0)  # the window runs from when the controller was seen to observe, not from the scale at t=5
+    [v] = check.violations()
+    assert (v["kind"], v["deployment"], v["time"], v["total"], v["bound"]) == ("surge_exceeded", "default/churn",
+                                                                               32.0, 4, 2)
+    assert (v["generation"], v["observed_generation"], v["replicasets"]) == (2, 2, {"default/churn-a": 4})
+
+
+def test_a_replicaset_keeps_its_old_size_until_its_controller_observes_the_new() -> None:
+    check = SurgeBound()
+    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-a", replicas=12))
+    run_pods(check, 1.0, "web-a", 12)
+    check.observe(5.0, "ReplicaSet", "MODIFIED", replicaset("web-a", replicas=4, generation=2, observed=1))
+    check.check(50.0)
+    assert check.violations() == []
+    # Its controller has seen generation 2, yet all 12 pods are still active (and no settle window).
+    check.observe(60.0, "ReplicaSet", "MODIFIED", replicaset("web-a", replicas=4, generation=2, observed=2))
+    [v] = check.violations()
+    assert (v["kind"], v["time"], v["active"], v["bound"], v["generation"]) == ("pods_exceed_replicas", 60.0,
+                                                                                  12, 4, 2)
+
+
+def test_a_replicaset_without_generations_is_observed_at_once() -> None:
+    check = SurgeBound()
+    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-a", replicas=3, generation=None))
+    run_pods(check, 1.0, "web-a", 3)
+    check.observe(2.0, "ReplicaSet", "MODIFIED", replicaset("web-a", replicas=2, generation=None))
+    [v] = check.violations()
+    assert (v["time"], v["active"], v["bound"], v["generation"]) == (2.0, 3, 2, None)
+
+
+def test_pods_above_the_observed_replicas_beyond_the_settle_window() -> None:
+    check = SurgeBound(settle_s=5.0)
+    check.observe(0.0, "Deployment", "ADDED", deployment(replicas=12))
+    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-a", replicas=12))
+    pods = run_pods(check, 1.0, "web-a", 12)
+    check.observe(5.0, "Deployment", "MODIFIED", deployment(replicas=5, generation=2, observed=1))
+    check.observe(5.1, "ReplicaSet", "MODIFIED", replicaset("web-a", replicas=5, generation=2, observed=1))
+    check.observe(5.2, "Deployment", "MODIFIED", deployment(replicas=5, generation=2, observed=2))
+    check.observe(5.3, "ReplicaSet", "MODIFIED", replicaset("web-a", replicas=5, generation=2, observed=2))
+    for p in pods[:6]:  # the deletions show up late, but within the window (5 s from 5.3)
+        p["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z"
+        check.observe(9.0, "Pod", "MODIFIED", p)
+    check.check(10.2)
+    assert check.violations() == []
+    # One pod too many is still there when the window closes.
+    check.check(10.3)
+    check.check(11.0)
+    [v] = jsonable(check.violations())
+    assert (v["kind"], v["replicaset"], v["uid"], v["deployment"]) == ("pods_exceed_replicas", "default/web-a",
+                                                                       "web-a", "default/web")
+    assert (v["time"], v["active"], v["bound"], v["replicas"], v["count"], v["last_time"]) == (10.3, 6, 5, 5, 2, 11.0)
+    assert v["pods"] == ["web-a-10", "web-a-11", "web-a-6", "web-a-7", "web-a-8", "web-a-9"]
+    assert v["detail"] == (
+        "replicaset default/web-a (uid web-a, of deployment default/web) had 6 active pods at t=10.3 s, "
+        "above spec.replicas = 5 (generation 2, observedGeneration 2); "
+        "pods: web-a-10, web-a-11, web-a-6, web-a-7, web-a-8, web-a-9; "
+        "over the bound at 2 checks, at most 6 pods, last at t=11.0 s")
+
+
+def test_duplicate_pods_from_a_replicaset_controller() -> None:
+    # After a failover a ReplicaSet controller with lost expectations creates pods it had already created.
+    check = SurgeBound(settle_s=5.0)
+    check.observe(0.0, "Deployment", "ADDED", deployment(replicas=3, surge=1))
+    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-a", replicas=3))
+    run_pods(check, 1.0, "web-a", 3)
+    run_pods(check, 20.0, "web-a", 1, start=3)  # no spec changed: no window to wait for
+    run_pods(check, 20.1, "web-a", 1, start=4)
+    [v] = check.violations()  # the Deployment's ReplicaSets still ask for 3, well within 3 + 1
+    assert (v["kind"], v["time"], v["active"], v["bound"], v["count"], v["peak"]) == (
+        "pods_exceed_replicas", 20.0, 4, 3, 2, 5)
+    assert v["pods"] == ["web-a-0", "web-a-1", "web-a-2", "web-a-3"]
+    assert v["detail"].endswith("at most 5 pods, last at t=20.1 s")
+
+
+def test_a_replicaset_scaled_up_and_down_keeps_the_highest_until_observed() -> None:
+    check = SurgeBound()
+    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-a", replicas=2))
+    check.observe(1.0, "ReplicaSet", "MODIFIED", replicaset("web-a", replicas=6, generation=2, observed=1))
+    run_pods(check, 2.0, "web-a", 6)
+    check.observe(3.0, "ReplicaSet", "MODIFIED", replicaset("web-a", replicas=1, generation=3, observed=1))
+    check.observe(4.0, "ReplicaSet", "MODIFIED", replicaset("web-a", replicas=1, generation=3, observed=2))
+    assert check.violations() == []
+    check.observe(5.0, "ReplicaSet", "MODIFIED", replicaset("web-a", replicas=1, generation=3, observed=3))
+    [v] = check.violations()
+    assert (v["active"], v["bound"], v["generation"]) == (6, 1, 3)
+
+
+def test_deleted_and_orphaned_replicasets_stop_counting() -> None:
     check = SurgeBound()
     check.observe(0.0, "Deployment", "ADDED", deployment(replicas=2, surge=0, unavailable=1))
-    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-a"))
-    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-b"))
+    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-a", replicas=2))
     run_pods(check, 1.0, "web-a", 2)
-    check.observe(2.0, "ReplicaSet", "DELETED", replicaset("web-a"))  # its pods are the GC's now
-    run_pods(check, 3.0, "web-b", 2)
-    check.observe(4.0, "Deployment", "DELETED", deployment(replicas=2, surge=0, unavailable=1))
-    run_pods(check, 4.0, "web-b", 5, start=2)
+    check.observe(2.0, "ReplicaSet", "DELETED", replicaset("web-a", replicas=2))  # its pods are the GC's now
+    check.observe(3.0, "ReplicaSet", "ADDED", replicaset("web-b", replicas=2))
+    run_pods(check, 3.0, "web-a", 3, start=2)  # late pod events of the deleted ReplicaSet
+    # An orphaned ReplicaSet (ownerReference removed) no longer counts for the Deployment...
+    check.observe(4.0, "ReplicaSet", "MODIFIED", replicaset("web-b", dep_uid=None, replicas=2))
+    check.observe(4.0, "ReplicaSet", "ADDED", replicaset("web-c", replicas=2))
     check.check(5.0)
     assert check.violations() == []
-    assert "0 deployments went over" in check.summary()
+    # ... but still answers for its own pods.
+    run_pods(check, 6.0, "web-b", 3)
+    [v] = check.violations()
+    assert (v["kind"], v["replicaset"], v["deployment"], v["active"], v["bound"]) == (
+        "pods_exceed_replicas", "default/web-b", None, 3, 2)
+    assert v["detail"].startswith("replicaset default/web-b (uid web-b) had 3 active pods")
+    # A deleted Deployment bounds nothing, and a deleted ReplicaSet's pods count for nothing.
+    check.observe(7.0, "Deployment", "DELETED", deployment(replicas=2, surge=0, unavailable=1))
+    check.observe(7.0, "ReplicaSet", "MODIFIED", replicaset("web-c", replicas=5, generation=2))
+    check.observe(7.0, "ReplicaSet", "DELETED", replicaset("web-b", dep_uid=None, replicas=2))
+    run_pods(check, 8.0, "web-b", 2, start=3)
+    check.check(9.0)
+    assert len(check.violations()) == 1
+    assert "0 deployments went over" in check.summary() and "1 replicasets ran" in check.summary()
 
 
 def test_deleted_pods_leave_the_count() -> None:
     check = SurgeBound()
-    check.observe(0.0, "Deployment", "ADDED", deployment(replicas=2, surge=1))
-    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-a"))
+    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-a", replicas=3))
     pods = run_pods(check, 1.0, "web-a", 3)
     check.observe(2.0, "Pod", "DELETED", pods[0])
     run_pods(check, 3.0, "web-a", 1, start=3)
+    # A pod whose controller changes moves to the other ReplicaSet's count.
+    check.observe(3.0, "ReplicaSet", "ADDED", replicaset("web-b", replicas=1))
+    moved = pod("web-a-1", "web-a-1", rs="web-b")
+    check.observe(4.0, "Pod", "MODIFIED", moved)
+    run_pods(check, 4.0, "web-a", 1, start=4)
     assert check.violations() == []
+
+
+def test_events_in_any_order() -> None:
+    # The pods' watch ran ahead of the ReplicaSets', which ran ahead of the Deployments'.
+    check = SurgeBound()
+    run_pods(check, 1.0, "web-a", 4)
+    run_pods(check, 1.0, "web-x", 3)
+    check.check(1.0)
+    assert check.violations() == []
+    check.observe(1.0, "ReplicaSet", "ADDED", replicaset("web-a", replicas=4))
+    check.observe(1.0, "ReplicaSet", "ADDED", replicaset("web-x", dep_uid="d2", replicas=2))
+    [v] = check.violations()
+    assert (v["kind"], v["replicaset"], v["active"], v["bound"]) == ("pods_exceed_replicas", "default/web-x", 3, 2)
+    check.observe(1.0, "Deployment", "ADDED", deployment(replicas=2, surge=1))
+    _, v = check.violations()
+    assert (v["kind"], v["deployment"], v["total"], v["bound"]) == ("surge_exceeded", "default/web", 4, 3)
+    # A Deployment's status ahead of its spec's event is no different.
+    check = SurgeBound()
+    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-a", replicas=4))
+    check.observe(0.0, "Deployment", "ADDED", deployment(replicas=4, surge=1, generation=2, observed=2))
+    check.observe(0.1, "ReplicaSet", "MODIFIED", replicaset("web-a", replicas=5, generation=2))
+    assert check.violations() == []
+
+
+def test_violations_hold_only_json() -> None:
+    check = SurgeBound()
+    check.observe(0.0, "Deployment", "ADDED", deployment(replicas=1, surge=0, unavailable=1))
+    check.observe(0.0, "ReplicaSet", "ADDED", replicaset("web-a", replicas=2))
+    run_pods(check, 0.0, "web-a", 3)
+    first = jsonable(check.violations())
+    assert [v["kind"] for v in first] == ["surge_exceeded", "pods_exceed_replicas"]
+    first[0]["detail"] = "changed"
+    assert check.violations()[0]["detail"] != "changed"
 
 
 # === endpoints_match_ready_pods =======================================================================

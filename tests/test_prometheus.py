@@ -17,36 +17,24 @@ import shutil
 import subprocess
 import urllib.parse
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.dashboards import all_queries, substitute
-from tests.helpers import ROOT, free_port, kubesim, kubesim_out, wait_until
+from tests.helpers import (
+    ROOT,
+    default_cluster,
+    free_port,
+    kubesim,
+    kubesim_out,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
-
-
-def default_cluster(tmp: Path) -> tuple[Path, list[str]]:
-    """config/cluster.yaml with free ports and every piece of state under ``tmp/.kubesim``; its process names."""
-    doc = yaml.safe_load((ROOT / "config" / "cluster.yaml").read_text())
-    state = tmp / ".kubesim"
-    doc["cluster"]["state_dir"] = str(state)
-    doc["bus"]["port"] = free_port()
-    doc["security"]["keys_dir"] = str(state / "keys")
-    doc["store"]["data_dir"] = str(state / "store")
-    doc["store"]["fsync"] = False  # the disk is not what this test is about
-    doc["store"]["members"] = {name: free_port() for name in doc["store"]["members"]}
-    for proc in doc["processes"].values():
-        proc["metrics_port"] = 0  # the OS picks; the target files say which
-    path = tmp / "cluster.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return path, list(doc["processes"])
 
 
 def get_json(url: str) -> Any:

@@ -66,6 +66,20 @@ def run(cfg: ClusterConfig, args) -> int:
     return _run(cfg, args, exp, seed)
 
 
+def _at_time_scale(config: Path, scale: float, out: Path) -> tuple[ClusterConfig, Path]:
+    """A copy of the cluster file at another time_scale, in the run's directory."""
+    import yaml
+
+    from kubesim.config import load
+
+    data = yaml.safe_load(config.read_text())
+    data.setdefault("cluster", {})["time_scale"] = scale
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "cluster.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load(path), path
+
+
 def _run(cfg: ClusterConfig, args, exp, seed: int) -> int:
     from bus import logs
     from kubesim.chaos.cluster import LocalCluster
@@ -77,12 +91,21 @@ def _run(cfg: ClusterConfig, args, exp, seed: int) -> int:
     def say(text: str) -> None:
         print(text, flush=True)
 
-    cluster = LocalCluster(cfg, args.config, out / "cluster") if args.start_cluster else None
+    config_path = args.config
+    wanted = exp.cluster.time_scale
+    if wanted is not None and wanted != cfg.cluster.time_scale:
+        if args.start_cluster:
+            cfg, config_path = _at_time_scale(args.config, wanted, out)
+            say(f"the experiment is written for time_scale {wanted:g}: the cluster runs at it ({config_path})")
+        else:
+            say(f"note: the experiment is written for time_scale {wanted:g}; the cluster runs at "
+                f"{cfg.cluster.time_scale:g}, so it takes {wanted / cfg.cluster.time_scale:g}x as long")
+    cluster = LocalCluster(cfg, config_path, out / "cluster") if args.start_cluster else None
     try:
         if cluster is not None:
-            say(f"starting the cluster of {args.config} ({len(cfg.processes)} processes; logs in {out}/cluster)")
+            say(f"starting the cluster of {config_path} ({len(cfg.processes)} processes; logs in {out}/cluster)")
             cluster.start()
-        journal = Run(cfg, args.config, exp, seed, out, args.file, say, started_cluster=cluster is not None).execute()
+        journal = Run(cfg, config_path, exp, seed, out, args.file, say, started_cluster=cluster is not None).execute()
     except KeyboardInterrupt:
         print(f"interrupted; every fault was healed; the report so far is in {out}", file=sys.stderr)
         return 130

@@ -38,6 +38,11 @@ PROBE_TYPES = ("nodes-ready", "deployment-available", "store-leader", "service-a
 CHECKS = ("linearizable", "no-lost-writes", "raft", "pod-bindings", "surge-bound", "endpoints")
 
 
+#: However fast the cluster's clock runs, probes run at most this often (real seconds): each round asks every
+#: store member and the API server, and more would load a small machine more than the faults do.
+MIN_PROBE_INTERVAL_REAL_S = 0.25
+
+
 class ExperimentError(Exception):
     """The experiment file cannot be used; the message names the file, the key and why."""
 
@@ -92,6 +97,9 @@ class Fault(_Strict):
     copies: int = Field(1, ge=1, le=100)
     window: int = Field(2, ge=2, le=1000)
     skew_s: float = Field(0.0, ge=-86400, le=86400)
+    expect: list[Literal["writes-stop"]] = Field(default_factory=list)
+    """What must hold while the fault lasts: ``writes-stop`` — no register write may succeed (from two election
+    timeouts after it went in until it is healed): a store without a quorum must not accept writes."""
     at: float = Field(0.0, ge=0)
     for_s: float | None = Field(None, alias="for", gt=0)
     every: float | None = Field(None, gt=0)
@@ -162,8 +170,8 @@ class Probe(_Strict):
 
 
 class SteadyState(_Strict):
-    interval_s: float = Field(1.0, gt=0, le=3600)
-    """How often every probe runs."""
+    interval_s: float = Field(2.0, gt=0, le=3600)
+    """How often every probe runs (cluster seconds; never more often than every MIN_PROBE_INTERVAL_REAL_S)."""
     before_within_s: float = Field(300.0, gt=0)
     """How long the steady state may take to hold before the faults start (a cluster just started)."""
     probes: list[Probe] = Field(default_factory=list)
@@ -181,6 +189,9 @@ class RegisterWorkload(_Strict):
     """Operations a second, all clients together (cluster seconds)."""
     timeout_s: float = Field(5.0, gt=0)
     """An operation unanswered after this long is recorded ``info`` (it may or may not have happened)."""
+    read_from: Literal["leader", "any"] = "leader"
+    """``any``: each client sends its reads to one member of its own (round robin), as etcd's clients balance
+    them over every endpoint; a follower answers through a read-index round with the leader."""
     mix: dict[Literal["read", "write", "cas", "add"], float] = Field(
         default_factory=lambda: {"read": 0.4, "write": 0.3, "cas": 0.2, "add": 0.1})
 
@@ -230,10 +241,16 @@ class Setup(_Strict):
     """Applied (created, or updated if there) before the steady state is first checked."""
 
 
+class ClusterHint(_Strict):
+    time_scale: float | None = Field(None, gt=0, le=1000)
+    """The time_scale the experiment is written for: ``--start-cluster`` runs the cluster at it."""
+
+
 class Experiment(_Strict):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     description: str = ""
     seed: int = 1
+    cluster: ClusterHint = Field(default_factory=ClusterHint)
     setup: Setup = Field(default_factory=Setup)
     steady_state: SteadyState = Field(default_factory=SteadyState)
     workloads: list[Workload] = Field(default_factory=list)

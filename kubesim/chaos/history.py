@@ -25,21 +25,23 @@ TYPES = ("invoke", "ok", "fail", "info")
 class Op:
     """An operation in flight: complete it exactly once."""
 
-    __slots__ = ("history", "process", "f", "key", "workload", "invoked_at", "index", "done")
+    __slots__ = ("history", "process", "f", "key", "value", "workload", "invoked_at", "index", "done")
 
-    def __init__(self, history: History, process: int, f: str, key: Any, workload: str, invoked_at: float,
-                 index: int) -> None:
-        self.history, self.process, self.f, self.key, self.workload = history, process, f, key, workload
-        self.invoked_at, self.index, self.done = invoked_at, index, False
+    def __init__(self, history: History, process: int, f: str, key: Any, value: Any, workload: str,
+                 invoked_at: float, index: int) -> None:
+        self.history, self.process, self.f, self.key, self.value = history, process, f, key, value
+        self.workload, self.invoked_at, self.index, self.done = workload, invoked_at, index, False
 
     def ok(self, value: Any = None) -> None:
         self.history._complete(self, "ok", value, None)
 
-    def fail(self, value: Any = None, error: str = "") -> None:
-        self.history._complete(self, "fail", value, error)
+    def fail(self, error: str = "") -> None:
+        """It certainly did not happen; the completion carries the invoked value (what did not happen)."""
+        self.history._complete(self, "fail", self.value, error)
 
-    def info(self, value: Any = None, error: str = "") -> None:
-        self.history._complete(self, "info", value, error)
+    def info(self, error: str = "") -> None:
+        """Nobody knows whether it happened; the completion carries the invoked value."""
+        self.history._complete(self, "info", self.value, error)
 
 
 class History:
@@ -59,7 +61,7 @@ class History:
         if key is not None:
             event["key"] = key
         self.events.append(event)
-        return Op(self, process, f, key, workload, t, event["index"])
+        return Op(self, process, f, key, value, workload, t, event["index"])
 
     def _complete(self, op: Op, type_: str, value: Any, error: str | None) -> None:
         assert not op.done, f"operation #{op.index} completed twice"

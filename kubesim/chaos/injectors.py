@@ -87,7 +87,9 @@ class Injector:
                 side_a = [p for p in everyone if p not in side_b]
             if b == "rest":
                 side_b = [p for p in everyone if p not in side_a]
-            return side_a, side_b
+            # Two sides never share a process: [{role: store, select: leader}, {role: store}] cuts the leader
+            # from the other members.
+            return side_a, [p for p in side_b if p not in side_a]
         if f.action in MESSAGE_ACTIONS:
             side_a = pick(f.between[0])
             side_b = pick(f.between[1]) if len(f.between) > 1 and f.between[1] != "rest" else []
@@ -104,12 +106,19 @@ class Injector:
             active = await self._process_fault(occ, f, side_a)
         elif a in ("partition", "isolate", "bridge"):
             if a == "isolate":
-                side_b = [p for p in sorted(self.processes) if p not in side_a]
-            rules = cut_rules(side_a, side_b, one_way=f.one_way and a == "partition")
+                # Each target alone, cut from every other process (the other targets too).
+                rules: dict[str, list[dict]] = {}
+                for t in side_a:
+                    for p, rs in cut_rules([t], [q for q in sorted(self.processes) if q != t]).items():
+                        rules.setdefault(p, []).extend(rs)
+                side_b = []
+            else:
+                rules = cut_rules(side_a, side_b, one_way=f.one_way and a == "partition")
             await self._add_rules(occ, rules)
             arrow = "->" if f.one_way and a == "partition" else "|"
-            active = Active(occ, side_a + side_b, lambda: self._drop_rules(occ),
-                            f"{','.join(side_a)} {arrow} {','.join(side_b)}")
+            what = (f"{','.join(side_a)} isolated" if a == "isolate" else
+                    f"{','.join(side_a)} {arrow} {','.join(side_b)}")
+            active = Active(occ, side_a + side_b, lambda: self._drop_rules(occ), what)
         elif a in MESSAGE_ACTIONS:
             rules = message_rules(f, side_a, side_b or None)
             await self._add_rules(occ, rules)

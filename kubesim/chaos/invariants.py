@@ -19,8 +19,12 @@ The store (Raft, the paper's §5 safety properties):
 Kubernetes:
 
 - :class:`PodBindings`: a pod (one uid) is bound to one node for its life.
-- :class:`SurgeBound`: a Deployment never runs more than ``replicas +
-  maxSurge`` active pods (the rolling update's upper fencepost).
+- :class:`SurgeBound`: a Deployment's ReplicaSets never ask for more than
+  ``replicas + maxSurge`` pods in all (the rolling update's upper fencepost,
+  as the deployment controller keeps it), and a ReplicaSet never runs more
+  active pods than its ``spec.replicas`` (as the ReplicaSet controller keeps
+  it). Not active pods against the Deployment's bound: the ReplicaSet
+  controller lags the deployment controller, legitimately.
 - :func:`endpoints_match_ready_pods`: once the cluster has recovered, every
   Service's ready endpoints are exactly its ready pods.
 
@@ -373,7 +377,7 @@ class PodBindings(_Checker):
 # === Kubernetes: replicas + maxSurge ====================================================================
 
 def is_active_pod(pod: Obj) -> bool:
-    """Counts against a Deployment's surge: not terminating and not finished (controller.FilterActivePods)."""
+    """Counts against its ReplicaSet's replicas: not terminating and not finished (controller.FilterActivePods)."""
     return (not _meta(pod).get("deletionTimestamp")
             and (pod.get("status") or {}).get("phase") not in FINISHED_PHASES)
 
@@ -384,23 +388,39 @@ def surge_bound(deployment: Obj) -> int:
     return replicas_of(deployment) + max_surge(deployment)
 
 
+def _generation(obj: Obj) -> int | None:
+    generation = _meta(obj).get("generation")
+    return None if generation is None else int(generation)
+
+
+def _observed_generation(obj: Obj) -> int:
+    return int((obj.get("status") or {}).get("observedGeneration") or 0)
+
+
 @dataclass
 class _SpecVersion:
+    """One spec of a Deployment or a ReplicaSet, kept while it may still bound what runs."""
+
     generation: int | None
     replicas: int
-    surge: int
-    strategy: str
-    since: float
-    until: float | None = None
-    """When a newer spec replaced it."""
+    surge: int = 0
+    strategy: str = ""
+    released: float | None = None
+    """When the checker saw the controller observe a newer version; it bounds for ``settle_s`` more from then."""
 
     @property
     def bound(self) -> int:
         return self.replicas + self.surge
 
+    def same_spec(self, other: _SpecVersion) -> bool:
+        return ((self.generation, self.replicas, self.surge, self.strategy)
+                == (other.generation, other.replicas, other.surge, other.strategy))
+
 
 @dataclass
-class _Deployment:
+class _Scaled:
+    """A Deployment or a ReplicaSet: its spec versions, what its controller has observed, its one violation."""
+
     uid: str
     key: str
     versions: list[_SpecVersion] = field(default_factory=list)
@@ -408,31 +428,86 @@ class _Deployment:
     deleted: bool = False
     violation: Violation | None = None
 
+    def update(self, time: float, version: _SpecVersion, observed_generation: int) -> None:
+        last = self.versions[-1] if self.versions else None
+        if last is None or not last.same_spec(version):
+            self.versions.append(version)
+        self.observed_generation = max(self.observed_generation, observed_generation)
+        for v in self.versions[:max(self._observed_index(), 0)]:
+            if v.released is None:
+                v.released = time
+
+    def _observed_index(self) -> int:
+        """Where the newest version the controller has observed sits (-1: none of those kept)."""
+        observed = -1
+        for i, v in enumerate(self.versions):
+            if v.generation is None or v.generation <= self.observed_generation:
+                observed = i
+        return observed
+
+    def widest(self, time: float, settle_s: float) -> _SpecVersion:
+        """The version with the highest bound at ``time`` (the newest of equals); forgets those that never
+        bound again (observedGeneration and time only grow)."""
+        first = self._observed_index()
+        self.versions = [v for i, v in enumerate(self.versions)
+                         if i >= first or (v.released is not None and time < v.released + settle_s)]
+        return max(reversed(self.versions), key=lambda v: v.bound)
+
+
+@dataclass
+class _ReplicaSet(_Scaled):
+    owner: str = ""
+    """The uid of the Deployment that controls it, "" when none does (bare or orphaned)."""
+    owner_key: str = ""
+
 
 class SurgeBound(_Checker):
-    """A Deployment's active pods never exceed ``replicas + maxSurge``.
+    """A Deployment's ReplicaSets never ask for more than ``replicas + maxSurge``; a ReplicaSet never runs
+    more pods than its ``spec.replicas``.
 
-    Fed the watch events of Deployments, ReplicaSets and Pods. A pod counts
-    for a Deployment when it is active (:func:`is_active_pod`) and its
-    controller is a ReplicaSet whose controller is the Deployment (by uid).
-    A deleted ReplicaSet's pods stop counting (the garbage collector is
-    about to terminate them, and the Deployment may rightly replace them).
+    Fed the watch events of Deployments, ReplicaSets and Pods, it holds two
+    invariants, each against the controller that keeps it:
 
-    The Deployment's spec moves (a workload scales it), and the controller
-    acts on the spec it has *observed*: right after a scale from 10 to 5 the
-    10 pods are still there until it sees generation N+1. So the bound at a
-    time is the highest ``replicas + maxSurge`` over the spec versions from
-    the newest one the controller had observed (``status.observedGeneration``
-    >= its ``metadata.generation``) up to the current one; and a replaced
-    version keeps counting for ``settle_s`` more seconds after the change (the
-    pods' watch can lag the Deployments' watch). A version without a
-    generation is taken as observed at once.
+    - ``surge_exceeded`` (per Deployment): the *current* ``spec.replicas`` of
+      the ReplicaSets the Deployment controls (their controller
+      ownerReference names its uid) sum to at most its ``replicas +
+      maxSurge`` (Recreate: ``replicas``). A deleted ReplicaSet stops
+      counting, and so does an orphaned one (its ownerReference removed).
+    - ``pods_exceed_replicas`` (per ReplicaSet, owned by a Deployment or
+      not): the active pods (:func:`is_active_pod`) whose controller is the
+      ReplicaSet number at most its ``spec.replicas``. This is what catches a
+      ReplicaSet controller creating duplicate pods (after a failover that
+      lost its expectations, say). A deleted ReplicaSet's pods stop counting
+      (the garbage collector is about to terminate them).
 
-    Checked after every observation for the Deployments it touches, and for
-    all by :meth:`check` (so a breach that outlives the settle window without
-    further events is still seen). Reported once per Deployment, at the first
-    breach, with ``count`` (how many checks found it over), ``peak`` and
-    ``last_time`` kept up to date.
+    Why not the Deployment's active pods against its ``replicas + maxSurge``:
+    the deployment controller only promises the ReplicaSets' sizes; the
+    ReplicaSet controller then brings the pods to them, with a lag. A
+    Deployment scaled from 4 to 1 while no controller manager leads has its
+    ReplicaSet cut from 4 to 1 when a new leader takes over, and for a moment
+    its 4 pods are all still there, above 1 + 1, legitimately.
+
+    Both specs move (a workload scales the Deployment, the deployment
+    controller resizes the ReplicaSets), and each controller acts on the
+    spec it has *observed*. So each bound at a time is the highest over the
+    spec versions from the newest one the responsible controller had
+    observed (its object's ``status.observedGeneration`` >= the version's
+    ``metadata.generation``: the Deployment's for the first invariant, the
+    ReplicaSet's for the second) up to the current one. A version without a
+    generation counts as observed at once. A version that leaves that range
+    keeps counting for ``settle_s`` more seconds, counted from when the
+    checker saw the controller observe a newer one (not from when it was
+    replaced, which after a failover may be long before): a controller
+    resizes the ReplicaSets, or deletes the pods, before it writes the status
+    saying it observed the new spec, and the other watch may deliver those
+    writes after that status.
+
+    Checked after every observation for the Deployments and ReplicaSets it
+    touches, and for all by :meth:`check` (so a breach that outlives the
+    settle window without further events is still seen). Reported once per
+    Deployment and once per ReplicaSet, at the first breach, with ``count``
+    (how many checks found it over), ``peak`` and ``last_time`` kept up to
+    date.
     """
 
     name = "surge_bound"
@@ -440,12 +515,10 @@ class SurgeBound(_Checker):
     def __init__(self, settle_s: float = 0.0) -> None:
         super().__init__()
         self.settle_s = settle_s
-        self._deployments: dict[str, _Deployment] = {}
-        self._rs_owner: dict[str, str] = {}
-        """ReplicaSet uid -> its controlling Deployment's uid."""
+        self._deployments: dict[str, _Scaled] = {}
+        self._replicasets: dict[str, _ReplicaSet] = {}
         self._dep_rs: dict[str, set[str]] = {}
-        """The other way round: Deployment uid -> the uids of the ReplicaSets it controls."""
-        self._rs_names: dict[str, str] = {}
+        """Deployment uid -> the uids of the (not deleted) ReplicaSets it controls."""
         self._rs_pods: dict[str, set[str]] = {}
         """ReplicaSet uid -> uids of its active pods (kept for unknown ReplicaSets too: events come in any order)."""
         self._pods: dict[str, tuple[str, str]] = {}
@@ -457,51 +530,58 @@ class SurgeBound(_Checker):
         if not uid:
             return
         if kind == "Deployment":
-            touched = [self._observe_deployment(time, uid, event_type, obj)]
+            self._observe_deployment(time, uid, event_type, obj)
+            deployments, replicasets = [uid], []
         elif kind == "ReplicaSet":
-            touched = self._observe_replicaset(uid, event_type, obj)
+            deployments, replicasets = self._observe_replicaset(time, uid, event_type, obj), [uid]
         elif kind == "Pod":
-            touched = self._observe_pod(uid, event_type, obj)
+            deployments, replicasets = [], self._observe_pod(uid, event_type, obj)
         else:
             return
-        for dep_uid in dict.fromkeys(touched):
+        for dep_uid in dict.fromkeys(deployments):
             if dep_uid:
-                self._evaluate(time, dep_uid)
+                self._evaluate_deployment(time, dep_uid)
+        for rs_uid in dict.fromkeys(replicasets):
+            if rs_uid:
+                self._evaluate_replicaset(time, rs_uid)
 
     def check(self, time: float) -> None:
-        """Evaluate every Deployment at ``time``, e.g. once the settle window after a scale has passed."""
+        """Evaluate every Deployment and ReplicaSet at ``time``, e.g. once the settle window after a scale
+        has passed."""
         for dep_uid in list(self._deployments):
-            self._evaluate(time, dep_uid)
+            self._evaluate_deployment(time, dep_uid)
+        for rs_uid in list(self._replicasets):
+            self._evaluate_replicaset(time, rs_uid)
 
-    def _observe_deployment(self, time: float, uid: str, event_type: str, d: Obj) -> str:
-        dep = self._deployments.setdefault(uid, _Deployment(uid, _key(d)))
+    def _observe_deployment(self, time: float, uid: str, event_type: str, d: Obj) -> None:
+        dep = self._deployments.setdefault(uid, _Scaled(uid, _key(d)))
         if event_type == DELETED:
             dep.deleted = True  # its ReplicaSets and pods go with the garbage collector; nothing to bound
-            return uid
-        generation = _meta(d).get("generation")
-        version = _SpecVersion(None if generation is None else int(generation), replicas_of(d), max_surge(d),
-                               "RollingUpdate" if is_rolling(d) else "Recreate", time)
-        last = dep.versions[-1] if dep.versions else None
-        if last is None or (last.generation, last.replicas, last.surge, last.strategy) != (
-                version.generation, version.replicas, version.surge, version.strategy):
-            if last is not None:
-                last.until = time
-            dep.versions.append(version)
-        dep.observed_generation = int((d.get("status") or {}).get("observedGeneration") or 0)
-        return uid
+            return
+        dep.update(time, _SpecVersion(_generation(d), replicas_of(d), max_surge(d),
+                                      "RollingUpdate" if is_rolling(d) else "Recreate"),
+                   _observed_generation(d))
 
-    def _observe_replicaset(self, uid: str, event_type: str, rs: Obj) -> list[str]:
-        before = self._rs_owner.pop(uid, "")
+    def _observe_replicaset(self, time: float, uid: str, event_type: str, obj: Obj) -> list[str]:
+        """Returns the Deployments whose sum it may have changed: its owner before and after."""
+        rs = self._replicasets.setdefault(uid, _ReplicaSet(uid, _key(obj)))
+        before = rs.owner
         self._dep_rs.get(before, set()).discard(uid)
-        self._rs_names[uid] = _key(rs)
-        ref = controller_of(rs)
-        # An orphaned ReplicaSet (its ownerReference removed) stops counting, as does a deleted one.
-        if event_type != DELETED and ref is not None and ref.get("kind") == "Deployment" and ref.get("uid"):
-            owner = self._rs_owner[uid] = str(ref["uid"])
-            self._dep_rs.setdefault(owner, set()).add(uid)
-        return [before, self._rs_owner.get(uid, "")]
+        rs.owner = rs.owner_key = ""
+        if event_type == DELETED:
+            rs.deleted = True
+            return [before]
+        ref = controller_of(obj)
+        if ref is not None and ref.get("kind") == "Deployment" and ref.get("uid"):
+            rs.owner = str(ref["uid"])
+            ns = _meta(obj).get("namespace") or ""
+            rs.owner_key = f"{ns}/{ref.get('name', '')}" if ns else str(ref.get("name", ""))
+            self._dep_rs.setdefault(rs.owner, set()).add(uid)
+        rs.update(time, _SpecVersion(_generation(obj), replicas_of(obj)), _observed_generation(obj))
+        return [before, rs.owner]
 
     def _observe_pod(self, uid: str, event_type: str, pod: Obj) -> list[str]:
+        """Returns the ReplicaSets whose count it may have changed: its controller before and after."""
         before = self._pods.pop(uid, None)
         if before is not None:
             self._rs_pods.get(before[0], set()).discard(uid)
@@ -510,61 +590,84 @@ class SurgeBound(_Checker):
         if event_type != DELETED and rs_uid and is_active_pod(pod):
             self._pods[uid] = (rs_uid, str(_meta(pod).get("name") or ""))
             self._rs_pods.setdefault(rs_uid, set()).add(uid)
-        return [self._rs_owner.get(before[0], "") if before else "", self._rs_owner.get(rs_uid, "")]
+        return [before[0] if before else "", rs_uid]
 
-    def _bounding_versions(self, dep: _Deployment, time: float) -> list[_SpecVersion]:
-        """The spec versions whose bound holds at ``time`` (and forgets those that never will again)."""
-        observed = -1
-        for i, v in enumerate(dep.versions):
-            if v.generation is None or v.generation <= dep.observed_generation:
-                observed = i
-        keep = [v for i, v in enumerate(dep.versions)
-                if i >= observed or (v.until is not None and time < v.until + self.settle_s)]
-        dep.versions = keep  # observedGeneration and time only grow: what is dropped never comes back
-        return keep
-
-    def _evaluate(self, time: float, dep_uid: str) -> None:
+    def _evaluate_deployment(self, time: float, dep_uid: str) -> None:
         dep = self._deployments.get(dep_uid)
         if dep is None or dep.deleted or not dep.versions:
             return
         self._checks += 1
-        versions = self._bounding_versions(dep, time)
-        widest = max(versions, key=lambda v: v.bound)
-        by_rs = {rs: len(self._rs_pods.get(rs, ())) for rs in self._dep_rs.get(dep_uid, ())}
-        active = sum(by_rs.values())
-        if active <= widest.bound:
+        widest = dep.widest(time, self.settle_s)
+        specs = {rs_uid: self._replicasets[rs_uid].versions[-1].replicas for rs_uid in self._dep_rs.get(dep_uid, ())}
+        total = sum(specs.values())
+        if total <= widest.bound:
             return
-        if dep.violation is not None:
+        if dep.violation is None:
+            dep.violation = self._add(
+                "surge_exceeded", time, "", deployment=dep.key, uid=dep_uid, total=total, bound=widest.bound,
+                replicas=widest.replicas, max_surge=widest.surge, strategy=widest.strategy,
+                generation=widest.generation, observed_generation=dep.observed_generation,
+                replicasets=dict(sorted((self._replicasets[rs].key, n) for rs, n in specs.items() if n)),
+                count=1, peak=total, last_time=time)
+        else:
             dep.violation.update(count=dep.violation["count"] + 1, last_time=time,
-                                 peak=max(dep.violation["peak"], active))
-            dep.violation["detail"] = self._detail(dep.violation)
+                                 peak=max(dep.violation["peak"], total))
+        dep.violation["detail"] = self._deployment_detail(dep.violation)
+
+    def _evaluate_replicaset(self, time: float, rs_uid: str) -> None:
+        rs = self._replicasets.get(rs_uid)
+        if rs is None or rs.deleted or not rs.versions:
             return
-        pods = sorted(self._pods[p][1] for rs in by_rs for p in self._rs_pods.get(rs, ()))
-        fields = dict(deployment=dep.key, uid=dep_uid, active=active, bound=widest.bound,
-                      replicas=widest.replicas, max_surge=widest.surge, strategy=widest.strategy,
-                      generation=widest.generation, observed_generation=dep.observed_generation,
-                      replicasets=dict(sorted((self._rs_names.get(rs, rs), n) for rs, n in by_rs.items() if n)),
-                      pods=pods, count=1, peak=active, last_time=time)
-        dep.violation = self._add("surge_exceeded", time, "", **fields)
-        dep.violation["detail"] = self._detail(dep.violation)
+        self._checks += 1
+        widest = rs.widest(time, self.settle_s)
+        pods = self._rs_pods.get(rs_uid, set())
+        if len(pods) <= widest.bound:
+            return
+        if rs.violation is None:
+            rs.violation = self._add(
+                "pods_exceed_replicas", time, "", replicaset=rs.key, uid=rs_uid, deployment=rs.owner_key or None,
+                active=len(pods), bound=widest.bound, replicas=rs.versions[-1].replicas,
+                generation=widest.generation, observed_generation=rs.observed_generation,
+                pods=sorted(self._pods[p][1] for p in pods), count=1, peak=len(pods), last_time=time)
+        else:
+            rs.violation.update(count=rs.violation["count"] + 1, last_time=time,
+                                peak=max(rs.violation["peak"], len(pods)))
+        rs.violation["detail"] = self._replicaset_detail(rs.violation)
 
     @staticmethod
-    def _detail(v: Violation) -> str:
+    def _deployment_detail(v: Violation) -> str:
         if v["strategy"] == "Recreate":
             bound = f"replicas = {v['replicas']} (Recreate: no surge)"
         else:
             bound = f"replicas + maxSurge = {v['replicas']} + {v['max_surge']} = {v['bound']}"
         by_rs = ", ".join(f"{name} {n}" for name, n in v["replicasets"].items())
-        text = (f"deployment {v['deployment']} (uid {v['uid']}) had {v['active']} active pods at {_at(v['time'])}, "
-                f"above {bound} (generation {v['generation']}, observedGeneration {v['observed_generation']}); "
-                f"by ReplicaSet: {by_rs}; pods: {', '.join(v['pods'])}")
+        text = (f"deployment {v['deployment']} (uid {v['uid']}): its ReplicaSets' spec.replicas summed to "
+                f"{v['total']} at {_at(v['time'])}, above {bound} (generation {v['generation']}, "
+                f"observedGeneration {v['observed_generation']}); by ReplicaSet: {by_rs}")
+        if v["count"] > 1:
+            text += (f"; over the bound at {v['count']} checks, at most {v['peak']} replicas, "
+                     f"last at {_at(v['last_time'])}")
+        return text
+
+    @staticmethod
+    def _replicaset_detail(v: Violation) -> str:
+        of = f", of deployment {v['deployment']}" if v["deployment"] else ""
+        text = (f"replicaset {v['replicaset']} (uid {v['uid']}{of}) had {v['active']} active pods at "
+                f"{_at(v['time'])}, above spec.replicas = {v['bound']} (generation {v['generation']}, "
+                f"observedGeneration {v['observed_generation']})")
+        if v["replicas"] != v["bound"]:
+            text += f", spec.replicas now {v['replicas']}"
+        text += f"; pods: {', '.join(v['pods'])}"
         if v["count"] > 1:
             text += f"; over the bound at {v['count']} checks, at most {v['peak']} pods, last at {_at(v['last_time'])}"
         return text
 
     def summary(self) -> str:
-        return (f"surge bound: {len(self._deployments)} deployments, {self._checks} checks, "
-                f"{len(self._violations)} deployments went over replicas + maxSurge")
+        over = [v["kind"] for v in self._violations]
+        return (f"surge bound: {len(self._deployments)} deployments, {len(self._replicasets)} replicasets, "
+                f"{self._checks} checks; {over.count('surge_exceeded')} deployments went over replicas + maxSurge "
+                f"(summing their ReplicaSets' spec.replicas), {over.count('pods_exceed_replicas')} replicasets ran "
+                f"more active pods than spec.replicas")
 
 
 # === Kubernetes: endpoints after recovery ===============================================================

@@ -13,6 +13,8 @@ node NotReady                 node-monitor-grace-period 50 s (+ the 5 s
                               monitor period)
 pods evicted                  that, + tolerationSeconds 300 s (the default
                               not-ready/unreachable toleration)
+pods replaced                 that, + the 5 s pod startup SLO (every
+                              Deployment probed is available again)
 standby took over             the leader Lease's duration 15 s + a 2 s retry
 steady state                  the experiment's ``recovery.within_s``
 ============================  ===============================================
@@ -36,6 +38,8 @@ LEADER_LOSING = ("kill", "stop", "pause", "restart", "isolate", "partition", "br
                  "fsync-error")
 #: Faults that cut a node's kubelet off from the API server for as long as they last.
 NODE_SILENCING = ("kill", "stop", "pause", "isolate", "partition", "terminate-instance")
+#: Kubernetes' pod startup SLO (p99 from creation to Running), seconds.
+POD_STARTUP_SLO_S = 5.0
 #: Leases of the components that stand by: role -> (namespace, name).
 LEADER_LEASES = {"scheduler": ("kube-system", "kube-scheduler"),
                  "controller-manager": ("kube-system", "kube-controller-manager"),
@@ -91,9 +95,13 @@ class RecoveryClock:
                 pods = pods_by_node.get(t, [])
                 if pods:
                     self._pods_on[t] = {uid: True for uid in pods}
-                    self.measures.append(Measure("pods evicted", fault, f"{len(pods)} pods of {t}", time,
-                                                 grace + DEFAULT_TOLERATION_SECONDS,
+                    evicted = grace + DEFAULT_TOLERATION_SECONDS
+                    self.measures.append(Measure("pods evicted", fault, f"{len(pods)} pods of {t}", time, evicted,
                                                  f"grace + tolerationSeconds {DEFAULT_TOLERATION_SECONDS} s"))
+                    self.measures.append(Measure("pods replaced", fault, f"{len(pods)} pods of {t}", time,
+                                                 evicted + POD_STARTUP_SLO_S,
+                                                 f"evicted + pod startup SLO {POD_STARTUP_SLO_S:g} s (every "
+                                                 "Deployment available again)"))
             lease = LEADER_LEASES.get(roles.get(t, ""))
             if lease is not None and action in ("kill", "stop", "pause", "isolate") \
                     and self._holders.get(lease) == t:
@@ -134,6 +142,13 @@ class RecoveryClock:
         self._holders[key] = holder
         if before and holder and holder != before:
             self._end("standby took over", time, subject=f"{name} lease from {before}")
+
+    def available(self, time: float) -> None:
+        """Every Deployment probed is available: replacements are Running wherever their pods were evicted."""
+        evicted = {m.subject for m in self.measures if m.measure == "pods evicted" and m.ended is not None}
+        for m in self.measures:
+            if m.measure == "pods replaced" and m.ended is None and m.subject in evicted:
+                m.ended = time
 
     def steady(self, time: float) -> None:
         self._end("steady state", time)

@@ -44,7 +44,7 @@ from actors.store.client import StoreClient, StoreError, StoreUnavailable
 from bus.clock import make_clock
 from bus.runtime import Actor, RequestFailed
 from kubesim.chaos import invariants, report
-from kubesim.chaos.experiment import Experiment
+from kubesim.chaos.experiment import MIN_PROBE_INTERVAL_REAL_S, Experiment
 from kubesim.chaos.history import History
 from kubesim.chaos.injectors import InjectionFailed, Injector, gather
 from kubesim.chaos.probes import Prober, Result, Streaks
@@ -114,14 +114,25 @@ class Run:
 
         scale = clock.scale
         self.api = rt.add(ApiClient(f"{name}.api", timeout_s=5 * scale, deadline_s=10 * scale))
+        # Probes answer within a couple of real seconds, whatever the API server is going through.
+        self.probe_api = rt.add(ApiClient(f"{name}.probes", timeout_s=1 * scale, deadline_s=2 * scale))
         self.store = rt.add(StoreClient(f"{name}.store", self.cfg.store.endpoints(), timeout_s=2 * scale,
                                         deadline_s=5 * scale, server_keys=server_keys(self.cfg)))
         register = self.exp.register
-        self.reg_store = None
-        if register is not None:
-            self.reg_store = rt.add(StoreClient(f"{name}.register", self.cfg.store.endpoints(),
-                                                timeout_s=register.timeout_s, deadline_s=register.timeout_s,
-                                                server_keys=server_keys(self.cfg)))
+        # One store client per register client, each with its own idea of who leads (as separate programs would).
+        self.reg_stores = [] if register is None else [
+            rt.add(StoreClient(f"{name}.register-{i}", self.cfg.store.endpoints(), timeout_s=register.timeout_s,
+                               deadline_s=register.timeout_s, server_keys=server_keys(self.cfg)))
+            for i in range(register.keys * register.clients)]
+        self.reg_readers: list[StoreClient] = []
+        if register is not None and register.read_from == "any":
+            endpoints = self.cfg.store.endpoints()
+            members = sorted(endpoints)
+            self.reg_readers = [
+                rt.add(StoreClient(f"{name}.reader-{i}", {members[i % len(members)]: endpoints[members[i % len(members)]]},
+                                   timeout_s=register.timeout_s, deadline_s=register.timeout_s,
+                                   server_keys=server_keys(self.cfg)))
+                for i in range(register.keys * register.clients)]
         self.host = rt.add(Conductor(f"{name}.conductor", self.api, self.cfg))
         self.clock = clock
         self.history = History(lambda: clock.monotonic() - self.t0)
@@ -194,15 +205,16 @@ class Run:
 
     async def main(self) -> None:
         exp = self.exp
-        self.prober = Prober(list(exp.steady_state.probes), self.api, self.store, self.host, self.nodes,
+        self.prober = Prober(list(exp.steady_state.probes), self.probe_api, self.store, self.host, self.nodes,
                              self.members)
         self.streaks = Streaks()
         self.leaders_inv = invariants.LeadersPerTerm()
         self.prefixes_inv = invariants.CommittedPrefixes()
         self.bindings_inv = invariants.PodBindings()
-        self.surge_inv = invariants.SurgeBound(settle_s=exp.steady_state.interval_s)
+        self.surge_inv = invariants.SurgeBound(settle_s=2 * max(exp.steady_state.interval_s,
+                                                                 MIN_PROBE_INTERVAL_REAL_S * self.clock.scale))
         self.recovery = RecoveryClock(self.clock.scale, self.cfg.store.election_timeout_ms / 1000)
-        interval = exp.steady_state.interval_s
+        interval = self.interval = max(exp.steady_state.interval_s, MIN_PROBE_INTERVAL_REAL_S * self.clock.scale)
 
         self._enter("before")
         if not await self._until_steady(exp.steady_state.before_within_s):
@@ -211,7 +223,8 @@ class Run:
             self._finish(verdict_override="unknown")
             return
 
-        self._start_watches()
+        if self._needs_api_view():
+            self._start_watches()
         workloads = self._start_workloads()
         self._enter("faults")
         start = self.now()
@@ -220,42 +233,43 @@ class Run:
                         + [(start + o.heal_at, 1, o) for o in self.plan.occurrences if o.heal_at is not None],
                         key=lambda e: (e[0], e[1]))
         end = start + self.plan.duration_s
-        next_probe = self.now()
-        aborted = None
-        while self.now() < end and aborted is None:
+        self.aborted: str | None = None
+        prober = self.host.spawn(self._probe_loop())
+        while self.now() < end and self.aborted is None:
             while events and events[0][0] <= self.now():
                 _, kind, occ = events.pop(0)
                 await (self._inject(occ) if kind == 0 else self._heal(occ))
-            if self.now() >= next_probe:
-                next_probe += interval
-                await self._probe_round(during=True)
-                aborted = self._abort_reason()
-                await self.injector.reassert()
-            wake = min([next_probe, end] + [e[0] for e in events[:1]])
+            wake = min([end, self.now() + interval] + [e[0] for e in events[:1]])
             await self.host.sleep(max(0.0, wake - self.now()))
+        self._probing = False
+        await prober.future
+        aborted = self.aborted
         self._enter("recovery")
+        heal_start = self.now()
+        for f in self.fault_log:
+            if f["injected_at"] is not None and f["healed_at"] is None:
+                f["heal_started_at"] = round(heal_start, 3)
         errors = await self.injector.heal_all()
-        for occ_id in [f["id"] for f in self.fault_log if f["healed_at"] is None and f["injected_at"] is not None]:
-            self._fault(occ_id)["healed_at"] = round(self.now(), 3)
+        for f in self.fault_log:
+            if f["injected_at"] is not None and f["healed_at"] is None:
+                f["healed_at"] = round(self.now(), 3)
         self.reasons.extend(f"healing: {e}" for e in errors)
         self.recovery.healed(self.now(), exp.recovery.within_s)
         if aborted is not None:
             self.reasons.append(f"aborted: {aborted}")
-        recovered = await self._until_steady(exp.recovery.within_s)
+        stable_since = await self._until_stable(exp.recovery.within_s, exp.recovery.hold_s)
+        recovered = stable_since is not None
         if recovered:
-            self.recovery.steady(self.now())
-            self._enter("after")
-            hold_end = self.now() + exp.recovery.hold_s
-            while self.now() < hold_end:
-                await self.host.sleep(interval)
-                if not await self._probe_round():
-                    failing = [r for r in self.probe_results[-len(exp.steady_state.probes):] if not r.ok]
-                    self.reasons.append("after recovery a probe failed again: "
-                                        + "; ".join(f"{r.probe}: {r.detail}" for r in failing))
-                    break
+            self.recovery.steady(stable_since)
+            # The phases as they turned out: recovering until the steady state began to hold, then holding it.
+            self.phases[-1]["end"] = round(stable_since, 3)
+            self.phases.append({"name": "after", "start": round(stable_since, 3), "end": None})
+            for i, r in enumerate(self.probe_results):
+                if r.phase == "recovery" and r.time >= stable_since:
+                    self.probe_results[i] = Result(r.probe, r.time, r.ok, r.detail, "after")
         else:
-            self.reasons.append(f"the cluster did not recover: the steady state did not hold within "
-                                f"{exp.recovery.within_s:g} s of healing")
+            self.reasons.append(f"the cluster did not recover: the steady state did not hold for "
+                                f"{exp.recovery.hold_s:g} s within {exp.recovery.within_s:g} s of healing")
         self._enter("checks")
         for w in workloads:
             w.stop()
@@ -266,6 +280,35 @@ class Run:
         self._stop_watches()
         self._finish(aborted=aborted is not None, recovered=recovered)
 
+    async def _probe_loop(self) -> None:
+        """While faults are active: a probe round every interval (never delaying the fault timeline), the abort
+        conditions, and the fault rules sent again to any process that restarted without them."""
+        self._probing = True
+        next_round = self.now()
+        while self._probing:
+            await self._probe_round(during=True)
+            self.aborted = self.aborted or self._abort_reason()
+            await self.injector.reassert()
+            next_round += self.interval
+            await self.host.sleep(max(0.0, next_round - self.now()))
+
+    async def _until_stable(self, within_s: float, hold_s: float) -> float | None:
+        """Probe until every probe has passed for ``hold_s`` at a stretch; when that stretch began, or None if it
+        did not happen within ``within_s`` (plus the hold)."""
+        deadline = self.now() + within_s
+        since: float | None = None
+        while True:
+            now = self.now()
+            if await self._probe_round():
+                since = now if since is None else since
+                if now - since >= hold_s:
+                    return since
+            else:
+                since = None
+                if now >= deadline:
+                    return None
+            await self.host.sleep(self.interval)
+
     async def _until_steady(self, within_s: float) -> bool:
         deadline = self.now() + within_s
         while True:
@@ -273,7 +316,7 @@ class Run:
                 return True
             if self.now() >= deadline:
                 return False
-            await self.host.sleep(self.exp.steady_state.interval_s)
+            await self.host.sleep(self.interval)
 
     async def _probe_round(self, during: bool = False) -> bool:
         now = self.now()
@@ -297,13 +340,17 @@ class Run:
         for m, s in self.prober.statuses.items():
             if s is not None:
                 self.leaders_inv.observe(now, m, s.term, s.role, s.leader)
+        deployments = [r.ok for p, r in zip(probes, self.probe_results[-len(probes):]) if p.type ==
+                       "deployment-available"] if probes else []
+        if deployments and all(deployments):
+            self.recovery.available(now)
         leader = self.prober.store_leader
         if leader is not None:
             self.recovery.store_leader(now, leader, self.prober.statuses[leader].term)
         await self._read_logs(now)
         failing = [r for r in self.probe_results[-len(probes):] if not r.ok] if probes else []
         if failing and (self.phase != "before" or now >= self._quiet_until):
-            self._quiet_until = now + 10 * self.exp.steady_state.interval_s  # waiting to begin: say so now and then
+            self._quiet_until = now + 10 * self.interval  # waiting to begin: say so now and then
             self.say("probe failing: " + "; ".join(f"{r.probe}: {r.detail}" for r in failing))
         return ok
 
@@ -353,6 +400,7 @@ class Run:
         entry = next((f for f in self.fault_log if f["id"] == occ.id), None)
         if entry is None or entry["injected_at"] is None or entry["healed_at"] is not None:
             return
+        entry["heal_started_at"] = round(self.now(), 3)
         try:
             await self.injector.heal(occ.id)
         except (InjectionFailed, RequestFailed, ApiError) as exc:
@@ -378,6 +426,12 @@ class Run:
         return leaders
 
     # --- watches ------------------------------------------------------------------------
+    def _needs_api_view(self) -> bool:
+        """Watch the API (pods, deployments, nodes, leases) unless the experiment is about the store alone."""
+        api_checks = {"pod-bindings", "surge-bound", "endpoints"} & set(self.exp.checks_to_run())
+        api_probes = any(p.type != "store-leader" for p in self.exp.steady_state.probes)
+        return bool(api_checks) or api_probes or any(w.type != "register" for w in self.exp.workloads)
+
     def _start_watches(self) -> None:
         def pod_event(kind: str):
             def on(obj: dict) -> None:
@@ -442,7 +496,7 @@ class Run:
             wrng = Random(rng.getrandbits(64))
             if spec.type == "register":
                 prefix = f"/chaos/{self.exp.name}/{self.out_dir.name}"
-                self.register = Register(spec, self.reg_store, self.host, self.history, wrng, prefix)
+                self.register = Register(spec, self.reg_stores, self.reg_readers, self.host, self.history, wrng, prefix)
                 w = self.register
             elif spec.type == "deployment-churn":
                 w = Churn(spec, self.api, self.host, self.history, wrng)
@@ -466,7 +520,7 @@ class Run:
             except (StoreUnavailable, StoreError, RequestFailed) as exc:
                 self.reasons.append(f"the add set could not be read back: {exc}")
         self.final_lists: dict[str, list[dict]] | None = None
-        if recovered:
+        if recovered and "endpoints" in self.exp.checks_to_run():
             try:
                 self.final_lists = {r: (await self.api.list(r))["items"]
                                     for r in ("services", "endpointslices", "pods")}
@@ -486,6 +540,8 @@ class Run:
                            "operations": [k.describe() for k in res.keys.values() if k.valid is False]})
         if "no-lost-writes" in wanted:
             checks.append(self._lost_writes())
+        if any("writes-stop" in o.fault.expect for o in self.plan.occurrences):
+            checks.append(self._writes_stopped())
         if "raft" in wanted:
             v = self.leaders_inv.violations() + self.prefixes_inv.violations()
             checks.append({"name": "raft", "result": "fail" if v else "pass",
@@ -507,6 +563,27 @@ class Run:
                 checks.append({"name": "endpoints", "result": "fail" if v else "pass",
                                "detail": f"{len(lists['services'])} services compared with their ready pods",
                                "operations": [x["detail"] for x in v]})
+
+    def _writes_stopped(self) -> dict:
+        """No register write succeeded inside a ``writes-stop`` fault's window (after the election grace)."""
+        grace = 2 * self.cfg.store.election_timeout_ms / 1000 * self.clock.scale
+        windows = [(f["id"], f["injected_at"] + grace, f.get("heal_started_at", f["healed_at"]))
+                   for f in self.fault_log if f["injected_at"] is not None and f["healed_at"] is not None
+                   and "writes-stop" in self.plan.occurrences[int(f["id"][1:]) - 1].fault.expect]
+        invoked = {}
+        bad = []
+        for e in self.history.of("register"):
+            if e["type"] == "invoke":
+                invoked[e["process"]] = e
+            elif e["type"] == "ok" and e["f"] in ("write", "cas", "add"):
+                inv = invoked.get(e["process"])
+                for fid, start, end in windows:
+                    if inv is not None and inv["time"] >= start and e["time"] <= end:
+                        bad.append(f"{e['f']} {e['value']!r} by process {e['process']} succeeded at "
+                                   f"t={e['time']:.3f} s inside {fid}'s window ({start:.1f}–{end:.1f} s)")
+        return {"name": "writes-stop", "result": "fail" if bad else ("pass" if windows else "unknown"),
+                "detail": f"{len(bad)} writes succeeded while the store had no quorum, in {len(windows)} windows",
+                "operations": bad[:50]}
 
     def _lost_writes(self) -> dict:
         events = self.history.of("register")

@@ -61,10 +61,11 @@ class _Workload:
 class Register(_Workload):
     name = "register"
 
-    def __init__(self, spec: RegisterWorkload, store: StoreClient, host: Actor, history: History, rng: Random,
-                 prefix: str) -> None:
+    def __init__(self, spec: RegisterWorkload, stores: list[StoreClient], readers: list[StoreClient], host: Actor,
+                 history: History, rng: Random, prefix: str) -> None:
         super().__init__(host, history, rng)
-        self.spec, self.store, self.prefix = spec, store, prefix.rstrip("/")
+        self.spec, self.stores, self.readers, self.prefix = spec, stores, readers, prefix.rstrip("/")
+        self.store = stores[0]
         self._adds = 0
         self._fs = list(spec.mix)
         self._weights = [spec.mix[f] for f in self._fs]
@@ -80,11 +81,16 @@ class Register(_Workload):
         return f"{self.prefix}/set/".encode()
 
     def start(self) -> None:
+        clients = iter(self.stores)
+        readers = iter(self.readers)
         for k in range(self.spec.keys):
             for _ in range(self.spec.clients):
-                self._worker(self._client(k, Random(self.rng.getrandbits(64))))
+                store = next(clients)
+                self._worker(self._client(k, Random(self.rng.getrandbits(64)), store, next(readers, store)))
 
-    async def _client(self, k: int, rng: Random) -> None:
+    async def _client(self, k: int, rng: Random, store: StoreClient, reader: StoreClient) -> None:
+        """One client: its own connection state (which member it believes leads), as Jepsen's clients have;
+        its reads through ``reader`` (its own member, with ``read_from: any``)."""
         interval = self.spec.keys * self.spec.clients / self.spec.rate
         process = self.history.new_process()
         while True:
@@ -92,64 +98,68 @@ class Register(_Workload):
             if self.stopping:
                 return
             f = rng.choices(self._fs, self._weights)[0]
-            outcome = await self.one(process, f, k, rng)
+            outcome = await self.one(process, f, k, rng, reader if f == "read" else store)
             if outcome == "info":
                 process = self.history.new_process()  # the old operation may still be in flight
 
-    async def one(self, process: int, f: str, k: int, rng: Random | None = None) -> str:
+    async def one(self, process: int, f: str, k: int, rng: Random | None = None,
+                  store: StoreClient | None = None) -> str:
         """Run one operation, recorded; returns how it completed."""
-        rng = rng or self.rng
+        rng, store = rng or self.rng, store or self.store
         key = self.key(k)
         if f == "read":
             op = self.history.invoke(process, "read", None, key=f"r{k}", workload=self.name)
-            return await self._do(op, self._read(key), read=True)
+            return await self._do(op, self._read(store, key))
         if f == "write":
             v = rng.randrange(VALUES)
             op = self.history.invoke(process, "write", v, key=f"r{k}", workload=self.name)
-            return await self._do(op, self._write(key, v))
+            return await self._do(op, self._write(store, key, v))
         if f == "cas":
             expected = rng.choice([None, *range(VALUES)])
             new = rng.randrange(VALUES)
             op = self.history.invoke(process, "cas", [expected, new], key=f"r{k}", workload=self.name)
-            return await self._do(op, self._cas(key, expected, new))
+            return await self._do(op, self._cas(store, key, expected, new))
         self._adds += 1
         n = self._adds
         op = self.history.invoke(process, "add", n, workload=self.name)
-        return await self._do(op, self._add(n))
+        return await self._do(op, self._add(store, n))
 
-    async def _do(self, op: Op, call, read: bool = False) -> str:
+    async def _do(self, op: Op, call) -> str:
         try:
             ok, value = await call
         except Indeterminate as exc:
-            op.info(None, f"indeterminate: {exc}")
+            op.info(f"indeterminate: {exc}")
             return "info"
         except (StoreUnavailable, StoreError) as exc:
             # Certainly not applied (no leader took it, or it was refused): a fail, for a read as for a write.
-            op.fail(None, f"{type(exc).__name__}: {exc}")
+            op.fail(f"{type(exc).__name__}: {exc}")
             return "fail"
         if ok:
             op.ok(value)
             return "ok"
-        op.fail(value, "compare failed")
+        op.fail("compare failed")
         return "fail"
 
-    async def _read(self, key: bytes) -> tuple[bool, Any]:
-        body = await self.store.get(key)
+    @staticmethod
+    async def _read(store: StoreClient, key: bytes) -> tuple[bool, Any]:
+        body = await store.get(key)
         kvs = body["kvs"]
         return True, (int(kvs[0].value) if kvs else None)
 
-    async def _write(self, key: bytes, v: int) -> tuple[bool, Any]:
-        await self.store.put(key, str(v).encode())
+    @staticmethod
+    async def _write(store: StoreClient, key: bytes, v: int) -> tuple[bool, Any]:
+        await store.put(key, str(v).encode())
         return True, v
 
-    async def _cas(self, key: bytes, expected: int | None, new: int) -> tuple[bool, Any]:
+    @staticmethod
+    async def _cas(store: StoreClient, key: bytes, expected: int | None, new: int) -> tuple[bool, Any]:
         compare = ({"key": key, "target": "version", "result": "=", "value": 0} if expected is None else
                    {"key": key, "target": "value", "result": "=", "value": str(expected).encode()})
-        body = await self.store.txn([compare], [{"op": "put", "key": key, "value": str(new).encode()}])
+        body = await store.txn([compare], [{"op": "put", "key": key, "value": str(new).encode()}])
         return bool(body.get("succeeded")), [expected, new]
 
-    async def _add(self, n: int) -> tuple[bool, Any]:
-        await self.store.put(self.add_key(n), b"1")
+    async def _add(self, store: StoreClient, n: int) -> tuple[bool, Any]:
+        await store.put(self.add_key(n), b"1")
         return True, n
 
     async def read_set(self) -> set[int]:
@@ -189,10 +199,10 @@ class Churn(_Workload):
                 await self.api.patch("deployments", s.deployment, patch, s.namespace, patch_type="strategic")
             except ApiError as exc:
                 if exc.code == 504:
-                    op.info(None, str(exc))
+                    op.info(str(exc))
                     process = self.history.new_process()
                 else:
-                    op.fail(None, f"{exc.code} {exc.reason}: {exc}")
+                    op.fail(f"{exc.code} {exc.reason}: {exc}")
                 continue
             op.ok(value)
 
@@ -224,9 +234,9 @@ class ServiceRequests(_Workload):
             if outcome[0] == "ok":
                 op.ok(outcome[1])
             elif outcome[0] == "fail":
-                op.fail(None, outcome[1])
+                op.fail(outcome[1])
             else:
-                op.info(None, outcome[1])
+                op.info(outcome[1])
                 process = self.history.new_process()
 
 
