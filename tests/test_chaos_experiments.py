@@ -77,3 +77,64 @@ def test_builtin_experiment_passes(cluster, experiment, tmp_path):
                                      for f in journal["faults"]), journal["faults"]
     assert {c["result"] for c in journal["checks"]} == {"pass"}
     assert journal["reproduce"].startswith(f"kubesim --config {cluster} chaos run config/chaos/{experiment.name}")
+
+
+TESTDATA = ROOT / "tests" / "testdata" / "chaos"
+
+
+def supervisor_state(config: Path, process: str) -> str:
+    from bus.transport.control import request
+
+    return request(load(config).control_socket(process), {"command": "status"}, 5.0)["state"]
+
+
+def test_every_kind_of_fault_goes_in_and_comes_out_and_the_cluster_recovers(cluster, tmp_path):
+    rc, journal, out = run_experiment(cluster, TESTDATA / "every-fault.yaml", tmp_path / "runs")
+    print("\n" + summary(journal))
+    actions = {f["action"] for f in journal["faults"]}
+    assert actions == {"pause", "stop", "restart", "crash-actor", "clock-skew", "fsync-error", "lose-unfsynced",
+                       "bridge", "partition", "duplicate", "reorder", "terminate-instance"}
+    not_in = [f for f in journal["faults"] if f["injected_at"] is None or f["healed_at"] is None]
+    assert not not_in, not_in
+    assert journal["verdict"] == "pass", f"{journal['reasons']}\n{out[-6000:]}"
+    bridge = next(f for f in journal["faults"] if f["action"] == "bridge")
+    assert len(bridge["targets"]) == 2  # the third member is the bridge, talking to both
+
+
+def test_the_report_of_a_real_run_renders_in_chromium_with_its_fault_windows(cluster, tmp_path):
+    from tests.chromium import chromium
+
+    rc, journal, out = run_experiment(cluster, ROOT / "config" / "chaos" / "store-leader-kill.yaml", tmp_path / "r")
+    report = next((tmp_path / "r").glob("*/*/report.html"))
+    dom = chromium("--dump-dom", report.as_uri()).stdout
+    assert 'id="timeline"' in dom
+    assert dom.count('class="fault-window"') >= len(journal["faults"]) == 2
+    assert (report.parent / "history.jsonl").read_text().count('"type": "invoke"') > 100
+
+
+def test_an_abort_condition_stops_the_run_heals_and_fails_it(cluster, tmp_path):
+    rc, journal, out = run_experiment(cluster, TESTDATA / "abort.yaml", tmp_path / "runs")
+    assert rc == 1 and journal["verdict"] == "fail", out[-3000:]
+    assert any(r.startswith("aborted: nodes-ready failed for") for r in journal["reasons"]), journal["reasons"]
+    assert journal["faults"][0]["healed_at"] < 300  # healed at the abort, not after its ten minutes
+    assert supervisor_state(cluster, "apiserver") == "running"
+
+
+def test_ctrl_c_heals_every_fault_before_the_runner_exits(cluster, tmp_path):
+    import signal
+
+    proc = kubesim("--config", str(cluster), "chaos", "run", str((TESTDATA / "abort.yaml").relative_to(ROOT)),
+                   "--runs-dir", str(tmp_path / "runs"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in proc.stdout:  # progress is printed as it happens
+        lines.append(line)
+        if "fault f1" in line:
+            break
+    assert supervisor_state(cluster, "apiserver") == "stopped"
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, "".join(lines) + rest
+    assert "every fault was healed" in rest
+    assert supervisor_state(cluster, "apiserver") == "running"
+    journal = json.loads(next((tmp_path / "runs").glob("*/*/journal.json")).read_text())
+    assert journal["verdict"] == "unknown" and "interrupted" in journal["reasons"][0]

@@ -36,7 +36,7 @@ KILL_ALL = {
                    "mix": {"read": 0.2, "write": 0.2, "cas": 0.1, "add": 0.5}}],
     "faults": [{"name": "kill every member", "action": "kill", "target": {"role": "store", "select": "all"},
                 "at": 4, "every": 6, "times": 2}],
-    "duration_s": 16,
+    "duration_s": 13,
     "recovery": {"within_s": 60, "hold_s": 2},
     "checks": ["linearizable", "no-lost-writes", "raft"],
 }
@@ -48,8 +48,8 @@ STALE_LEADER = {
     "workloads": [{"type": "register", "keys": 2, "clients": 3, "rate": 80, "timeout_s": 1, "read_from": "any",
                    "mix": {"read": 0.6, "write": 0.4}}],
     "faults": [{"name": "cut the leader off from its peers", "action": "partition",
-                "groups": [{"role": "store", "select": "leader"}, {"role": "store"}], "at": 3, "for": 10}],
-    "duration_s": 16,
+                "groups": [{"role": "store", "select": "leader"}, {"role": "store"}], "at": 3, "for": 8}],
+    "duration_s": 12,
     "recovery": {"within_s": 60, "hold_s": 2},
     "checks": ["linearizable", "raft"],
 }
@@ -58,7 +58,7 @@ STALE_LEADER = {
 class PlantedStore:
     """A broker and three store members, each under a supervisor, the members of ``variant`` (None: honest)."""
 
-    def __init__(self, tmp: Path, variant: str | None) -> None:
+    def __init__(self, tmp: Path, variant: str | None, start: bool = True) -> None:
         self.tmp = tmp
         processes = {"broker": {"component": "broker", "metrics_port": 0}}
         processes |= {m: {"component": "store", "metrics_port": 0} for m in MEMBERS}
@@ -66,7 +66,7 @@ class PlantedStore:
             "members": {m: free_port() for m in MEMBERS}, "data_dir": str(tmp / "store"), "fsync": True,
             "heartbeat_interval_ms": 50, "election_timeout_ms": 500}, logging={"level": "info"})
         self.procs = []
-        for name in ("broker", *MEMBERS):
+        for name in ("broker", *MEMBERS) if start else ():
             log = open(tmp / f"{name}.log", "ab")
             if variant is None or name == "broker":
                 self.procs.append(kubesim("run", name, "--config", str(self.config), stdout=log,
@@ -76,16 +76,17 @@ class PlantedStore:
                     [sys.executable, "-m", "tests.store_planted", "--supervise", str(self.config), name, variant],
                     cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
 
-    def run(self, experiment: dict) -> dict:
+    def run(self, experiment: dict, *extra: str) -> dict:
         path = self.tmp / f"{experiment['name']}.yaml"
         path.write_text(yaml.safe_dump(experiment))
         proc = subprocess.run([sys.executable, "-m", "kubesim", "--config", str(self.config), "chaos", "run",
-                               str(path), "--runs-dir", str(self.tmp / "runs")],
+                               str(path), "--runs-dir", str(self.tmp / "runs"), *extra],
                               cwd=ROOT, capture_output=True, text=True, timeout=300)
         journals = list((self.tmp / "runs" / experiment["name"]).glob("*/journal.json"))
         assert journals, f"no journal:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
         journal = json.loads(journals[0].read_text())
         journal["_output"] = proc.stdout
+        journal["_dir"] = str(journals[0].parent)
         journal["_rc"] = proc.returncode
         return journal
 
@@ -125,10 +126,15 @@ def test_a_deposed_leader_serving_reads_fails_linearizability_naming_the_read(st
     assert lin["operations"] and "read" in lin["operations"][0] and "process" in lin["operations"][0], lin
 
 
-@pytest.mark.parametrize("store", [None], indirect=True)
-def test_the_honest_store_passes_both_experiments(store):
+def test_the_honest_store_passes_both_experiments_in_clusters_the_runner_starts(tmp_path):
+    """``--start-cluster``: the runner starts the cluster file's processes, runs, and stops them."""
+    honest = PlantedStore(tmp_path, None, start=False)
     for experiment in (KILL_ALL, STALE_LEADER):
-        journal = store.run(experiment)
+        journal = honest.run(experiment, "--start-cluster")
         assert journal["verdict"] == "pass", (journal["reasons"], journal["_output"][-3000:])
         for c in journal["checks"]:
             assert c["result"] == "pass", c
+        assert "--start-cluster" in journal["reproduce"]
+        assert (Path(journal["_dir"]) / "cluster" / "store-0.log").exists()
+    assert (tmp_path / "state" / "run").is_dir()
+    assert not list((tmp_path / "state" / "run").glob("*.sock")), "the runner left its cluster running"

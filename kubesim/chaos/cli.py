@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -44,13 +45,10 @@ def run(cfg: ClusterConfig, args) -> int:
     from kubesim.chaos.schedule import PlanError, plan
 
     if args.chaos_command == "list":
-        for path in sorted(BUILTIN_DIR.glob("*.yaml")):
-            try:
-                exp = load(path)
-            except ExperimentError as exc:
-                print(f"{path}: INVALID: {exc}")
-                continue
-            print(f"{path}  {exp.description.splitlines()[0] if exp.description else exp.name}")
+        try:
+            _list()
+        except BrokenPipeError:  # `kubesim chaos list | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     try:
         exp = load(args.file)
@@ -64,6 +62,19 @@ def run(cfg: ClusterConfig, args) -> int:
                           "occurrences": [o.to_dict() for o in schedule.occurrences]}, indent=1))
         return 0
     return _run(cfg, args, exp, seed)
+
+
+def _list() -> None:
+    from kubesim.chaos.experiment import ExperimentError, load
+
+    for path in sorted(BUILTIN_DIR.glob("*.yaml")):
+        try:
+            exp = load(path)
+        except ExperimentError as exc:
+            print(f"{path}: INVALID: {exc}")
+            continue
+        first = " ".join(exp.description.split()).split(". ")[0].rstrip(".")
+        print(f"{path}\n    {first}.", flush=True)
 
 
 def _at_time_scale(config: Path, scale: float, out: Path) -> tuple[ClusterConfig, Path]:
