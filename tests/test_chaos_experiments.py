@@ -20,6 +20,7 @@ import yaml
 
 from kubesim.chaos.cluster import LocalCluster
 from kubesim.config import load
+from tests.chromium import chromium
 from tests.helpers import ROOT, default_cluster, kubesim
 
 BUILTIN = sorted((ROOT / "config" / "chaos").glob("*.yaml"))
@@ -77,6 +78,12 @@ def test_builtin_experiment_passes(cluster, experiment, tmp_path):
                                      for f in journal["faults"]), journal["faults"]
     assert {c["result"] for c in journal["checks"]} == {"pass"}
     assert journal["reproduce"].startswith(f"kubesim --config {cluster} chaos run config/chaos/{experiment.name}")
+    if experiment.stem == "store-leader-kill":  # one real report through a real browser (the rest: test_chaos_report)
+        report = next((tmp_path / "runs").glob("*/*/report.html"))
+        dom = chromium("--dump-dom", report.as_uri()).stdout
+        assert 'id="timeline"' in dom
+        assert dom.count('class="fault-window"') >= len(journal["faults"]) == 2
+        assert (report.parent / "history.jsonl").read_text().count('"type": "invoke"') > 100
 
 
 TESTDATA = ROOT / "tests" / "testdata" / "chaos"
@@ -99,17 +106,6 @@ def test_every_kind_of_fault_goes_in_and_comes_out_and_the_cluster_recovers(clus
     assert journal["verdict"] == "pass", f"{journal['reasons']}\n{out[-6000:]}"
     bridge = next(f for f in journal["faults"] if f["action"] == "bridge")
     assert len(bridge["targets"]) == 2  # the third member is the bridge, talking to both
-
-
-def test_the_report_of_a_real_run_renders_in_chromium_with_its_fault_windows(cluster, tmp_path):
-    from tests.chromium import chromium
-
-    rc, journal, out = run_experiment(cluster, ROOT / "config" / "chaos" / "store-leader-kill.yaml", tmp_path / "r")
-    report = next((tmp_path / "r").glob("*/*/report.html"))
-    dom = chromium("--dump-dom", report.as_uri()).stdout
-    assert 'id="timeline"' in dom
-    assert dom.count('class="fault-window"') >= len(journal["faults"]) == 2
-    assert (report.parent / "history.jsonl").read_text().count('"type": "invoke"') > 100
 
 
 def test_an_abort_condition_stops_the_run_heals_and_fails_it(cluster, tmp_path):

@@ -81,9 +81,12 @@ def cluster(tmp_path_factory):
         p = Prom(f"http://127.0.0.1:{port}")
 
         def nodes_ready() -> bool:
-            out = kubesim_out("--config", str(config), "get", "nodes")
+            try:
+                out = kubesim_out("--config", str(config), "get", "nodes")
+            except subprocess.TimeoutExpired:  # fifteen processes starting at once on two cores: ask again
+                return False
             return out.returncode == 0 and out.stdout.count(" Ready ") == 3
-        wait_until(nodes_ready, 90, "three Ready nodes")
+        wait_until(nodes_ready, 120, "three Ready nodes")
         applied = kubesim_out("--config", str(config), "apply", "-f", str(ROOT / "config" / "examples"),
                               timeout_s=60)
         assert applied.returncode == 0, applied.stderr

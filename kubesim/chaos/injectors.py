@@ -114,18 +114,18 @@ class Injector:
                 side_b = []
             else:
                 rules = cut_rules(side_a, side_b, one_way=f.one_way and a == "partition")
-            await self._add_rules(occ, rules)
+            down = await self._add_rules(occ, rules)
             arrow = "->" if f.one_way and a == "partition" else "|"
             what = (f"{','.join(side_a)} isolated" if a == "isolate" else
                     f"{','.join(side_a)} {arrow} {','.join(side_b)}")
-            active = Active(occ, side_a + side_b, lambda: self._drop_rules(occ), what)
+            active = Active(occ, side_a + side_b, lambda: self._drop_rules(occ), what + _later(down))
         elif a in MESSAGE_ACTIONS:
             rules = message_rules(f, side_a, side_b or None)
-            await self._add_rules(occ, rules)
+            down = await self._add_rules(occ, rules)
             what = f"{a} p={f.probability:g}" + (f" {f.delay_s:g}s±{f.jitter_s:g}" if a == "delay" else "")
             active = Active(occ, side_a, lambda: self._drop_rules(occ),
                             f"{what} between {','.join(side_a)} and {','.join(side_b) or 'everyone else'}"
-                            + (f" ({f.actor})" if f.actor else ""))
+                            + (f" ({f.actor})" if f.actor else "") + _later(down))
         elif a in ("fsync-error", "lose-unfsynced"):
             for p in side_a:
                 if self.processes[p] != "store":
@@ -146,7 +146,7 @@ class Injector:
             from kubesim.cloud import terminate
 
             for p in side_a:
-                await terminate(self.host.api, p)
+                await self._api_retrying(lambda: terminate(self.host.api, p))
             active = Active(occ, side_a, lambda: self._new_instance(side_a),
                             f"instance of {','.join(side_a)} terminated")
         else:  # pragma: no cover - the experiment's schema lists every action
@@ -224,15 +224,24 @@ class Injector:
         return reply
 
     # --- bus fault rules --------------------------------------------------------------
-    async def _add_rules(self, occ: Occurrence, rules: dict[str, list[dict]]) -> None:
+    async def _add_rules(self, occ: Occurrence, rules: dict[str, list[dict]]) -> list[str]:
+        """Give each process its share of the rules; returns the processes that did not answer.
+
+        A process that is down (killed, restarting) cannot send or receive anything anyway: its rules are kept
+        and :meth:`reassert` gives them to it when it is back, so the fault is in force either way.
+        """
         for p, rs in rules.items():
             self._rules.setdefault(p, {})[occ.id] = rs
             self._seeds.setdefault(p, process_seed(occ.seed, p))
-        await _all(self.host, [self._send_rules(p) for p in rules])
+        return await self._send_all(list(rules))
 
     async def _drop_rules(self, occ: Occurrence) -> None:
         changed = [p for p, by_occ in self._rules.items() if by_occ.pop(occ.id, None) is not None]
-        await _all(self.host, [self._send_rules(p) for p in changed])
+        await self._send_all(changed)  # one that is down comes back with no rules at all
+
+    async def _send_all(self, processes: list[str]) -> list[str]:
+        results = await gather(self.host, [self._send_rules(p) for p in processes])
+        return [p for p, r in zip(processes, results) if isinstance(r, RequestFailed)]
 
     async def _send_rules(self, process: str) -> None:
         rules = [r for _, rs in sorted(self._rules.get(process, {}).items()) for r in rs]
@@ -259,14 +268,31 @@ class Injector:
         """Heal a terminated instance: the cloud has a new one for the node, and its machine boots again."""
         from actors.cloud.controllers import INVENTORY_NAME, INVENTORY_NAMESPACE
 
-        await self.host.api.patch("configmaps", INVENTORY_NAME, {"data": {n: None for n in nodes}},
-                                  INVENTORY_NAMESPACE, patch_type="merge")
+        await self._api_retrying(lambda: self.host.api.patch(
+            "configmaps", INVENTORY_NAME, {"data": {n: None for n in nodes}}, INVENTORY_NAMESPACE,
+            patch_type="merge"))
         await self._each(nodes, "restart")
+
+    async def _api_retrying(self, call: Callable[[], Any], attempts: int = 5) -> Any:
+        """An API call, tried again while the API server answers 5xx (its store is electing, say)."""
+        from actors.apiserver.client import ApiError
+
+        for attempt in range(attempts):
+            try:
+                return await call()
+            except ApiError as exc:
+                if exc.code < 500 or attempt == attempts - 1:
+                    raise
+                await self.host.sleep(1.0 * self.host.clock.scale)
 
     async def _ask(self, dst: str, msg, retries: int = 1) -> Any:
         # Timeouts are cluster seconds: a real second or two per attempt at any time_scale.
         per_attempt = ORDER_TIMEOUT_S / (retries + 1) * self.host.clock.scale
         return await self.host.request(dst, msg, timeout_s=per_attempt, retries=retries)
+
+
+def _later(down: list[str]) -> str:
+    return f" ({', '.join(down)} down: given the rules when back)" if down else ""
 
 
 async def gather(host: Actor, coros: list) -> list:
@@ -284,8 +310,3 @@ async def gather(host: Actor, coros: list) -> list:
     return results
 
 
-async def _all(host: Actor, coros: list) -> None:
-    """:func:`gather`, raising the first failure once every coroutine is done."""
-    for result in await gather(host, coros):
-        if isinstance(result, Exception):
-            raise result

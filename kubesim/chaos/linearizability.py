@@ -2,25 +2,35 @@
 
 A chaos run's register workload has clients read, write and compare-and-set
 keys while faults hit the cluster, and records every operation as a
-Jepsen-style ``invoke`` event followed by its ``ok`` / ``fail`` / ``info``
-completion. The store promises linearizability: every operation appears to take
-effect at one instant between its invoke and its completion, in an order that
-a single register would have produced. This module decides that promise for a
-recorded history. A history is linearizable iff each key's sub-history is
-(P-compositionality, Herlihy & Wing), so keys are checked apart. For one key it
-runs Wing & Gong's search: walk the "entry list" of calls and returns in
-real-time order, linearize any pending call whose model step is legal, and back
-up when a return is reached whose operation is not yet linearized. Lowe's
-memoization ("Testing for linearizability", 2017; also Porcupine by Anish
-Athalye) makes it practical: a configuration -- which operations are linearized
-plus the register's value -- is explored at most once. The search is a loop
-with an explicit stack, so 10,000-operation keys do not meet Python's recursion
-limit. An ``info`` operation (a timeout) may take effect at any point after its
-invoke or never, so it never blocks the search (its return is at +infinity) and
-it need not be linearized for the search to succeed. When a key is not
-linearizable the result names the operation the search could never get past,
-what the register held there and who wrote it, and the operations concurrent
-with it, so that a person can read the offending operations in the report.
+Jepsen-style ``invoke`` event followed by an ``ok`` / ``fail`` / ``info``
+completion. The store promises linearizability: every operation seems to take
+effect at one instant between its invoke and its completion, in an order a
+single register could have produced. This module decides that promise for a
+recorded history, so a run can fail on it and its report can name the
+offending operations.
+
+How: a history is linearizable iff each key's sub-history is
+(P-compositionality), so keys are checked apart. For one key it runs Wing &
+Gong's search -- linearize any pending call whose register step is legal,
+back up when an operation's return is reached before it was linearized --
+with Lowe's memoization ("Testing for linearizability", 2017; as in
+Porcupine): a configuration, the set of linearized operations (a Python int
+as bitset) plus the register's value, is explored at most once. Both are
+loops with explicit stacks, so keys of 10,000+ operations meet no recursion
+limit. An ``info`` operation (a timeout) may take effect at any point after
+its invoke or never: its return is at +infinity, so it never blocks, and the
+search succeeds once every ``ok`` operation is linearized. Fewer info ops
+linearized is never worse, so a configuration is also skipped when one with
+the same ok ops and value and a subset of its info ops was seen. Two
+reductions keep it quick: a read that fits the current value is taken at once
+with no alternatives (it could move to the front of any linearization), and
+an info op is tried only where its value is what a pending op reads or
+compares against. Depth first finds a linearization fast; when it has not
+settled the question within a budget, a sweep over the returns in time order
+(the same search, breadth first, info ops fewest first) is much faster at
+showing there is none. Either way the culprit is the operation whose return
+no order gets past: the result names it, the values the register held where
+it was tried and who wrote them, and the operations concurrent with it.
 """
 
 from __future__ import annotations
@@ -31,7 +41,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The cap on explored configurations per key before the answer is "unknown".
+#: The cap on configurations generated per key before the answer is "unknown"
+#: (a few microseconds each: 2,000,000 is some 10 seconds).
 DEFAULT_MAX_STATES = 2_000_000
 
 #: The operations of the register workload; other ``f`` values are not ours.
@@ -44,9 +55,10 @@ _COMPLETIONS = ("ok", "fail", "info")
 #: How many distinct register values to remember per read or cas that did not
 #: fit them (the stuck op's are reported; more would not help a reader).
 _VALUES_KEPT = 8
-#: The budget of the first, eager search (see check_key), per operation and at least.
-_EAGER_STATES_PER_OP = 10
-_EAGER_STATES_MIN = 20_000
+#: The budget of the depth-first search before the sweep takes over (see
+#: check_key): per operation, and at least.
+_DEPTH_FIRST_STATES_PER_OP = 25
+_DEPTH_FIRST_STATES_MIN = 50_000
 #: How many concurrent operations ``describe()`` spells out.
 _CONCURRENT_SHOWN = 8
 
@@ -134,9 +146,9 @@ def _make_op(inv_pos: int, inv: Mapping[str, Any], comp_pos: int | None,
         status = "info"  # a timeout, or a completion type we do not know: unknown outcome
     f = inv["f"]
     if f == "read":
-        if status != "ok":
+        if comp is None or status != "ok":
             return None  # an unknown read observed nothing
-        value = _freeze(comp.get("value"))  # type: ignore[union-attr]
+        value = _freeze(comp.get("value"))
     else:
         value = inv.get("value")
         if value is None and comp is not None:
@@ -221,7 +233,7 @@ def _fmt_writer(value: Any, writer: Mapping[str, Any] | None) -> str:
     if writer["type"] == "ok":
         done = f"ok at {_fmt_time(writer['completed_time'])}"
     else:
-        done = f"timed out, invoked at {_fmt_time(writer['time'])}"
+        done = f"outcome unknown (info), invoked at {_fmt_time(writer['time'])}"
     return (f"{_fmt_value(value)} ({_label(writer['f'], writer['value'])} by process "
             f"{writer['process']}, invoke #{writer['index']}, {done})")
 
@@ -231,7 +243,8 @@ class KeyResult:
     """The verdict for one key.
 
     ``valid`` is True (linearizable), False (not), or None (the search gave up
-    after ``max_states`` configurations). When False: ``stuck_at`` is the
+    after ``max_states`` configurations); ``states`` is how many it generated
+    (its work), ``ops`` and ``info_ops`` what it checked. When False: ``stuck_at`` is the
     operation the search could never linearize at the furthest point it
     reached (its completion event, plus ``invoke_index`` / ``invoke_time``);
     ``linearized_prefix`` the operations it had linearized before getting
@@ -255,7 +268,7 @@ class KeyResult:
 
     def describe(self) -> str:
         """One paragraph a person can act on: the verdict and, if bad, the offending operations."""
-        counts = f"{self.ops:,} operations, {self.info_ops:,} of them info; {self.states:,} states explored"
+        counts = f"{self.ops:,} operations, {self.info_ops:,} of them info; {self.states:,} states searched"
         if self.valid is True:
             return f"key {self.key}: linearizable ({counts})"
         if self.valid is None:
@@ -304,12 +317,13 @@ class Result:
         info = sum(r.info_ops for r in self.keys.values())
         bad = self.invalid_keys
         if bad:
-            first = self.keys[bad[0]]
-            stuck = first.stuck_at or {}
+            stuck = self.keys[bad[0]].stuck_at or {}
+            culprit = (f"{_label(stuck.get('f', '?'), stuck.get('value'))} by process {stuck.get('process')} "
+                       f"(invoke #{stuck.get('invoke_index')}) cannot be linearized")
+            if len(bad) == 1:
+                return f"NOT linearizable: key {bad[0]} ({len(bad)} of {total} keys): {culprit}"
             names = ", ".join(str(k) for k in bad)
-            return (f"NOT linearizable: key {names} ({len(bad)} of {total} keys); key {first.key}: "
-                    f"{_label(stuck.get('f', '?'), stuck.get('value'))} by process {stuck.get('process')} "
-                    f"(invoke #{stuck.get('invoke_index')}) cannot be linearized")
+            return f"NOT linearizable: keys {names} ({len(bad)} of {total} keys); key {bad[0]}: {culprit}"
         unknown = self.unknown_keys
         if unknown:
             names = ", ".join(str(k) for k in unknown)
@@ -353,227 +367,302 @@ def to_jsonable(result: Result, *, prefix_limit: int | None = 20) -> dict[str, A
 
 
 # --------------------------------------------------------------------------- the search
+#
+# A configuration ("node") is the tuple (m, w, value, infos, op, parent):
+# ok ops 0..m-1 are linearized and bit t of w is ok op m+t (ok ops are
+# numbered in invoke order and taken roughly in that order, so w stays small
+# whatever the history's length); `infos` is the bit set of the info ops
+# linearized; `op` is the op linearized last (ok op i as i, info op j as
+# -1-j) and `parent` the configuration before it, kept to report the path.
+# Two configurations with the same (m, w, value) and info sets S <= S' are
+# in Lowe's sense the same or better: the one with fewer info ops linearized
+# can do all the other can, since an info op may take effect later or never.
+# So each search keeps, per (m, w, value), the minimal info sets seen (an
+# antichain) and skips a configuration another one there dominates.
 
 
 @dataclass
 class _Outcome:
     valid: bool | None
     states: int
-    stuck: int = -1  # index into the ok operations of the one the search could not get past
-    prefix: list[Op] = field(default_factory=list)  # what it had linearized when it got there
+    stuck: int = -1  # index into the ok operations of the one no order gets past
+    prefix: list[Op] = field(default_factory=list)  # what was linearized when it was tried
     # the values the register held where that op was tried and did not fit,
     # each with the op that wrote it (None: nothing had been written)
     values: list[tuple[Any, Op | None]] = field(default_factory=list)
 
 
-def _search(oks: Sequence[Op], infos: Sequence[Op], max_states: int, *, levels: bool) -> _Outcome:
-    """Wing & Gong's search with Lowe's memoization over one key's operations.
+def _keep(table: dict[tuple[int, int, Any], list[tuple]], node: tuple) -> bool:
+    """Add a configuration unless one with a subset of its info ops is there; False if not added."""
+    key = (node[0], node[1], node[2])
+    linearized = node[3]
+    kept = table.get(key)
+    if kept is None:
+        table[key] = [node]
+        return True
+    if any(other[3] & ~linearized == 0 for other in kept):
+        return False
+    kept[:] = [other for other in kept if linearized & ~other[3]] + [node]
+    return True
 
-    ``oks`` must be in invoke order and non-empty; ``infos`` likewise (reads
-    excluded). Decides whether every ok operation can be linearized together
-    with some subset of the info operations, each at some point after its
-    invoke. ``levels`` chooses the order info ops are tried in (see below);
-    the answer is the same, only the time to reach it differs.
-    """
-    n = len(oks)
-    inv = [op.invoke_pos for op in oks]
-    ret = [op.complete_pos for op in oks]
-    kind = [_KIND[op.f] for op in oks]
-    arg_a = [op.value[0] if op.f == "cas" else op.value for op in oks]
-    arg_b = [op.value[1] if op.f == "cas" else None for op in oks]
-    k = len(infos)
-    info_pos = [op.invoke_pos for op in infos]
-    info_cas = [op.f == "cas" for op in infos]
-    info_a = [op.value[0] if op.f == "cas" else op.value for op in infos]
-    info_b = [op.value[1] if op.f == "cas" else None for op in infos]
-    # Identical info ops (same f and value) are interchangeable once both are
-    # invoked, so only the earliest one still free is ever offered.
-    twins = [0] * k  # bit set of the earlier info ops identical to this one
-    seen_sig: dict[tuple[str, Any], int] = {}
-    for j, op in enumerate(infos):
-        twins[j] = seen_sig.get((op.f, op.value), 0)
-        seen_sig[(op.f, op.value)] = twins[j] | (1 << j)
 
-    # A configuration ("node") is (m, w, value, infos, op, parent): ok ops
-    # 0..m-1 are linearized and bit t of w is ok op m+t (ok ops are numbered
-    # in invoke order and taken roughly in order, so w stays small whatever
-    # the history's length); `infos` is the bit set of info ops linearized;
-    # `op` is the op linearized last (ok i as i, info j as -1-j) and `parent`
-    # the configuration before it, kept to report the linearized prefix.
-    #
-    # Which ok calls may take effect next follows from (m, w) alone: those not
-    # linearized and invoked before the "barrier", the first return of an op
-    # not linearized. (Wing & Gong walk a linked "entry list" for this; a scan
-    # over the few ops from m on is as quick and needs no undo on backtrack.)
-    #
-    # Lowe's cache maps (m, w, value) to the info sets it was visited with. A
-    # configuration with fewer info ops linearized can do all that one with
-    # more can (an info op may take effect later, or never), so one is skipped
-    # when a configuration with the same (m, w, value) and a subset of its
-    # info ops was visited. Every configuration visited is expanded before
-    # the answer is "no", so skipping loses no linearization.
-    #
-    # Info ops are tried only where the ok calls alone cannot go on, and only
-    # when they can matter: the value left must differ from the current one
-    # and be what some op that may come next reads or compares against (right
-    # after it, anything else fails or overwrites it, and then it might as
-    # well never have taken effect). Without `levels`, they are tried right
-    # there, depth first: quick to find a linearization. With `levels`, each
-    # is a seed of the next level, taken when no configuration with fewer info
-    # ops is left, so the subsets are met first and prune their supersets:
-    # quick to exhaust a history that has no linearization.
-    root: tuple = (0, 0, None, 0, None, None)
-    cache: dict[tuple[int, int, Any], list[int]] = {(0, 0, None): [0]}
-    states = 1
-    best_barrier: float = -1
-    best_op = -1
-    best_node: tuple = root
-    # For each read or cas: the values it was tried at and did not fit, with a
-    # configuration where that happened (to name the write that left it).
-    misfits: dict[int, dict[Any, tuple]] = {}
+class _Problem:
+    """One key's operations as the arrays the searches index, and the moves from a configuration."""
 
-    # DFS frames: [node, candidate codes (ok i, info -1-j), next candidate,
-    # barrier, whether the info ops were offered yet].
-    stack: list[list[Any]] = [[root, None, 0, 0, False]]
-    seeds: list[tuple[tuple, int]] = []
-    next_seeds: list[tuple[tuple, int]] = []
-    next_seed = 0
-    while True:
-        if not stack:
-            if next_seed == len(seeds):
-                if not next_seeds:
-                    values = []
-                    for value, node in misfits.get(best_op, {}).items():
-                        path = _path(node, oks, infos)
-                        values.append((value, next((op for op in reversed(path) if op.f != "read"), None)))
-                    return _Outcome(False, states, best_op, _path(best_node, oks, infos), values)
-                seeds, next_seeds, next_seed = next_seeds, [], 0
-            parent, j = seeds[next_seed]
-            next_seed += 1
-            stack.append([parent, [-1 - j], 0, 0, True])  # a frame that only offers the seed
+    def __init__(self, oks: Sequence[Op], infos: Sequence[Op]) -> None:
+        self.oks, self.infos = oks, infos
+        self.n = len(oks)
+        self.inv = [op.invoke_pos for op in oks]
+        self.ret = [op.complete_pos for op in oks]
+        self.kind = [_KIND[op.f] for op in oks]
+        self.arg_a = [op.value[0] if op.f == "cas" else op.value for op in oks]
+        self.arg_b = [op.value[1] if op.f == "cas" else None for op in oks]
+        self.k = len(infos)
+        self.info_pos = [op.invoke_pos for op in infos]
+        self.info_cas = [op.f == "cas" for op in infos]
+        self.info_a = [op.value[0] if op.f == "cas" else op.value for op in infos]
+        self.info_b = [op.value[1] if op.f == "cas" else None for op in infos]
+        self.info_cases = [j for j in range(self.k) if self.info_cas[j]]
+        # Identical info ops (same f and value) are interchangeable once both
+        # are invoked, so only the earliest one still free is ever offered.
+        self.twins = [0] * self.k  # bit set of the earlier info ops identical to this one
+        signatures: dict[tuple[str, Any], int] = {}
+        for j, op in enumerate(infos):
+            self.twins[j] = signatures.get((op.f, op.value), 0)
+            signatures[(op.f, op.value)] = self.twins[j] | (1 << j)
 
-        frame = stack[-1]
-        node = frame[0]
-        m, w, value, linearized = node[0], node[1], node[2], node[3]
-        candidates = frame[1]
-        if candidates is None:
-            # First visit: the ok calls that may take effect next, and the barrier.
-            barrier: float = math.inf
-            barrier_op = -1
-            candidates = []
-            i = m
-            while i < n and inv[i] < barrier:
-                if not (w >> (i - m)) & 1:
-                    if kind[i] == _READ and arg_a[i] == value:
-                        # A read that fits now may as well take effect now: in
-                        # any linearization from here it can move to the front
-                        # (it changes nothing, and taking it only lifts its
-                        # return from the barrier). So it is the only choice,
-                        # which keeps highly concurrent histories from
-                        # branching on every order of their reads.
-                        candidates = [i]
-                        frame[4] = True  # nor any info op first
-                        break
-                    candidates.append(i)
-                    if ret[i] < barrier:
-                        barrier, barrier_op = ret[i], i
-                i += 1
-            else:
-                # The furthest barrier any configuration had: no order of the
-                # operations linearizes the op returning there (else a
-                # configuration past it would exist), so that op is the
-                # culprit. (A configuration cut short by a fitting read has a
-                # child at least as far.)
-                if barrier > best_barrier:
-                    best_barrier, best_op, best_node = barrier, barrier_op, node
-            frame[1], frame[3] = candidates, barrier
+    def expand(self, node: tuple) -> tuple[list[int], float, int, bool]:
+        """The ok ops that may take effect next from `node`: (ops, barrier, barrier op, fits).
 
-        index = frame[2]
-        if index < len(candidates):
-            frame[2] = index + 1
-            code = candidates[index]
-            new_m, new_w, new_linearized = m, w, linearized
-            if code >= 0:  # an ok call
-                op_kind = kind[code]
-                if op_kind == _WRITE:
-                    new_value = arg_a[code]
-                elif arg_a[code] == value:
-                    new_value = value if op_kind == _READ else arg_b[code]
-                else:  # a read of another value, or a cas whose compare fails
-                    misfit = misfits.get(code)
-                    if misfit is None:
-                        misfits[code] = {value: node}
-                    elif value not in misfit and len(misfit) < _VALUES_KEPT:
-                        misfit[value] = node
-                    continue
-                new_w = w | (1 << (code - m))
-                if new_w & 1:  # slide the window past the now-contiguous linearized prefix
-                    shift = (~new_w & (new_w + 1)).bit_length() - 1
-                    new_w >>= shift
-                    new_m += shift
-            else:  # an info op, already found legal and worth trying
-                j = -1 - code
-                new_value = info_b[j] if info_cas[j] else info_a[j]
-                new_linearized = linearized | (1 << j)
-            cache_key = (new_m, new_w, new_value)
-            seen = cache.get(cache_key)
-            if seen is None:
-                cache[cache_key] = [new_linearized]
-            elif any(s & ~new_linearized == 0 for s in seen):
-                continue
-            else:
-                seen[:] = [s for s in seen if new_linearized & ~s] + [new_linearized]
-            states += 1
-            if states > max_states:
-                return _Outcome(None, states)
-            if new_m == n:
-                return _Outcome(True, states)
-            stack.append([(new_m, new_w, new_value, new_linearized, code, node), None, 0, 0, False])
-            continue
+        Those are the ops not linearized and invoked before the "barrier",
+        the first return of an op not linearized. (Wing & Gong walk a linked
+        "entry list" for this; a scan over the few ops from m on is as quick
+        and needs no undo on backtracking.) If one of them is a read that fits
+        the current value, it alone is returned (fits=True): it may as well
+        take effect now -- in any linearization from here it can move to the
+        front, as it changes nothing and taking it only lifts its return from
+        the barrier -- which spares highly concurrent histories from trying
+        every order of their reads. Info ops are then not worth trying either.
+        """
+        m, w, value = node[0], node[1], node[2]
+        inv, ret, kind, arg_a = self.inv, self.ret, self.kind, self.arg_a
+        barrier: float = math.inf
+        barrier_op = -1
+        ops: list[int] = []
+        i = m
+        while i < self.n and inv[i] < barrier:
+            if not (w >> (i - m)) & 1:
+                if kind[i] == _READ and arg_a[i] == value:
+                    return [i], barrier, barrier_op, True
+                ops.append(i)
+                if ret[i] < barrier:
+                    barrier, barrier_op = ret[i], i
+            i += 1
+        return ops, barrier, barrier_op, False
 
-        if frame[4] or not k:
-            stack.pop()
-            continue
-        # Every ok call was tried from here: offer the info ops that can matter.
-        frame[4] = True
-        barrier = frame[3]
-        offered: list[int] = []
+    def info_moves(self, node: tuple, barrier: float, ops: list[int]) -> list[int]:
+        """The info ops worth linearizing next from `node` (as codes -1-j).
+
+        Only those invoked before the barrier, whose compare holds (cas), and
+        that matter now: the value they leave must differ from the current one
+        and be what one of `ops` (or another info cas) reads or compares
+        against. Right after it, anything else fails or overwrites the value,
+        and then the info op might as well never have taken effect.
+        """
+        value, linearized = node[2], node[3]
+        moves: list[int] = []
         observed: set[Any] | None = None
-        for j in range(k):
-            if info_pos[j] > barrier:
+        for j in range(self.k):
+            if self.info_pos[j] > barrier:
                 break
-            if (linearized >> j) & 1 or twins[j] & ~linearized:
+            if (linearized >> j) & 1 or self.twins[j] & ~linearized:
                 continue
-            if info_cas[j]:
-                if info_a[j] != value:
+            if self.info_cas[j]:
+                if self.info_a[j] != value:
                     continue
-                new_value = info_b[j]
+                new_value = self.info_b[j]
             else:
-                new_value = info_a[j]
+                new_value = self.info_a[j]
             if new_value == value:
                 continue
             if observed is None:
-                observed = {arg_a[c] for c in candidates if c >= 0 and kind[c] != _WRITE}
-                observed.update(info_a[q] for q in range(k) if info_cas[q] and info_pos[q] < barrier
-                                and not (linearized >> q) & 1)
+                observed = {self.arg_a[i] for i in ops if self.kind[i] != _WRITE}
+                for q in self.info_cases:
+                    if self.info_pos[q] > barrier:
+                        break
+                    if not (linearized >> q) & 1:
+                        observed.add(self.info_a[q])
             if new_value in observed:
-                offered.append(j)
-        if levels:
-            next_seeds.extend((node, j) for j in offered)
-            stack.pop()
+                moves.append(-1 - j)
+        return moves
+
+    def apply(self, code: int, node: tuple) -> tuple | None:
+        """The configuration after linearizing op `code` at `node`, or None if the register forbids it."""
+        m, w, value, linearized = node[0], node[1], node[2], node[3]
+        if code < 0:  # an info op, already found legal by info_moves
+            j = -1 - code
+            return (m, w, self.info_b[j] if self.info_cas[j] else self.info_a[j], linearized | (1 << j), code, node)
+        kind = self.kind[code]
+        if kind == _WRITE:
+            new_value = self.arg_a[code]
+        elif self.arg_a[code] == value:
+            new_value = value if kind == _READ else self.arg_b[code]
         else:
-            candidates.extend(-1 - j for j in offered)
+            return None  # a read of another value, or a cas whose compare fails
+        w |= 1 << (code - m)
+        if w & 1:  # slide the window past the now-contiguous linearized prefix
+            shift = (~w & (w + 1)).bit_length() - 1
+            w >>= shift
+            m += shift
+        return (m, w, new_value, linearized, code, node)
+
+    def path(self, node: tuple | None) -> list[Op]:
+        """The operations linearized on the way to a configuration, oldest first."""
+        out: list[Op] = []
+        while node is not None and node[4] is not None:
+            code = node[4]
+            out.append(self.oks[code] if code >= 0 else self.infos[-1 - code])
+            node = node[5]
+        out.reverse()
+        return out
+
+    def failure(self, states: int, stuck: int, prefix_node: tuple, misfits: dict[Any, tuple]) -> _Outcome:
+        values = []
+        for value, node in misfits.items():
+            # Reads do not change the register: its value is the last write's (or cas's).
+            writer = next((op for op in reversed(self.path(node)) if op.f != "read"), None)
+            values.append((value, writer))
+        return _Outcome(False, states, stuck, self.path(prefix_node), values)
 
 
-def _path(node: tuple | None, oks: Sequence[Op], infos: Sequence[Op]) -> list[Op]:
-    """The operations linearized on the way to a configuration, oldest first."""
-    out: list[Op] = []
-    while node is not None and node[4] is not None:
-        code = node[4]
-        out.append(oks[code] if code >= 0 else infos[-1 - code])
-        node = node[5]
-    out.reverse()
-    return out
+_ROOT: tuple = (0, 0, None, 0, None, None)
+
+
+def _depth_first(problem: _Problem, max_states: int) -> _Outcome:
+    """Wing & Gong's search, depth first, with Lowe's cache: fast to find a linearization.
+
+    From each configuration it tries the ok ops that may come next in invoke
+    order, then the info ops worth trying, backing up when none leads on. A
+    configuration is visited once (see _keep), and every configuration
+    visited is expanded before the answer is "no", so skipping loses no
+    linearization. The answer "no" can take long, though, when configurations
+    are first met with more info ops than needed and again with fewer; see
+    _sweep.
+    """
+    p = problem
+    cache: dict[tuple[int, int, Any], list[tuple]] = {}
+    _keep(cache, _ROOT)
+    states = 1
+    best_barrier: float = -1
+    best_op = -1
+    best_node = _ROOT
+    # For each read or cas: the values it was tried at and did not fit, with a
+    # configuration where that happened (to name the write that left it).
+    misfits: dict[int, dict[Any, tuple]] = {}
+    # DFS frames: [node, moves, next move, barrier, info ops still to offer?]
+    stack: list[list[Any]] = [[_ROOT, None, 0, 0, False]]
+    while stack:
+        frame = stack[-1]
+        node = frame[0]
+        if frame[1] is None:
+            moves, barrier, barrier_op, fits = p.expand(node)
+            frame[1], frame[3], frame[4] = moves, barrier, not fits and p.k > 0
+            # The furthest barrier any configuration had: no order of the
+            # operations linearizes the op returning there (else a
+            # configuration past it would exist), so that op is the culprit.
+            # (One cut short by a fitting read has a child at least as far.)
+            if not fits and barrier > best_barrier:
+                best_barrier, best_op, best_node = barrier, barrier_op, node
+        moves = frame[1]
+        index = frame[2]
+        if index < len(moves):
+            frame[2] = index + 1
+            child = p.apply(moves[index], node)
+            if child is None:
+                tried = misfits.setdefault(moves[index], {})
+                if len(tried) < _VALUES_KEPT:
+                    tried.setdefault(node[2], node)
+                continue
+            states += 1
+            if states > max_states:
+                return _Outcome(None, states)
+            if not _keep(cache, child):
+                continue
+            if child[0] == p.n:
+                return _Outcome(True, states)
+            stack.append([child, None, 0, 0, False])
+        elif frame[4]:
+            # Every ok op was tried from here: now the info ops worth trying.
+            frame[4] = False
+            moves.extend(p.info_moves(node, frame[3], moves))
+        else:
+            stack.pop()
+    return p.failure(states, best_op, best_node, misfits.get(best_op, {}))
+
+
+def _sweep(problem: _Problem, max_states: int) -> _Outcome:
+    """The same search breadth first over time: fast to show there is no linearization.
+
+    It walks the returns of the ok ops in real-time order, holding the
+    "frontier": every configuration (up to dominance) in which all ops
+    returned so far are linearized. At the return of op o, each frontier
+    configuration without o is extended -- by the ok and info ops invoked by
+    then -- until o is linearized; the results are the next frontier. Within
+    a step, configurations are taken in order of how many info ops they
+    linearized, so those with fewer come first and prune the rest (in depth
+    first order they need not, and an exhaustive search then meets the same
+    configuration again and again with ever fewer info ops). If no
+    configuration can linearize o, o is the culprit -- the same op the depth
+    first search names -- and nothing later needs looking at.
+    """
+    p = problem
+    frontier: dict[tuple[int, int, Any], list[tuple]] = {}
+    _keep(frontier, _ROOT)
+    states = 1
+    for o in sorted(range(p.n), key=p.ret.__getitem__):
+        following: dict[tuple[int, int, Any], list[tuple]] = {}
+        by_infos: dict[int, list[tuple]] = {}  # configurations without o, by how many info ops they took
+        for nodes in frontier.values():
+            for node in nodes:
+                m, w = node[0], node[1]
+                if o < m or (w >> (o - m)) & 1:
+                    _keep(following, node)
+                else:
+                    by_infos.setdefault(node[3].bit_count(), []).append(node)
+        seen: dict[tuple[int, int, Any], list[tuple]] = {}
+        misfits: dict[Any, tuple] = {}
+        while by_infos:
+            level = min(by_infos)
+            stack = [node for node in by_infos.pop(level) if _keep(seen, node)]
+            while stack:
+                node = stack.pop()
+                moves, barrier, _, fits = p.expand(node)
+                for code in moves:
+                    child = p.apply(code, node)
+                    if child is None:
+                        if code == o and len(misfits) < _VALUES_KEPT:
+                            misfits.setdefault(node[2], node)
+                        continue
+                    states += 1
+                    if code != o:
+                        if _keep(seen, child):
+                            stack.append(child)
+                    elif child[0] == p.n:
+                        return _Outcome(True, states)
+                    else:
+                        _keep(following, child)
+                if not fits and p.k:
+                    moves = p.info_moves(node, barrier, moves)
+                    if moves:
+                        states += len(moves)
+                        by_infos.setdefault(level + 1, []).extend(p.apply(code, node) for code in moves)
+                if states > max_states:
+                    return _Outcome(None, states)
+        if not following:
+            first = next(iter(misfits.values()), None) or next(iter(frontier.values()))[0]
+            return p.failure(states, o, first, misfits)
+        frontier = following
+    return _Outcome(True, states)  # the last frontier has every op linearized
 
 
 def _explain(result: KeyResult, outcome: _Outcome, ops: Sequence[Op], oks: Sequence[Op]) -> None:
@@ -599,17 +688,18 @@ def check_key(ops: Sequence[Op], *, max_states: int = DEFAULT_MAX_STATES) -> Key
     ops = sorted(ops, key=lambda op: op.invoke_pos)
     key = ops[0].key if ops else None
     oks = [op for op in ops if op.status == "ok"]
-    infos = [op for op in ops if op.status != "ok" and op.f != "read"]
+    infos = [op for op in ops if op.status != "ok" and op.f != "read"]  # an info read observed nothing
     result = KeyResult(key=key, valid=True, ops=len(ops), info_ops=sum(op.status != "ok" for op in ops))
     if oks:
-        # Depth first with info ops taken eagerly finds a linearization fast
-        # when there is one; if that has not settled it within a budget, the
-        # search in levels (see _search) is far quicker to show there is none.
-        budget = min(max_states, _EAGER_STATES_PER_OP * len(ops) + _EAGER_STATES_MIN)
-        outcome = _search(oks, infos, budget, levels=False)
+        problem = _Problem(oks, infos)
+        # Depth first finds a linearization fast when there is one; if that
+        # has not settled it within a budget, the sweep is far quicker to
+        # show there is none (and holds only one step's configurations).
+        budget = min(max_states, _DEPTH_FIRST_STATES_PER_OP * len(ops) + _DEPTH_FIRST_STATES_MIN)
+        outcome = _depth_first(problem, budget)
         if outcome.valid is None and budget < max_states:
             spent = outcome.states
-            outcome = _search(oks, infos, max_states - spent, levels=True)
+            outcome = _sweep(problem, max_states - spent)
             outcome.states += spent
         result.valid, result.states = outcome.valid, outcome.states
         if outcome.valid is False:

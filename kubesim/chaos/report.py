@@ -926,8 +926,9 @@ def _recovery_section(journal: Mapping[str, Any]) -> str:
         expected = _t(expected_s) if expected_s is not None else "—"
         why = _text(m.get("expected"))
         fault = f"<code>{_esc(m.get('fault'))}</code>" if m.get("fault") is not None else "—"
+        subject = f'<br><span class="why">{_esc(m.get("subject"))}</span>' if m.get("subject") else ""
         rows.append(
-            f'<tr class="{cls}"><td>{_esc(m.get("measure"))}</td><td>{fault}</td>'
+            f'<tr class="{cls}"><td>{_esc(m.get("measure"))}{subject}</td><td>{fault}</td>'
             f'<td class="num">{_t(seconds)}</td><td class="num">{expected}</td><td class="why">{_esc(why)}</td>'
             f'<td class="status">{_esc(status)}</td></tr>'
         )

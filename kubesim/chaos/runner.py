@@ -59,10 +59,6 @@ NOT_TARGETS = ("demo-ping", "demo-pong")
 HEAL_TIMEOUT_S = 60.0
 
 
-class Aborted(Exception):
-    """An abort condition held: the run stops, heals, and fails."""
-
-
 class Conductor(Actor):
     """The runner's actor: its coroutines run the phases; it reaches ``<process>.bus`` actors and members."""
 
@@ -152,7 +148,7 @@ class Run:
             self.reasons.append(f"the run stopped early: {what}")
             self.say(f"stopping: {what}")
             self._heal_everything()
-            self._finish(verdict_override="fail" if isinstance(exc, Aborted) else "unknown")
+            self._finish(verdict_override="unknown")
             if isinstance(exc, KeyboardInterrupt):
                 raise
         finally:
@@ -175,7 +171,7 @@ class Run:
         while not done and time.monotonic() < deadline:
             self.rt.run_once(0.05)
         if not done:
-            self.reasons.append("healing did not finish within {HEAL_TIMEOUT_S:g} s")
+            self.reasons.append(f"healing did not finish within {HEAL_TIMEOUT_S:g} s")
 
     def apply_setup(self) -> None:
         for manifest in self.exp.setup.manifests:
