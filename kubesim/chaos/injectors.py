@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from actors.messages import KubeletRestart, StoreDiskFault
 from bus.messages import ClearFaults, SetClockSkew, SetFaults
-from bus.runtime import Actor, RequestFailed
+from bus.runtime import Actor, Indeterminate, RequestFailed, UndeliverableError
 from bus.transport.control import ControlUnreachable, request
 from kubesim.chaos.experiment import MESSAGE_ACTIONS, Fault
 from kubesim.chaos.schedule import (
@@ -42,6 +42,8 @@ from kubesim.config import ClusterConfig
 
 #: Seconds to wait for a supervisor or a process to take an order.
 ORDER_TIMEOUT_S = 5.0
+#: Real seconds a fault waits for its target process to be reachable (it may be restarting after an earlier one).
+UP_WAIT_S = 30.0
 
 
 class InjectionFailed(RuntimeError):
@@ -130,16 +132,16 @@ class Injector:
             for p in side_a:
                 if self.processes[p] != "store":
                     raise InjectionFailed(f"{a}: {p} is not a store member")
-                await self._ask(p, StoreDiskFault(a))
+                await self._ask_when_up(p, StoreDiskFault(a))
             active = Active(occ, side_a, None, f"{a} on {','.join(side_a)}")
         elif a == "crash-actor":
             for p in side_a:
-                await self._ask(f"{p}.{f.actor}", KubeletRestart())
+                await self._ask_when_up(f"{p}.{f.actor}", KubeletRestart(), repeatable=False)
             active = Active(occ, side_a, None, f"{f.actor} of {','.join(side_a)} crashed and restarted")
         elif a == "clock-skew":
             for p in side_a:
                 self.touched.add(p)
-                await self._ask(f"{p}.bus", SetClockSkew(f.skew_s))
+                await self._ask_when_up(f"{p}.bus", SetClockSkew(f.skew_s))
             active = Active(occ, side_a, lambda: self._unskew(side_a), f"wall clock {f.skew_s:+g}s on "
                                                                          f"{','.join(side_a)}")
         elif a == "terminate-instance":
@@ -173,6 +175,8 @@ class Injector:
             try:
                 await self._ask(f"{p}.bus", ClearFaults(), retries=3)
                 await self._ask(f"{p}.bus", SetClockSkew(0.0), retries=1)
+            except UndeliverableError:
+                pass  # not running (or restarting): a process starts with no rules and its own clock
             except RequestFailed as exc:
                 errors.append(f"{p}: {exc}")
         for p in sorted(self.processes):
@@ -284,6 +288,20 @@ class Injector:
                 if exc.code < 500 or attempt == attempts - 1:
                     raise
                 await self.host.sleep(1.0 * self.host.clock.scale)
+
+    async def _ask_when_up(self, dst: str, msg, *, repeatable: bool = True) -> Any:
+        """Ask an actor whose process may be restarting (an earlier fault): wait up to UP_WAIT_S real seconds for
+        it to be reachable. An unanswered request is sent again only if it is ``repeatable`` (a skew, a disk
+        fault: twice is as once); a kubelet restart is sent again only if it certainly was not delivered."""
+        scale = self.host.clock.scale
+        deadline = self.host.clock.monotonic() + UP_WAIT_S * scale
+        while True:
+            try:
+                return await self.host.request(dst, msg, timeout_s=2.0 * scale, retries=0)
+            except (UndeliverableError, Indeterminate) as exc:
+                if self.host.clock.monotonic() >= deadline or (isinstance(exc, Indeterminate) and not repeatable):
+                    raise
+                await self.host.sleep(0.5 * scale)
 
     async def _ask(self, dst: str, msg, retries: int = 1) -> Any:
         # Timeouts are cluster seconds: a real second or two per attempt at any time_scale.

@@ -512,9 +512,9 @@ class Run:
             for k in range(reg.spec.keys):
                 await reg.one(self.history.new_process(), "read", k)
             try:
-                self.final_set = await reg.read_set()
+                self.final_set = await reg.read_set(self.store)  # the runner's client: a longer deadline
             except (StoreUnavailable, StoreError, RequestFailed) as exc:
-                self.reasons.append(f"the add set could not be read back: {exc}")
+                self.reasons.append(f"the add set could not be read back: {exc}")  # the check says unknown
         self.final_lists: dict[str, list[dict]] | None = None
         if recovered and "endpoints" in self.exp.checks_to_run():
             try:

@@ -162,10 +162,18 @@ class Register(_Workload):
         await store.put(self.add_key(n), b"1")
         return True, n
 
-    async def read_set(self) -> set[int]:
-        """Every add that is in the store now (a linearizable range read)."""
-        body = await self.store.get(self.set_prefix, self.set_prefix[:-1] + b"0")  # '/' + 1 = '0'
-        return {int(kv.key.rsplit(b"/", 1)[1]) for kv in body["kvs"]}
+    async def read_set(self, store: StoreClient, attempts: int = 10) -> set[int]:
+        """Every add that is in the store now (a linearizable range read), asked again while the store is
+        unavailable (it may still be electing after the last fault)."""
+        for attempt in range(attempts):
+            try:
+                body = await store.get(self.set_prefix, self.set_prefix[:-1] + b"0")  # '/' + 1 = '0'
+            except (StoreUnavailable, Indeterminate):
+                if attempt == attempts - 1:
+                    raise
+                continue
+            return {int(kv.key.rsplit(b"/", 1)[1]) for kv in body["kvs"]}
+        raise AssertionError("unreachable")
 
 
 class Churn(_Workload):
