@@ -232,8 +232,30 @@ def test_recovery_clock_measures_leader_notready_eviction_and_steady_state():
     r.steady(412.0)
     got = {m["measure"]: (m["seconds"], m["expected_s"]) for m in r.results()}
     assert got == {"new store leader": (7.5, 20.0), "node NotReady": (45.0, 55.0), "pods evicted": (350.0, 355.0),
-                   "pods replaced": (354.0, 360.0), "standby took over": (17.0, 17.0), "steady state": (12.0, 60)}
+                   "pods replaced": (354.0, 360.0), "standby took over": (17.0, 19.0), "steady state": (12.0, 60)}
     assert next(m for m in r.results() if m["measure"] == "new store leader")["real_seconds"] == 0.75
+
+
+def test_a_partition_without_quorum_times_the_new_leader_from_its_heal_and_a_dead_quorum_adds_a_restart():
+    r = RecoveryClock(scale=10, election_timeout_s=1.0)
+    r.store_leader(0.0, "store-1", 4)
+    r.injected("f1", "isolate", ["store-0", "store-1"], PROCESSES, 10.0, {})
+    r.fault_healed("f1", 60.0)
+    r.store_leader(75.0, "store-2", 5)
+    r.injected("f2", "kill", ["store-0", "store-1", "store-2"], PROCESSES, 100.0, {})
+    r.store_leader(130.0, "store-0", 6)
+    (partition, killed) = r.results()
+    assert partition["seconds"] == 15.0 and "from the heal" in partition["subject"]
+    assert killed["seconds"] == 30.0 and killed["expected_s"] == 25.0 and "a quorum restarts first" in killed["expected"]
+
+
+def test_no_eviction_is_waited_for_when_the_fault_ends_before_the_tolerations_run_out():
+    r = RecoveryClock(scale=10, election_timeout_s=1.0)
+    r.injected("f1", "isolate", ["node-1"], PROCESSES, 10.0, {"node-1": ["u1"]}, lasts_s=80)
+    r.injected("f2", "isolate", ["node-2"], PROCESSES, 10.0, {"node-2": ["u2"]}, lasts_s=None)
+    assert [(m["measure"], m["subject"]) for m in r.results()] == [
+        ("node NotReady", "node-1"), ("node NotReady", "node-2"), ("pods evicted", "1 pods of node-2"),
+        ("pods replaced", "1 pods of node-2")]
 
 
 def test_a_measure_never_seen_stays_open():

@@ -8,14 +8,16 @@ watch events, leader Leases, probe rounds). It answers with measured times:
 measure                       expected (the defaults kubesim runs with)
 ============================  ===============================================
 new store leader              up to 2 election timeouts (etcd: 1 s, randomized
-                              up to twice that), real seconds
+                              up to twice that), real seconds; + the restart
+                              backoff when no quorum was left running; timed
+                              from the heal when none could be elected before
 node NotReady                 node-monitor-grace-period 50 s (+ the 5 s
                               monitor period)
 pods evicted                  that, + tolerationSeconds 300 s (the default
                               not-ready/unreachable toleration)
 pods replaced                 that, + the 5 s pod startup SLO (every
                               Deployment probed is available again)
-standby took over             the leader Lease's duration 15 s + a 2 s retry
+standby took over             the leader Lease's duration 15 s + two 2 s retries
 steady state                  the experiment's ``recovery.within_s``
 ============================  ===============================================
 
@@ -38,6 +40,8 @@ LEADER_LOSING = ("kill", "stop", "pause", "restart", "isolate", "partition", "br
                  "fsync-error")
 #: Faults that cut a node's kubelet off from the API server for as long as they last.
 NODE_SILENCING = ("kill", "stop", "pause", "isolate", "partition", "terminate-instance")
+#: The supervisor's first restart backoff (config supervisor.restart_backoff_initial_s's default), seconds.
+RESTART_BACKOFF_S = 0.5
 #: Kubernetes' pod startup SLO (p99 from creation to Running), seconds.
 POD_STARTUP_SLO_S = 5.0
 #: Leases of the components that stand by: role -> (namespace, name).
@@ -77,15 +81,23 @@ class RecoveryClock:
 
     # --- what happened ------------------------------------------------------------------
     def injected(self, fault: str, action: str, targets: list[str], roles: dict[str, str], time: float,
-                 pods_by_node: dict[str, list[str]]) -> None:
-        """A fault went in: start the clocks it should set off."""
+                 pods_by_node: dict[str, list[str]], lasts_s: float | None = None) -> None:
+        """A fault went in: start the clocks it should set off. ``lasts_s``: how long it is planned to last (None:
+        until the end); an eviction that cannot come before the heal is not waited for."""
         hit_roles = {roles.get(t) for t in targets}
+        members = sum(1 for r in roles.values() if r == "store")
+        hit_members = sum(1 for t in targets if roles.get(t) == "store")
         if action in LEADER_LOSING and self._leader is not None and (
                 self._leader[0] in targets or (action in ("partition", "bridge") and "store" in hit_roles)):
             limit = 2 * self.election_timeout_s * self.scale
+            why = f"≤ 2 election timeouts ({self.election_timeout_s:g} s real, randomized)"
+            if action in ("kill", "stop", "restart", "lose-unfsynced", "fsync-error") and \
+                    hit_members > members - (members // 2 + 1):
+                # No quorum is left running: members must restart (the supervisor's first backoff) first.
+                limit += RESTART_BACKOFF_S * self.scale
+                why = f"a quorum restarts first (backoff {RESTART_BACKOFF_S:g} s + start-up), then {why}"
             self.measures.append(Measure("new store leader", fault, f"after {self._leader[0]} (term "
-                                         f"{self._leader[1]})", time, limit,
-                                         f"≤ 2 election timeouts ({self.election_timeout_s:g} s real, randomized)"))
+                                         f"{self._leader[1]})", time, limit, why))
         for t in targets:
             if roles.get(t) == "node" and action in NODE_SILENCING:
                 grace = NODE_MONITOR_GRACE_PERIOD_S + NODE_MONITOR_PERIOD_S
@@ -93,7 +105,7 @@ class RecoveryClock:
                                              f"node-monitor-grace-period {NODE_MONITOR_GRACE_PERIOD_S:g} s "
                                              f"+ monitor period {NODE_MONITOR_PERIOD_S:g} s"))
                 pods = pods_by_node.get(t, [])
-                if pods:
+                if pods and (lasts_s is None or lasts_s > grace + DEFAULT_TOLERATION_SECONDS):
                     self._pods_on[t] = {uid: True for uid in pods}
                     evicted = grace + DEFAULT_TOLERATION_SECONDS
                     self.measures.append(Measure("pods evicted", fault, f"{len(pods)} pods of {t}", time, evicted,
@@ -106,9 +118,18 @@ class RecoveryClock:
             if lease is not None and action in ("kill", "stop", "pause", "isolate") \
                     and self._holders.get(lease) == t:
                 self.measures.append(Measure("standby took over", fault, f"{lease[1]} lease from {t}", time,
-                                             LEASE_DURATION_S + RETRY_PERIOD_S,
-                                             f"lease duration {LEASE_DURATION_S:g} s + retry "
-                                             f"{RETRY_PERIOD_S:g} s"))
+                                             LEASE_DURATION_S + 2 * RETRY_PERIOD_S,
+                                             f"lease duration {LEASE_DURATION_S:g} s from when the standby saw "
+                                             f"the last renewal (≤ one {RETRY_PERIOD_S:g} s retry late) + its "
+                                             f"next retry"))
+
+    def fault_healed(self, fault: str, time: float) -> None:
+        """A fault that left the store without a quorum for as long as it lasted: its new leader is timed from the
+        heal (there could be none before)."""
+        for m in self.measures:
+            if m.measure == "new store leader" and m.fault == fault and m.ended is None:
+                m.started = time
+                m.subject += ", from the heal (no quorum while the fault lasted)"
 
     def healed(self, time: float, within_s: float) -> None:
         """Every fault is out: the clock to steady state starts."""

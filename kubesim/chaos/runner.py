@@ -249,6 +249,8 @@ class Run:
         for f in self.fault_log:
             if f["injected_at"] is not None and f["healed_at"] is None:
                 f["healed_at"] = round(self.now(), 3)
+                if self.prober.store_leader is None:
+                    self.recovery.fault_healed(f["id"], self.now())
         self.reasons.extend(f"healing: {e}" for e in errors)
         self.recovery.healed(self.now(), exp.recovery.within_s)
         if aborted is not None:
@@ -389,7 +391,8 @@ class Run:
         entry["detail"] = active.detail
         if occ.heal_at is None:
             entry["healed_at"] = entry["injected_at"]
-        self.recovery.injected(occ.id, occ.fault.action, entry["targets"], self.processes, self.now(), pods_by_node)
+        self.recovery.injected(occ.id, occ.fault.action, entry["targets"], self.processes, self.now(), pods_by_node,
+                               None if occ.heal_at is None else occ.heal_at - occ.at)
         self.say(f"fault {occ.id} {occ.fault.label}: {active.detail}")
 
     async def _heal(self, occ) -> None:
@@ -405,12 +408,16 @@ class Run:
             return
         entry["healed_at"] = round(self.now(), 3)
         self.say(f"healed {occ.id} {occ.fault.label}")
+        if self.prober.store_leader is None:
+            self.recovery.fault_healed(occ.id, self.now())
 
     async def _heal_all(self) -> None:
         errors = await self.injector.heal_all()
         for f in self.fault_log:
             if f["injected_at"] is not None and f["healed_at"] is None:
                 f["healed_at"] = round(self.now(), 3)
+                if self.prober.store_leader is None:
+                    self.recovery.fault_healed(f["id"], self.now())
         self.reasons.extend(f"healing: {e}" for e in errors)
 
     async def _leaders(self) -> dict[str, str | None]:
