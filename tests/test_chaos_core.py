@@ -238,8 +238,9 @@ def test_recovery_clock_measures_leader_notready_eviction_and_steady_state():
 
 def test_a_partition_without_quorum_times_the_new_leader_from_its_heal_and_a_dead_quorum_adds_a_restart():
     r = RecoveryClock(scale=10, election_timeout_s=1.0)
-    r.store_leader(0.0, "store-1", 4)
-    r.injected("f1", "isolate", ["store-0", "store-1"], PROCESSES, 10.0, {})
+    r.store_leader(0.0, "store-2", 4)
+    r.injected("f0", "isolate", ["store-0"], PROCESSES, 5.0, {})  # the leader keeps a quorum: no new leader needed
+    r.injected("f1", "isolate", ["store-0", "store-1"], PROCESSES, 10.0, {})  # the leader alone: it must go
     r.fault_healed("f1", 60.0)
     r.store_leader(75.0, "store-2", 5)
     r.injected("f2", "kill", ["store-0", "store-1", "store-2"], PROCESSES, 100.0, {})

@@ -87,12 +87,15 @@ class RecoveryClock:
         hit_roles = {roles.get(t) for t in targets}
         members = sum(1 for r in roles.values() if r == "store")
         hit_members = sum(1 for t in targets if roles.get(t) == "store")
+        quorum = members // 2 + 1
+        # The leader loses its office when it is hit, or when an isolation leaves it fewer peers than a quorum.
+        cut_off = action == "isolate" and members - hit_members < quorum
         if action in LEADER_LOSING and self._leader is not None and (
-                self._leader[0] in targets or (action in ("partition", "bridge") and "store" in hit_roles)):
+                self._leader[0] in targets or cut_off or (action in ("partition", "bridge") and "store" in hit_roles)):
             limit = 2 * self.election_timeout_s * self.scale
             why = f"≤ 2 election timeouts ({self.election_timeout_s:g} s real, randomized)"
             if action in ("kill", "stop", "restart", "lose-unfsynced", "fsync-error") and \
-                    hit_members > members - (members // 2 + 1):
+                    hit_members > members - quorum:
                 # No quorum is left running: members must restart (the supervisor's first backoff) first.
                 limit += RESTART_BACKOFF_S * self.scale
                 why = f"a quorum restarts first (backoff {RESTART_BACKOFF_S:g} s + start-up), then {why}"
