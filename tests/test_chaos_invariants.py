@@ -688,3 +688,17 @@ def test_services_without_endpoint_controllers_are_skipped() -> None:
 def test_a_service_with_no_slices_at_all() -> None:
     [v] = endpoints_match_ready_pods([service(selector=LABELS)], [], mixed_pods())
     assert [m["ip"] for m in v["missing"]] == ["10.0.0.1", "10.0.0.2"] and v["extra"] == []
+
+
+def test_a_replicaset_first_seen_mid_scale_down_is_not_judged_until_its_controller_observes_a_known_spec() -> None:
+    """The watch began after the scale-down from 2 to 1 was written but before the ReplicaSet controller saw it:
+    the bound it still acts on (2) was never seen, so nothing is judged until it observes generation 15."""
+    check = SurgeBound(settle_s=2.0)
+    check.observe(0.3, "ReplicaSet", "ADDED", replicaset("rs-1", replicas=1, generation=15, observed=14))
+    run_pods(check, 0.3, "rs-1", 2)
+    assert check.violations() == []
+    check.observe(1.0, "ReplicaSet", "MODIFIED", replicaset("rs-1", replicas=1, generation=15, observed=15))
+    check.check(2.0)  # inside the settle window after the observation: the deletion is under way
+    assert check.violations() == []
+    check.check(3.5)  # two pods still running a while after it observed replicas 1: that is a breach
+    assert [v["kind"] for v in check.violations()] == ["pods_exceed_replicas"]

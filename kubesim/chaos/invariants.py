@@ -427,6 +427,9 @@ class _Scaled:
     observed_generation: int = 0
     deleted: bool = False
     violation: Violation | None = None
+    blind: bool = False
+    """Its controller still acts on a spec from before the watch began (unknown here)."""
+    judged_from: float = 0.0
 
     def update(self, time: float, version: _SpecVersion, observed_generation: int) -> None:
         last = self.versions[-1] if self.versions else None
@@ -445,10 +448,18 @@ class _Scaled:
                 observed = i
         return observed
 
-    def widest(self, time: float, settle_s: float) -> _SpecVersion:
+    def widest(self, time: float, settle_s: float) -> _SpecVersion | None:
         """The version with the highest bound at ``time`` (the newest of equals); forgets those that never
-        bound again (observedGeneration and time only grow)."""
+        bound again (observedGeneration and time only grow). None while the controller has observed none of the
+        versions seen: it still acts on a spec from before the watch began, whose bound nobody here knows."""
         first = self._observed_index()
+        if first < 0:
+            self.blind = True
+            return None
+        if self.blind:  # the controller has just observed a spec we saw: it gets the settle window to act on it
+            self.blind, self.judged_from = False, time + settle_s
+        if time < self.judged_from:
+            return None
         self.versions = [v for i, v in enumerate(self.versions)
                          if i >= first or (v.released is not None and time < v.released + settle_s)]
         return max(reversed(self.versions), key=lambda v: v.bound)
@@ -598,6 +609,8 @@ class SurgeBound(_Checker):
             return
         self._checks += 1
         widest = dep.widest(time, self.settle_s)
+        if widest is None:
+            return
         specs = {rs_uid: self._replicasets[rs_uid].versions[-1].replicas for rs_uid in self._dep_rs.get(dep_uid, ())}
         total = sum(specs.values())
         if total <= widest.bound:
@@ -620,6 +633,8 @@ class SurgeBound(_Checker):
             return
         self._checks += 1
         widest = rs.widest(time, self.settle_s)
+        if widest is None:
+            return
         pods = self._rs_pods.get(rs_uid, set())
         if len(pods) <= widest.bound:
             return

@@ -55,6 +55,8 @@ from kubesim.config import ClusterConfig
 
 #: Components that are not part of the cluster a fault can pick from "rest" or a role (the demo pair).
 NOT_TARGETS = ("demo-ping", "demo-pong")
+#: Real seconds a fault aimed at a leader waits for there to be one.
+LEADER_WAIT_S = 10.0
 #: Seconds (real) to heal everything at the end, however the run ended.
 HEAL_TIMEOUT_S = 60.0
 
@@ -377,7 +379,7 @@ class Run:
                  "healed_at": None, "detail": "", "error": None}
         self.fault_log.append(entry)
         try:
-            leaders = await self._leaders()
+            leaders = await self._leaders(self._leader_roles(occ.fault))
             side_a, side_b = self.injector.targets(occ, leaders)
             entry["targets"] = side_a + side_b
             pods_by_node = self._pods_by_node()
@@ -420,13 +422,34 @@ class Run:
                     self.recovery.fault_healed(f["id"], self.now())
         self.reasons.extend(f"healing: {e}" for e in errors)
 
-    async def _leaders(self) -> dict[str, str | None]:
-        await self.prober.store_status()
-        leaders: dict[str, str | None] = {"store": self.prober.store_leader}
-        for role, (ns, name) in LEADER_LEASES.items():
-            lease = self.leases.get(name, ns) if hasattr(self, "leases") else None
-            leaders[role] = ((lease or {}).get("spec") or {}).get("holderIdentity")
-        return leaders
+    async def _leaders(self, roles: set[str]) -> dict[str, str | None]:
+        """The current leader of each role a fault may target by ``select: leader``: the store's raft leader, the
+        holder of a component's leader Lease. Asked again for up to LEADER_WAIT_S real seconds while there is none
+        (an election under way, a watch not synced yet): a fault aimed at the leader waits for one."""
+        deadline = self.now() + LEADER_WAIT_S * self.clock.scale
+        while True:
+            leaders: dict[str, str | None] = {}
+            if "store" in roles:
+                await self.prober.store_status()
+                leaders["store"] = self.prober.store_leader
+            for role, (ns, name) in LEADER_LEASES.items():
+                if role in roles:
+                    try:
+                        lease = await self.probe_api.get("leases", name, ns)
+                    except ApiError:
+                        lease = None
+                    leaders[role] = ((lease or {}).get("spec") or {}).get("holderIdentity")
+                    if leaders[role]:
+                        self.recovery.lease(self.now(), ns, name, leaders[role])  # the takeover is timed from it
+            if all(leaders.values()) or self.now() >= deadline:
+                return leaders
+            await self.host.sleep(0.25 * self.clock.scale)
+
+    def _leader_roles(self, fault) -> set[str]:
+        """The roles whose leader this fault's targets pick (``select: leader``)."""
+        targets = [fault.target, *(fault.groups or []), *(fault.between or [])]
+        return {t.role or self.processes.get(t.name or "", "") for t in targets
+                if t is not None and t != "rest" and t.select == "leader"}
 
     # --- watches ------------------------------------------------------------------------
     def _needs_api_view(self) -> bool:
