@@ -55,6 +55,8 @@ from kubesim.config import ClusterConfig
 
 #: Components that are not part of the cluster a fault can pick from "rest" or a role (the demo pair).
 NOT_TARGETS = ("demo-ping", "demo-pong")
+#: Real seconds a Service's endpoints may lag its pods' readiness at the end before it counts as a mismatch.
+ENDPOINTS_SETTLE_S = 5.0
 #: Real seconds a fault aimed at a leader waits for there to be one.
 LEADER_WAIT_S = 10.0
 #: Seconds (real) to heal everything at the end, however the run ended.
@@ -546,12 +548,23 @@ class Run:
             except (StoreUnavailable, StoreError, RequestFailed) as exc:
                 self.reasons.append(f"the add set could not be read back: {exc}")  # the check says unknown
         self.final_lists: dict[str, list[dict]] | None = None
+        self.final_endpoints: list[dict] = []
         if recovered and "endpoints" in self.exp.checks_to_run():
-            try:
-                self.final_lists = {r: (await self.api.list(r))["items"]
-                                    for r in ("services", "endpointslices", "pods")}
-            except ApiError as exc:
-                self.reasons.append(f"the final lists failed: {exc}")
+            # Endpoints follow pods' readiness a moment later (the EndpointSlice controller's round trip): a
+            # mismatch counts only if it is still there after ENDPOINTS_SETTLE_S real seconds.
+            deadline = self.now() + ENDPOINTS_SETTLE_S * self.clock.scale
+            while True:
+                try:
+                    lists = {r: (await self.api.list(r))["items"] for r in ("services", "endpointslices", "pods")}
+                except ApiError as exc:
+                    self.reasons.append(f"the final lists failed: {exc}")
+                    break
+                self.final_lists = lists
+                self.final_endpoints = invariants.endpoints_match_ready_pods(
+                    lists["services"], lists["endpointslices"], lists["pods"], time=self.now())
+                if not self.final_endpoints or self.now() >= deadline:
+                    break
+                await self.host.sleep(0.5 * self.clock.scale)
         self.surge_inv.check(self.now())
 
     # --- the verdict ----------------------------------------------------------------------
@@ -584,8 +597,7 @@ class Run:
                 checks.append({"name": "endpoints", "result": "unknown",
                                "detail": "not checked: the cluster did not recover", "operations": []})
             else:
-                v = invariants.endpoints_match_ready_pods(lists["services"], lists["endpointslices"],
-                                                          lists["pods"], time=self.now())
+                v = self.final_endpoints
                 checks.append({"name": "endpoints", "result": "fail" if v else "pass",
                                "detail": f"{len(lists['services'])} services compared with their ready pods",
                                "operations": [x["detail"] for x in v]})
