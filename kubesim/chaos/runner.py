@@ -280,7 +280,7 @@ class Run:
             await self.host.sleep(interval / 4)
         await self._final_reads(recovered)
         self._stop_watches()
-        self._finish(aborted=aborted is not None, recovered=recovered)
+        self._finish()
 
     async def _probe_loop(self) -> None:
         """While faults are active: a probe round every interval (never delaying the fault timeline), the abort
@@ -625,7 +625,6 @@ class Run:
 
     def _lost_writes(self) -> dict:
         events = self.history.of("register")
-        adds = {e["index"]: e for e in events if e["f"] == "add"}
         acked = sorted(e["value"] for e in events if e["f"] == "add" and e["type"] == "ok")
         failed = sorted(e["value"] for e in events if e["f"] == "add" and e["type"] == "fail")
         final = getattr(self, "final_set", None)
@@ -636,13 +635,13 @@ class Run:
         phantom = [n for n in failed if n in final]
         ops = [f"add {n} was acknowledged and is missing" for n in lost[:50]]
         ops += [f"add {n} was reported failed (certainly not applied) yet is present" for n in phantom[:50]]
-        del adds
         return {"name": "no-lost-writes", "result": "fail" if lost or phantom else "pass",
                 "detail": f"{len(acked)} acknowledged adds, {len(lost)} lost; {len(failed)} failed adds, "
                           f"{len(phantom)} present anyway; {len(final)} in the store",
                 "operations": ops}
 
-    def _finish(self, verdict_override: str | None = None, aborted: bool = False, recovered: bool = True) -> None:
+    def _finish(self, verdict_override: str | None = None) -> None:
+        """Decide the verdict (``verdict_override``: the run ended before its checks) and write the report."""
         if self.journal:
             return  # finished already (a failure after the end must not write it twice)
         if self.phases and self.phases[-1]["end"] is None:
