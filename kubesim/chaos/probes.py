@@ -17,10 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from actors.apiserver.client import ApiClient, ApiError
+from actors.controllers.nodelifecycle import ready_status
 from actors.messages import StoreStatusReply
 from actors.store.client import StoreClient, StoreUnavailable
 from bus.runtime import Actor
 from kubesim.chaos.experiment import Probe
+from kubesim.chaos.injectors import gather
 from kubesim.chaos.workloads import ServiceAddress, request
 
 
@@ -84,8 +86,6 @@ class Prober:
             except StoreUnavailable:
                 return None
 
-        from kubesim.chaos.injectors import gather
-
         answers = await gather(self.host, [one(m) for m in self.members])
         self.statuses = {m: (a if isinstance(a, StoreStatusReply) else None) for m, a in zip(self.members, answers)}
         ok, _, leader = store_leader_verdict(self.statuses)
@@ -105,7 +105,7 @@ class Prober:
             return ok, detail
         if p.type == "nodes-ready":
             nodes = (await self.api.list("nodes"))["items"]
-            self.node_ready = {n["metadata"]["name"]: _ready(n) for n in nodes}
+            self.node_ready = {n["metadata"]["name"]: ready_status(n) == "True" for n in nodes}
             ready = sum(self.node_ready.values())
             not_ready = sorted(n for n, r in self.node_ready.items() if not r)
             ok, detail = judge(ready, p.expect, len(self.nodes), "nodes Ready")
@@ -123,11 +123,6 @@ class Prober:
         if outcome == "ok":
             return True, f"{p.namespace}/{p.service} answered from pod {what} (via {ready[0]})"
         return False, f"{p.namespace}/{p.service} via {ready[0]}: {what}"
-
-
-def _ready(node: dict) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (node.get("status") or {}).get("conditions") or [])
 
 
 class Streaks:

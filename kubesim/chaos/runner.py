@@ -39,6 +39,7 @@ from random import Random
 from typing import Any, Callable
 
 from actors.apiserver.client import ApiClient, ApiError, Informer
+from actors.controllers.nodelifecycle import ready_status
 from actors.messages import StoreLogTerms, StoreLogTermsReply
 from actors.store.client import StoreClient, StoreError, StoreUnavailable
 from bus.clock import make_clock
@@ -59,7 +60,7 @@ NOT_TARGETS = ("demo-ping", "demo-pong")
 ENDPOINTS_SETTLE_S = 5.0
 #: Real seconds a fault aimed at a leader waits for there to be one.
 LEADER_WAIT_S = 10.0
-#: Seconds (real) to heal everything at the end, however the run ended.
+#: Real seconds to heal everything when a run ends early (an error, Ctrl-C).
 HEAL_TIMEOUT_S = 60.0
 
 
@@ -98,6 +99,7 @@ class Run:
         self.phases: list[dict] = []
         self.checks: list[dict] = []
         self.t0 = 0.0
+        self.started_at = datetime.now(timezone.utc)
         self.phase = "setup"
         self._quiet_until = 0.0
 
@@ -171,10 +173,7 @@ class Run:
     def _heal_everything(self) -> None:
         done: list = []
         self.host.spawn(self._capture(self._heal_all(), done))
-        deadline = time.monotonic() + HEAL_TIMEOUT_S
-        while not done and time.monotonic() < deadline:
-            self.rt.run_once(0.05)
-        if not done:
+        if not self.rt.run_until(lambda: bool(done), HEAL_TIMEOUT_S * self.clock.scale):
             self.reasons.append(f"healing did not finish within {HEAL_TIMEOUT_S:g} s")
 
     def apply_setup(self) -> None:
@@ -228,7 +227,6 @@ class Run:
         workloads = self._start_workloads()
         self._enter("faults")
         start = self.now()
-        self.fault_phase_start = start
         events = sorted([(start + o.at, 0, o) for o in self.plan.occurrences]
                         + [(start + o.heal_at, 1, o) for o in self.plan.occurrences if o.heal_at is not None],
                         key=lambda e: (e[0], e[1]))
@@ -245,17 +243,7 @@ class Run:
         await prober.future
         aborted = self.aborted
         self._enter("recovery")
-        heal_start = self.now()
-        for f in self.fault_log:
-            if f["injected_at"] is not None and f["healed_at"] is None:
-                f["heal_started_at"] = round(heal_start, 3)
-        errors = await self.injector.heal_all()
-        for f in self.fault_log:
-            if f["injected_at"] is not None and f["healed_at"] is None:
-                f["healed_at"] = round(self.now(), 3)
-                if self.prober.store_leader is None:
-                    self.recovery.fault_healed(f["id"], self.now())
-        self.reasons.extend(f"healing: {e}" for e in errors)
+        await self._heal_all()
         self.recovery.healed(self.now(), exp.recovery.within_s)
         if aborted is not None:
             self.reasons.append(f"aborted: {aborted}")
@@ -416,12 +404,16 @@ class Run:
             self.recovery.fault_healed(occ.id, self.now())
 
     async def _heal_all(self) -> None:
+        """Heal every fault still active (at the end of the faults, or however the run ended), and note when."""
+        still = [f for f in self.fault_log if f["injected_at"] is not None and f["healed_at"] is None]
+        for f in still:
+            f["heal_started_at"] = round(self.now(), 3)
         errors = await self.injector.heal_all()
-        for f in self.fault_log:
-            if f["injected_at"] is not None and f["healed_at"] is None:
-                f["healed_at"] = round(self.now(), 3)
-                if self.prober.store_leader is None:
-                    self.recovery.fault_healed(f["id"], self.now())
+        no_leader = getattr(self, "prober", None) is None or self.prober.store_leader is None
+        for f in still:
+            f["healed_at"] = round(self.now(), 3)
+            if no_leader and hasattr(self, "recovery"):
+                self.recovery.fault_healed(f["id"], self.now())
         self.reasons.extend(f"healing: {e}" for e in errors)
 
     async def _leaders(self, roles: set[str]) -> dict[str, str | None]:
@@ -476,9 +468,7 @@ class Run:
             return lambda obj: self.surge_inv.observe(self.now(), kind_name, event, obj)
 
         def node_event(obj: dict) -> None:
-            ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                        for c in (obj.get("status") or {}).get("conditions") or [])
-            self.recovery.node(self.now(), obj["metadata"]["name"], ready)
+            self.recovery.node(self.now(), obj["metadata"]["name"], ready_status(obj) == "True")
 
         def lease_event(obj: dict) -> None:
             m = obj["metadata"]
@@ -663,7 +653,7 @@ class Run:
         self.journal = {
             "name": self.exp.name, "description": self.exp.description, "file": str(self.experiment_file),
             "seed": self.seed, "verdict": verdict, "reasons": self.reasons,
-            "started_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "started_at": self.started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "time_scale": self.cfg.cluster.time_scale, "duration_s": round(self.now(), 3),
             "reproduce": f"kubesim --config {self.config_path} chaos run {self.experiment_file} --seed {self.seed}"
                          + (" --start-cluster" if self.started_cluster else ""),
