@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from actors.apiserver.authn import DEFAULT_USERS, Authenticator
+from actors.apiserver.allocators import ClusterIPAllocator
+from actors.apiserver.authn import DEFAULT_USERS, Authenticator, TokenAuthenticator
 from actors.apiserver.client import ApiSession
+from actors.apiserver.front import HttpsFront
 from actors.apiserver.rbac import (
     Authorizer,
     default_policy,
@@ -59,7 +61,19 @@ def add_apiserver(rt: Runtime, cfg: ClusterConfig, process: str) -> ApiServer:
     users = cfg.apiserver.users if cfg.apiserver.users is not None else DEFAULT_USERS
     server = ApiServer("apiserver", store, options_for(cfg), Authenticator(users), authorizer_for(cfg))
     rt.add(server)
+    if cfg.apiserver.secure_port is not None:
+        rt.add(https_front(cfg, server))
     return server
+
+
+def https_front(cfg: ClusterConfig, server: ApiServer) -> HttpsFront:
+    """The HTTPS front on 127.0.0.1:secure_port, with the cluster's certificates and tokens (made if missing)."""
+    from kubesim.pki import ensure_admin_token, ensure_pki, server_ssl_context
+
+    pki = ensure_pki(cfg.pki_dir(), service_ip=ClusterIPAllocator(cfg.apiserver.service_cluster_ip_range).kubernetes_ip)
+    tokens = {**cfg.apiserver.tokens, ensure_admin_token(cfg.pki_dir()): "admin"}
+    return HttpsFront("apiserver-https", server, TokenAuthenticator(tokens), "127.0.0.1", cfg.apiserver.secure_port,
+                      server_ssl_context(pki))
 
 
 def session_for(cfg: ClusterConfig, *, clock: Clock | None = None, timeout_s: float = 10.0,

@@ -35,7 +35,7 @@ import json
 import sys
 from pathlib import Path
 
-from kubesim import cloud, dig, kubectl, proxycli, rollout, store, trace
+from kubesim import cloud, dig, kubeconfig, kubectl, proxycli, rollout, store, trace
 from kubesim.chaos import cli as chaos
 from kubesim.config import DEFAULT_CONFIG, ClusterConfig, ConfigError, load
 
@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     dig.add_parser(sub)
     trace.add_parser(sub)
     chaos.add_parser(sub)
+    kubeconfig.add_parser(sub)
     proxycli.add_parsers(sub)
     rollout.add_parser(sub)
     kubectl.add_parsers(sub)
@@ -251,4 +252,5 @@ def _cluster(cfg: ClusterConfig, args) -> int:
 
 COMMANDS = {"cluster": _cluster, "run": _run, "child": _child, "ctl": _ctl, "faults": _faults, "node": _node, "keys": _keys,
             "procfile": _procfile, "check": _check, "store": store.run, "cloud": cloud.run, "dig": dig.run, "trace": trace.run, "chaos": chaos.run,
+            "kubeconfig": kubeconfig.run,
             "rollout": rollout.run, **proxycli.COMMANDS, **kubectl.COMMANDS}

@@ -163,6 +163,11 @@ class ApiServerSection(_Strict):
     With CURVE off the identity is the name a process registers with, so only listed names get in."""
     rbac: list[dict[str, Any]] = Field(default_factory=list)
     """Extra roles and bindings on top of Kubernetes' defaults (see actors.apiserver.rbac)."""
+    secure_port: int | None = Field(None, ge=1, le=65535)
+    """kube-apiserver's --secure-port: the HTTPS front real kubectl talks to, on 127.0.0.1 (None: no
+    front). Its certificates and the admin's token live in <state_dir>/pki."""
+    tokens: dict[str, str | dict[str, Any]] = Field(default_factory=dict)
+    """Bearer token -> user (kube-apiserver's --token-auth-file), besides the generated admin token."""
 
     @field_validator("service_cluster_ip_range")
     @classmethod
@@ -185,11 +190,12 @@ class ApiServerSection(_Strict):
 
     @model_validator(mode="after")
     def check_policy(self) -> ApiServerSection:
-        from actors.apiserver.authn import Authenticator
+        from actors.apiserver.authn import Authenticator, TokenAuthenticator
         from actors.apiserver.rbac import policy_from_config
 
         if self.users is not None:
             Authenticator(self.users)
+        TokenAuthenticator(self.tokens)
         policy_from_config(self.rbac)
         return self
 
@@ -288,6 +294,9 @@ class ClusterConfig(_Strict):
     @property
     def targets_dir(self) -> Path:
         return self.cluster.state_dir / "prometheus" / "targets"
+
+    def pki_dir(self) -> Path:
+        return self.cluster.state_dir / "pki"
 
     def control_socket(self, name: str) -> Path:
         return self.cluster.state_dir / "run" / f"{name}.sock"

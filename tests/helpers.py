@@ -99,6 +99,7 @@ def default_cluster(tmp: Path, *, time_scale: float | None = None, fsync: bool =
     doc["store"]["data_dir"] = str(state / "store")
     doc["store"]["fsync"] = fsync  # off unless the disk is what the test is about
     doc["store"]["members"] = {name: free_port() for name in doc["store"]["members"]}
+    doc["apiserver"]["secure_port"] = free_port()
     for proc in doc["processes"].values():
         proc["metrics_port"] = 0  # the OS picks; the target files say which
     path = tmp / "cluster.yaml"

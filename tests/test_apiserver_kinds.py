@@ -24,7 +24,7 @@ from actors.apiserver.kinds import (
 TABLE = [
     ("Namespace", "v1", "namespaces", False, ("ns",), ("status",), False),
     ("Node", "v1", "nodes", False, ("no",), ("status",), False),
-    ("Pod", "v1", "pods", True, ("po",), ("status", "binding", "log"), True),
+    ("Pod", "v1", "pods", True, ("po",), ("status", "binding", "log", "eviction"), True),
     ("Service", "v1", "services", True, ("svc",), ("status",), True),
     ("Endpoints", "v1", "endpoints", True, ("ep",), (), False),
     ("EndpointSlice", "discovery.k8s.io/v1", "endpointslices", True, (), (), False),

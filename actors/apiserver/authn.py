@@ -33,7 +33,7 @@ from typing import Any
 
 from actors.apiserver.rbac import UserInfo
 
-__all__ = ["DEFAULT_USERS", "Authenticator", "UserInfo", "UsersError"]
+__all__ = ["ANONYMOUS", "DEFAULT_USERS", "Authenticator", "TokenAuthenticator", "UserInfo", "UsersError"]
 
 DEFAULT_USERS: dict[str, str] = {
     "admin": "admin",
@@ -158,3 +158,39 @@ class Authenticator:
             if identity.startswith(prefix):
                 return template.fill(identity, identity[len(prefix):])
         return None
+
+
+ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
+"""Who a request without credentials is (kube-apiserver's --anonymous-auth, on by default)."""
+
+
+class TokenAuthenticator:
+    """Bearer tokens of the HTTPS front, as kube-apiserver's static token file maps them.
+
+    ``tokens`` maps a token to a user, written as the identity table writes one
+    (``"admin"`` or ``{"user": "alice", "groups": ["dev"]}``), so a token and a
+    bus identity that name the same user get the same groups and the same RBAC
+    answers. Placeholders mean nothing here: a token is one user.
+    """
+
+    def __init__(self, tokens: Mapping[str, str | Mapping[str, Any]]) -> None:
+        if not isinstance(tokens, Mapping):
+            raise UsersError("tokens must map bearer tokens to users")
+        self._users: dict[str, UserInfo] = {}
+        for token, value in tokens.items():
+            if not isinstance(token, str) or not token or any(c.isspace() for c in token):
+                raise UsersError("tokens: a token must be a non-empty string without spaces")
+            shown = f"{token[:4]}..."  # never the whole secret in an error message
+            template = _template(shown, value)
+            if _PLACEHOLDER.search(template.user) or any(_PLACEHOLDER.search(g) for g in template.groups):
+                raise UsersError(f"tokens[{shown!r}]: a token names one user; placeholders are for identities")
+            self._users[token] = template.fill("", "")
+
+    def authenticate(self, authorization: str | None) -> UserInfo | None:
+        """The user of an ``Authorization`` header: ANONYMOUS without one, None for a bad one (401)."""
+        if not authorization:
+            return ANONYMOUS
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return self._users.get(token.strip())

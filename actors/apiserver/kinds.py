@@ -103,7 +103,7 @@ def _kind(
 _ALL = (
     _kind("Namespace", "v1", "namespaces", namespaced=False, short=("ns",)),
     _kind("Node", "v1", "nodes", namespaced=False, short=("no",)),
-    _kind("Pod", "v1", "pods", short=("po",), sub=("status", "binding", "log"), all_=True),
+    _kind("Pod", "v1", "pods", short=("po",), sub=("status", "binding", "log", "eviction"), all_=True),
     _kind("Service", "v1", "services", short=("svc",), all_=True),
     _kind("Endpoints", "v1", "endpoints", short=("ep",), sub=()),
     _kind("EndpointSlice", "discovery.k8s.io/v1", "endpointslices", sub=()),

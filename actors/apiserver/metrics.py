@@ -18,7 +18,11 @@ _STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 
 #: Why a request is refused before it reaches the store: the Status reasons of 400, 401, 403, 413 and 422,
 #: and "Malformed" for a body the strategy code could not read.
-REJECT_REASONS = ("BadRequest", "Unauthorized", "Forbidden", "RequestEntityTooLarge", "Invalid", "Malformed")
+REJECT_REASONS = ("BadRequest", "Unauthorized", "Forbidden", "RequestEntityTooLarge", "Invalid", "Malformed",
+                  "UnsupportedMediaType")
+#: Why the HTTPS front refused a connection or a request before it became an API call.
+HTTP_REJECT_REASONS = ("tls_handshake", "tls", "malformed_http", "request_too_large", "too_many_connections",
+                       "Unauthorized", "Forbidden", "NotAcceptable", "UnsupportedMediaType")
 
 
 class ApiServerMetrics:
@@ -46,6 +50,14 @@ class ApiServerMetrics:
                                 ["reason"], registry=registry)
         for reason in REJECT_REASONS:  # known label values start at 0: a quiet cluster shows 0, not no data
             self.rejected.labels(reason)
+        self.http_connections = Gauge("kubesim_apiserver_http_connections",
+                                      "Open connections to the HTTPS front (kubectl, client libraries).",
+                                      registry=registry)
+        self.http_rejected = Counter("kubesim_apiserver_http_rejected_total",
+                                     "Connections and requests the HTTPS front refused, by reason.",
+                                     ["reason"], registry=registry)
+        for reason in HTTP_REJECT_REASONS:
+            self.http_rejected.labels(reason)
         self.cache_revision = Gauge("kubesim_apiserver_watch_cache_revision",
                                     "The store revision each resource's watch cache reflects.",
                                     ["resource"], registry=registry)

@@ -31,7 +31,7 @@ import json
 import random
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from actors import jsonvalue
 from actors.apiserver import objects as ob
@@ -99,6 +99,7 @@ SUBRESOURCE_VERBS = {
     "scale": frozenset({"get", "update", "patch"}),
     "binding": frozenset({"create"}),
     "log": frozenset({"get"}),
+    "eviction": frozenset({"create"}),
 }
 #: Longest wait for a kubelet's answer to a pods/log request.
 KUBELET_TIMEOUT_S = 10.0
@@ -159,6 +160,9 @@ class _Watcher:
     sent_rv: int = 0
     index: tuple[str, str] | None = None
     """The (field, value) its filter pins on an indexed field: only events touching that value wake it."""
+    sink: Callable[[ApiWatchEvents], None] | None = None
+    """Where a watch of another front (an HTTPS stream) takes its messages; None sends them on the bus.
+    Such a watch lives as long as its connection, so it never expires."""
 
 
 @dataclass(slots=True)
@@ -387,17 +391,30 @@ class ApiServer(Actor):
     # --- requests -------------------------------------------------------------------------
     @handles(ApiRequest)
     async def on_request(self, msg: ApiRequest, env: Envelope) -> None:
+        code, body = await self.serve_request(msg, lambda: self._user(env, msg.impersonate))
+        try:
+            self.reply(env, ApiResponse(code, body))
+        except MessageTooLarge:
+            err = st.internal("the response is larger than a bus frame; list with a limit")
+            self.reply(env, ApiResponse(500, err.status()))
+
+    async def serve_request(self, msg: ApiRequest, authenticate: Callable[[], UserInfo]) -> tuple[int, dict]:
+        """One API call from any front (the bus, HTTPS): authenticate, authorize, serve; ``(code, body)``.
+
+        Every refusal is a ``Status`` body with its code, counted; nothing the request holds can
+        raise out of here.
+        """
         perf = self.clock.perf
         started = perf()
         self.metrics.in_flight.inc()
         resource = msg.resource if msg.resource in self.caches else "unknown"
         try:
-            code, body = 200, await self._serve(msg, env)
+            code, body = 200, await self._serve(msg, authenticate())
             if isinstance(body, tuple):
                 code, body = body
         except st.ApiError as exc:
             code, body = exc.code, exc.status()
-            if exc.code in (400, 401, 403, 413, 422):
+            if exc.code in (400, 401, 403, 413, 415, 422):
                 self.metrics.rejected.labels(exc.reason).inc()
         except (PatchError, SelectorError) as exc:
             code, body = 400, st.bad_request(str(exc)).status()
@@ -411,14 +428,9 @@ class ApiServer(Actor):
             self.metrics.rejected.labels("Malformed").inc()
         finally:
             self.metrics.in_flight.dec()
-        try:
-            self.reply(env, ApiResponse(code, body))
-        except MessageTooLarge:
-            code = 500
-            err = st.internal("the response is larger than a bus frame; list with a limit")
-            self.reply(env, ApiResponse(code, err.status()))
         self.metrics.requests.labels(msg.verb, resource, str(code)).inc()
         self.metrics.duration.labels(msg.verb, resource).observe(perf() - started)
+        return code, body
 
     def _user(self, env: Envelope, impersonate: Any = None) -> UserInfo:
         user = self.authn.authenticate(env.identity)
@@ -449,8 +461,7 @@ class ApiServer(Actor):
                 raise st.forbidden(forbidden_message(attrs, decision.reason))
         return UserInfo(name, tuple(dict.fromkeys([*groups, AUTHENTICATED])))
 
-    async def _serve(self, msg: ApiRequest, env: Envelope) -> Any:
-        user = self._user(env, msg.impersonate)
+    async def _serve(self, msg: ApiRequest, user: UserInfo) -> Any:
         kind = lookup(msg.resource) if isinstance(msg.resource, str) else None
         if kind is None or msg.resource not in (kind.resource, ):
             raise st.ApiError(404, "NotFound", f"the server could not find the requested resource "
@@ -493,19 +504,22 @@ class ApiServer(Actor):
             return await self._get(kind, namespace, msg.name, sub, options)
         if verb == "list":
             return await self._list(kind, namespace, options)
+        dry = _dry_run(options, msg.body if verb in ("delete", "deletecollection") else None)
         if verb == "create":
             if sub == "binding":
-                return await self._bind(attrs, kind, namespace, msg.name, msg.body)
-            return 201, await self._create(user, kind, namespace, msg.body, options, attrs)
+                return await self._bind(attrs, kind, namespace, msg.name, msg.body, dry)
+            if sub == "eviction":
+                return await self._evict(attrs, kind, namespace, msg.name, msg.body, dry)
+            return 201, await self._create(user, kind, namespace, msg.body, options, attrs, dry)
         if verb == "update":
             if sub != "scale":
                 _check_fields(options, msg.body)
-            return await self._update(attrs, kind, namespace, msg.name, sub, msg.body)
+            return await self._update(attrs, kind, namespace, msg.name, sub, msg.body, dry)
         if verb == "patch":
-            return await self._patch(attrs, kind, namespace, msg.name, sub, msg.body, options)
+            return await self._patch(attrs, kind, namespace, msg.name, sub, msg.body, options, dry)
         if verb == "delete":
-            return await self._delete(attrs, kind, namespace, msg.name, msg.body, options)
-        return await self._delete_collection(attrs, kind, namespace, msg.body, options)
+            return await self._delete(attrs, kind, namespace, msg.name, msg.body, options, dry)
+        return await self._delete_collection(attrs, kind, namespace, msg.body, options, dry)
 
     # --- reads ----------------------------------------------------------------------------
     async def _get(self, kind: Kind, namespace: str, name: str, sub: str, options: dict) -> dict:
@@ -672,7 +686,7 @@ class ApiServer(Actor):
         return "".join(self.rng.choice(ob.NAME_ALPHABET) for _ in range(ob.NAME_SUFFIX_LEN))
 
     async def _create(self, user: UserInfo, kind: Kind, namespace: str, body: Any, options: dict | None = None,
-                      attrs: Attributes | None = None) -> dict:
+                      attrs: Attributes | None = None, dry: bool = False) -> dict:
         ob.decode_kind(body, kind)
         _check_fields(options, body)
         for attempt in range(MAX_RETRIES):  # generateName collisions and allocation races are retried
@@ -710,6 +724,10 @@ class ApiServer(Actor):
                     obj, extra_cmp, extra_ops = await self._allocate(obj, None)
                     compare += extra_cmp
                 success = [{"op": "put", "key": key, "value": self._encode(obj)}] + extra_ops
+                if dry:  # everything a create checks, nothing written (its allocations are not kept either)
+                    if await self._read(key.decode()) is not None:
+                        raise st.already_exists(kind.resource, meta["name"], kind.group)
+                    return obj
                 result = await self._txn("create", compare, success,
                                          [{"op": "range", "key": key, "count_only": True}])
             finally:
@@ -730,7 +748,7 @@ class ApiServer(Actor):
         raise st.ApiError(500, "InternalError", f"could not create {kind.resource}: too many conflicts")
 
     async def _modify(self, attrs: Attributes, kind: Kind, namespace: str, name: str, change,
-                      expected_rv: str = "") -> tuple[int, dict]:
+                      expected_rv: str = "", dry: bool = False) -> tuple[int, dict]:
         """Read, change, compare-and-swap; retried on conflict unless the caller pinned a resourceVersion.
 
         ``change(old) -> new`` returns the object to store, or None to delete it. As Kubernetes'
@@ -771,6 +789,11 @@ class ApiServer(Actor):
                     found, fresh = await self._read(key), True
                     continue
                 return 200, old  # nothing changed: no write, no new resourceVersion (as Kubernetes)
+            if dry:
+                if not fresh:  # answered from what the store holds now, like every other answer
+                    found, fresh = await self._read(key), True
+                    continue
+                return 200, new if new is not None else old
             compare = [{"key": kb, "target": "mod", "result": "=", "value": mod}]
             extra_cmp: list = []
             extra_ops: list = []
@@ -812,12 +835,13 @@ class ApiServer(Actor):
         raise st.conflict(kind.resource, name, "too many concurrent changes; try again", kind.group)
 
     async def _update(self, attrs: Attributes, kind: Kind, namespace: str, name: str, sub: str,
-                      body: Any) -> tuple[int, dict]:
+                      body: Any, dry: bool = False) -> tuple[int, dict]:
         if sub == "scale":
             def change(old):
                 return ob.apply_scale(old, body)
             code, obj = await self._modify(attrs, kind, namespace, name, change,
-                                           str(((body or {}).get("metadata") or {}).get("resourceVersion") or ""))
+                                           str(((body or {}).get("metadata") or {}).get("resourceVersion") or ""),
+                                           dry)
             return code, ob.scale_of(kind, obj)
         ob.decode_kind(body, kind)
         expected = str((body.get("metadata") or {}).get("resourceVersion") or "")
@@ -825,10 +849,10 @@ class ApiServer(Actor):
         def change(old):
             return ob.prepare_update(kind, old, body, subresource=sub, namespace=namespace, name=name)
 
-        return await self._modify(attrs, kind, namespace, name, change, expected)
+        return await self._modify(attrs, kind, namespace, name, change, expected, dry)
 
     async def _patch(self, attrs: Attributes, kind: Kind, namespace: str, name: str, sub: str, body: Any,
-                     options: dict) -> tuple[int, dict]:
+                     options: dict, dry: bool = False) -> tuple[int, dict]:
         ptype = PATCH_TYPES.get(str(options.get("patchType") or "merge"))
         if ptype is None:
             raise st.ApiError(415, "UnsupportedMediaType",
@@ -855,21 +879,40 @@ class ApiServer(Actor):
             _check_fields(options, patched)
             return ob.prepare_update(kind, old, patched, subresource=sub, namespace=namespace, name=name)
 
-        code, obj = await self._modify(attrs, kind, namespace, name, change, pinned)
+        code, obj = await self._modify(attrs, kind, namespace, name, change, pinned, dry)
         return code, ob.scale_of(kind, obj) if sub == "scale" else obj
 
     async def _delete(self, attrs: Attributes, kind: Kind, namespace: str, name: str, body: Any,
-                      options: dict) -> tuple[int, dict]:
+                      options: dict, dry: bool = False) -> tuple[int, dict]:
         opts = ob.DeleteOptions.parse(body if isinstance(body, dict) else None, options)
         now = self.clock.wall()
 
         def change(old):
             return ob.prepare_delete(kind, old, opts, now)
 
-        return await self._modify(attrs, kind, namespace, name, change)
+        return await self._modify(attrs, kind, namespace, name, change, dry=dry)
+
+    async def _evict(self, attrs: Attributes, kind: Kind, namespace: str, name: str, body: Any,
+                     dry: bool) -> tuple[int, dict]:
+        """``pods/eviction``: a delete that disruption budgets may refuse (``kubectl drain`` evicts).
+
+        kubesim serves no PodDisruptionBudgets, so every eviction is allowed, as it is in a
+        cluster without budgets; it deletes with the Eviction's DeleteOptions.
+        """
+        if kind.kind != "Pod":
+            raise st.method_not_allowed("eviction is a subresource of pods only")
+        if not isinstance(body, dict) or body.get("kind") not in (None, "Eviction"):
+            raise st.bad_request("the body of an eviction must be an Eviction (policy/v1)")
+        given = (body.get("metadata") or {}).get("name")
+        if given and given != name:
+            raise st.bad_request(f"name in URL does not match name in Eviction object: {name!r} != {given!r}")
+        options = body.get("deleteOptions") or {}
+        delete_attrs = Attributes(attrs.user, "delete", kind.group, kind.resource, "", namespace, name)
+        await self._delete(delete_attrs, kind, namespace, name, options, {}, dry or _dry_run({}, options))
+        return 201, st.status_ok() | {"code": 201}
 
     async def _delete_collection(self, attrs: Attributes, kind: Kind, namespace: str, body: Any,
-                                 options: dict) -> dict:
+                                 options: dict, dry: bool = False) -> dict:
         """Delete every matching object, page by page; the answer lists what was deleted (metadata only,
         so it fits in one message however many there were)."""
         query = {k: v for k, v in options.items() if k in ("labelSelector", "fieldSelector")}
@@ -882,7 +925,7 @@ class ApiServer(Actor):
                 ns = meta.get("namespace", "")
                 a = Attributes(attrs.user, "delete", kind.group, kind.resource, "", ns, meta["name"])
                 try:
-                    _, gone = await self._delete(a, kind, ns, meta["name"], body, options)
+                    _, gone = await self._delete(a, kind, ns, meta["name"], body, options, dry)
                 except st.ApiError as exc:
                     if exc.reason != "NotFound":
                         raise
@@ -894,7 +937,8 @@ class ApiServer(Actor):
                 return ob.list_object(kind, deleted, revision)
             query["continue"] = listed["metadata"]["continue"]
 
-    async def _bind(self, attrs: Attributes, kind: Kind, namespace: str, name: str, body: Any) -> tuple[int, dict]:
+    async def _bind(self, attrs: Attributes, kind: Kind, namespace: str, name: str, body: Any,
+                    dry: bool = False) -> tuple[int, dict]:
         if kind.kind != "Pod":
             raise st.method_not_allowed("binding is a subresource of pods only")
         now = ob.rfc3339(self.clock.wall())
@@ -902,7 +946,7 @@ class ApiServer(Actor):
         def change(old):
             return ob.bind(old, body, now)
 
-        await self._modify(attrs, kind, namespace, name, change)
+        await self._modify(attrs, kind, namespace, name, change, dry=dry)
         return 201, st.status_ok({"name": name, "kind": "pods"}) | {"code": 201}
 
     # --- ClusterIP and NodePort allocation ---------------------------------------------------
@@ -985,15 +1029,31 @@ class ApiServer(Actor):
                 404, "NotFound", "unknown watch (the API server restarted?): watch again"))
             return
         try:
-            w = self._start_watch(msg, env)
+            w = self._start_watch(msg, self._user(env, msg.impersonate), env.sender, env.identity)
         except st.ApiError as exc:
             self._send_closed(env.sender, msg.watch_id, 1, exc)
             return
-        if w is not None:
+        self._flush(w)
+
+    def open_watch(self, msg: ApiWatch, user: UserInfo, client: str,
+                   sink: Callable[[ApiWatchEvents], None]) -> _Watcher:
+        """A watch for another front: its messages go to ``sink``, which acknowledges them with
+        :meth:`ack_watch` as its client takes them; :meth:`close_watch` ends it. Refusals raise ApiError."""
+        w = self._start_watch(msg, user, client, client, sink)
+        self.call_later(0, self._flush, w)  # after the caller has kept the handle
+        return w
+
+    def ack_watch(self, w: _Watcher, seq: int) -> None:
+        if self._watchers.get((w.client, w.watch_id)) is w:
+            w.outbox.ack(seq)
             self._flush(w)
 
-    def _start_watch(self, msg: ApiWatch, env: Envelope) -> _Watcher | None:
-        user = self._user(env, msg.impersonate)
+    def close_watch(self, w: _Watcher) -> None:
+        if self._watchers.get((w.client, w.watch_id)) is w:
+            self._drop(w)
+
+    def _start_watch(self, msg: ApiWatch, user: UserInfo, client: str, identity: str,
+                     sink: Callable[[ApiWatchEvents], None] | None = None) -> _Watcher:
         kind = lookup(msg.resource) if isinstance(msg.resource, str) else None
         if kind is None or kind.resource != msg.resource:
             raise st.ApiError(404, "NotFound", f"the server could not find the requested resource ({msg.resource!r})")
@@ -1005,15 +1065,15 @@ class ApiServer(Actor):
         c = self.caches[kind.resource]
         if not c.ready.done():
             raise st.unavailable("the watch cache is not ready yet; watch again")
-        wkey = (env.sender, msg.watch_id)
+        wkey = (client, msg.watch_id)
         old = self._watchers.get(wkey)
-        if old is not None and old.identity != env.identity:
+        if old is not None and old.identity != identity:
             raise st.forbidden("a watch with that id belongs to another identity")
         self._drop(old)
         outbox = Outbox(self.options.watch_window, self.options.watcher_buffer,
                         max(1024, self.options.max_response_bytes // 2))
-        w = _Watcher(env.sender, msg.watch_id, kind, f, outbox, self.clock.monotonic(), env.identity,
-                     index=f.index_term(c.cache.indexed))
+        w = _Watcher(client, msg.watch_id, kind, f, outbox, self.clock.monotonic(), identity,
+                     index=f.index_term(c.cache.indexed), sink=sink)
         rv_text = msg.resource_version
         if rv_text in ("", "0"):
             initial = [(ADDED, c.cache.objects[k], c.cache.sizes.get(k, 0)) for k in c.cache.select(f)]
@@ -1094,7 +1154,7 @@ class ApiServer(Actor):
                 self.log.warning("watcher too slow; cut off", client=w.client, resource=c.kind.resource,
                                  queued=len(w.outbox.queue))
                 self._drop(w)
-                self._send_closed(w.client, w.watch_id, w.outbox.next_seq(), st.too_many_requests(
+                self._closed(w, w.outbox.next_seq(), st.too_many_requests(
                     "the watcher fell too far behind and was cut off; watch again from the last resourceVersion"))
 
     def _flush(self, w: _Watcher) -> None:
@@ -1107,12 +1167,12 @@ class ApiServer(Actor):
                     events.append([typ, obj])
                     rv = max(rv, int(obj["metadata"]["resourceVersion"]))
                 try:
-                    self.send(w.client, ApiWatchEvents(w.watch_id, seq, events, str(rv)))
+                    self._emit(w, ApiWatchEvents(w.watch_id, seq, events, str(rv)))
                 except MessageTooLarge:
                     # Batches are sized by the stored JSON; on the bus an object can be larger.
                     if len(batch) == 1:
                         self._drop(w)
-                        self._send_closed(w.client, w.watch_id, seq, st.internal(
+                        self._closed(w, seq, st.internal(
                             f"an object at resourceVersion {rv} does not fit in one watch message"))
                         return
                     w.outbox.give_back(batches[i:])
@@ -1122,13 +1182,22 @@ class ApiServer(Actor):
             else:
                 return
 
+    def _emit(self, w: _Watcher, msg: ApiWatchEvents) -> None:
+        if w.sink is None:
+            self.send(w.client, msg)
+        else:
+            w.sink(msg)
+
     def _send_closed(self, client: str, watch_id: str, seq: int, err: st.ApiError) -> None:
         self.send(client, ApiWatchEvents(watch_id, seq, [], "", err.status()))
+
+    def _closed(self, w: _Watcher, seq: int, err: st.ApiError) -> None:
+        self._emit(w, ApiWatchEvents(w.watch_id, seq, [], "", err.status()))
 
     def _close_all(self, c: _Cache, err: st.ApiError) -> None:
         for w in c.all_watchers():
             self._drop(w)
-            self._send_closed(w.client, w.watch_id, w.outbox.next_seq(), err)
+            self._closed(w, w.outbox.next_seq(), err)
 
     def _bookmarks(self) -> None:
         for w in list(self._watchers.values()):
@@ -1137,12 +1206,12 @@ class ApiServer(Actor):
                 continue
             rv = max(w.sent_rv, c.cache.revision)
             w.sent_rv = rv
-            self.send(w.client, ApiWatchEvents(w.watch_id, w.outbox.next_seq(), [], str(rv)))
+            self._emit(w, ApiWatchEvents(w.watch_id, w.outbox.next_seq(), [], str(rv)))
 
     def _expire_watches(self) -> None:
         deadline = self.clock.monotonic() - self.options.watch_expiry_s
         for w in list(self._watchers.values()):
-            if w.heard < deadline:
+            if w.heard < deadline and w.sink is None:
                 self.log.info("watch expired: client silent", client=w.client, resource=w.kind.resource)
                 self._drop(w)
 
@@ -1161,6 +1230,19 @@ class ApiServer(Actor):
                     self.log.warning("compaction failed", revision=target, error=str(exc))
 
         self.spawn(run())
+
+
+def _dry_run(options: dict, body: Any) -> bool:
+    """``dryRun=All`` (from the query, or a delete's DeleteOptions): do everything but the write."""
+    value = options.get("dryRun")
+    if value is None and isinstance(body, dict):
+        value = body.get("dryRun")
+    if value in (None, "", []):
+        return False
+    values = value if isinstance(value, list) else [value]
+    if values != ["All"]:
+        raise st.bad_request(f"Invalid dry run option: {value!r}: the only dry run option is All")
+    return True
 
 
 def _check_fields(options: dict | None, obj: Any) -> None:

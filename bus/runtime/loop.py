@@ -155,6 +155,8 @@ class Runtime:
         self._ctx = new_context()
         self._poller = zmq.Poller()
         self._fd_handlers: dict[int, Callable[[], None]] = {}
+        self._fd_writers: dict[int, Callable[[], None]] = {}
+        """Handlers of fds that asked to hear when they can be written to again (a full socket buffer)."""
         self._wakeup_r: socket.socket | None = None
         self._wakeup_w: socket.socket | None = None
         # Heartbeats are a transport matter: real seconds, turned into cluster seconds.
@@ -204,6 +206,26 @@ class Runtime:
         """Wake the loop when ``fd`` is readable (e.g. a child process's pipe)."""
         self._fd_handlers[fd] = on_readable
         self._poller.register(fd, zmq.POLLIN)
+
+    def want_write(self, fd: int, on_writable: Callable[[], None] | None) -> None:
+        """Call ``on_writable`` once ``fd`` (already watched) can be written to; None stops asking.
+
+        A non-blocking socket whose send buffer filled up (an HTTP client reading slowly) waits
+        for this instead of spinning.
+        """
+        if on_writable is None:
+            if self._fd_writers.pop(fd, None) is not None:
+                self._poller.modify(fd, zmq.POLLIN)
+            return
+        if fd not in self._fd_writers:
+            self._poller.modify(fd, zmq.POLLIN | zmq.POLLOUT)
+        self._fd_writers[fd] = on_writable
+
+    def unwatch_fd(self, fd: int) -> None:
+        """Stop watching ``fd`` (call it before closing the fd)."""
+        self._fd_writers.pop(fd, None)
+        if self._fd_handlers.pop(fd, None) is not None:
+            self._poller.unregister(fd)
 
     # Time --------------------------------------------------------------------
     def call_later(self, delay_s: float, fn: Callable, *args) -> Timer:
@@ -644,7 +666,11 @@ class Runtime:
                 if event & zmq.POLLOUT:
                     link.flush()
             elif sock in self._fd_handlers:
-                self._guarded(self._fd_handlers[sock], ())
+                if event & zmq.POLLOUT and sock in self._fd_writers:
+                    self._guarded(self._fd_writers[sock], ())
+                # The handler may have been dropped by the writer (a connection it closed).
+                if event & (zmq.POLLIN | zmq.POLLERR) and sock in self._fd_handlers:
+                    self._guarded(self._fd_handlers[sock], ())
             elif self.direct is not None:
                 self.direct.drain(sock, self.settings.drain_budget)
         # Local messages and the callbacks they make ready (a task resuming with its reply), in
