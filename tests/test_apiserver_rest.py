@@ -92,3 +92,8 @@ def test_bearer_tokens_name_users_with_the_same_groups_as_bus_identities():
     with pytest.raises(UsersError) as err:
         TokenAuthenticator({"abcdefgh": "{identity}"})
     assert "abcd..." in str(err.value) and "abcdefgh" not in str(err.value)  # the secret is not echoed
+
+
+def test_the_deprecated_watch_prefix_is_a_watch():
+    call = parse_call("GET", "/api/v1/watch/namespaces/default/pods", {})
+    assert (call.verb, call.resource, call.namespace) == ("watch", "pods", "default")

@@ -231,6 +231,10 @@ class HttpsFront(Actor):
 
     # --- resources --------------------------------------------------------------------------
     def _resource(self, user: UserInfo, call: rest.Call, req: HttpRequest, ex: Exchange) -> None:
+        include = req.param("includeObject", "Metadata")
+        if include not in tables.INCLUDE_OBJECT:
+            raise st.bad_request(f'includeObject: unsupported value "{include}": must be one of '
+                                 f'{", ".join(tables.INCLUDE_OBJECT)}')
         if call.virtual is not None:
             self._review(user, call, req, ex)
             return

@@ -99,6 +99,12 @@ def parse_call(method: str, path: str, query: dict[str, list[str]]) -> Call:
         raise _not_found(path)
     if not rest:
         raise _not_found(path)
+    options = query_options(query)
+    if rest[0] == "watch":  # the deprecated /api/v1/watch/... form of ?watch=1, still served
+        rest = rest[1:]
+        options["watch"] = True
+        if not rest:
+            raise _not_found(path)
     namespace = ""
     # namespaces/NS/RESOURCE... is in a namespace, except namespaces/NAME/status and /finalize, which are
     # subresources of the Namespace itself (the request info resolver's namespaceSubresources).
@@ -113,7 +119,6 @@ def parse_call(method: str, path: str, query: dict[str, list[str]]) -> Call:
         raise _not_found(path)
     if resource == "namespaces" and namespace:
         raise _not_found(path)  # /api/v1/namespaces/a/namespaces/b
-    options = query_options(query)
     kind = _BY_GROUP_RESOURCE.get((group, resource))
     virtual = VIRTUAL.get((group, resource)) if kind is None else None
     if kind is None and virtual is None:

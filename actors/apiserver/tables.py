@@ -18,6 +18,12 @@ an object that skipped defaulting still prints sensibly.
 
 :func:`tabwrite` is Go's ``text/tabwriter`` itself (column blocks and all);
 ``kubesim.describe`` lays out ``kubectl describe`` with it too.
+
+A real ``kubectl`` does no layout of its own: it asks the API server for a
+``meta.k8s.io`` ``Table`` (:func:`wants_table` reads its ``Accept`` header)
+and prints the columns that come back. :func:`table_object` builds that
+Table from the same cells, with Kubernetes' column definitions and cell
+types, so kubesim's own CLI and a real kubectl print the same text.
 """
 
 from __future__ import annotations
@@ -27,10 +33,12 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from actors.apiserver.discovery import json_clauses
 from actors.apiserver.kinds import KINDS
 from actors.apiserver.selectors import SelectorError, selector_from_dict
 
 __all__ = [
+    "INCLUDE_OBJECT",
     "access_modes",
     "age",
     "columns",
@@ -45,7 +53,10 @@ __all__ = [
     "pod_status",
     "row",
     "table",
+    "table_columns",
+    "table_object",
     "tabwrite",
+    "wants_table",
 ]
 
 Obj = Mapping[str, Any]
@@ -914,3 +925,296 @@ def format_table(headers: list[str], rows: list[list[str]]) -> str:
     body = "".join("\t".join(cells) + "\n" for cells in [headers, *rows])
     laid_out = tabwrite(body, min_width=6, padding=3)
     return "".join(line.rstrip(" ") + "\n" for line in laid_out.split("\n")[:-1])
+
+
+# --- The server's Table (meta.k8s.io) ----------------------------------------------------
+#
+# A real kubectl does not lay out `kubectl get` itself: it asks the API server
+# for a Table and prints whatever columns and cells come back. The server
+# fills every row as if for -o wide (pkg/printers/storage's TableConvertor
+# passes Wide: true) and marks the wide-only columns priority 1; kubectl
+# shows those only with -o wide. Cells are the ones above, typed as the
+# printers type them: a Deployment's UP-TO-DATE is an int64, a
+# StorageClass's ALLOWVOLUMEEXPANSION a bool, whatever the column's declared
+# "type" says (Kubernetes declares both "string").
+
+_NAME_DOC = "Name must be unique within a namespace."
+_AGE_DOC = ("CreationTimestamp is a timestamp representing the server time when this object "
+            "was created.")
+_CONTAINERS_DOC = "Names of each container in the template."
+_IMAGES_DOC = "Images referenced by each container in the template."
+_SELECTOR_DOC = "A label query over pods that are managed by this object."
+
+
+class _Column:
+    """One TableColumnDefinition, and how its cells are typed in the rows."""
+
+    __slots__ = ("cell", "description", "format", "name", "priority", "type")
+
+    def __init__(self, name: str, description: str, *, type: str = "string", priority: int = 0,
+                 format: str = "", cell: str = "string") -> None:
+        self.name, self.description, self.type = name, description, type
+        self.priority, self.format, self.cell = priority, format, cell
+
+    def definition(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "format": self.format,
+                "description": self.description, "priority": self.priority}
+
+
+def _name_col(priority: int = 0) -> _Column:
+    return _Column("Name", _NAME_DOC, format="name", priority=priority)
+
+
+def _age_col() -> _Column:
+    return _Column("Age", _AGE_DOC)
+
+
+def _template_cols(selector: bool = True) -> tuple[_Column, ...]:
+    cols = (_Column("Containers", _CONTAINERS_DOC, priority=1),
+            _Column("Images", _IMAGES_DOC, priority=1))
+    return cols + ((_Column("Selector", _SELECTOR_DOC, priority=1),) if selector else ())
+
+
+def _count(name: str, description: str, type: str = "integer") -> _Column:
+    # An int64 cell; some printers still declare the column "string".
+    return _Column(name, description, type=type, cell="integer")
+
+
+# Kubernetes' column definitions (printers.go AddHandlers, 1.32), all columns
+# in row order; names as declared there: kubectl upper-cases them.
+_TABLE_COLUMNS: dict[str, tuple[_Column, ...]] = {
+    "Namespace": (_name_col(), _Column("Status", "The status of the namespace"), _age_col()),
+    "Node": (_name_col(), _Column("Status", "The status of the node"),
+             _Column("Roles", "The roles of the node"), _age_col(),
+             _Column("Version", "Kubelet Version reported by the node."),
+             _Column("Internal-IP", "List of addresses reachable to the node.", priority=1),
+             _Column("External-IP", "List of addresses reachable to the node.", priority=1),
+             _Column("OS-Image", "OS Image reported by the node.", priority=1),
+             _Column("Kernel-Version", "Kernel Version reported by the node.", priority=1),
+             _Column("Container-Runtime", "ContainerRuntime Version reported by the node.",
+                     priority=1)),
+    "Pod": (_name_col(), _Column("Ready", "The aggregate readiness state of this pod for accepting traffic."),
+            _Column("Status", "The aggregate status of the containers in this pod."),
+            _Column("Restarts", "The number of times the containers in this pod have been restarted "
+                                "and when the last container in this pod has restarted."),
+            _age_col(),
+            _Column("IP", "IP address allocated to the pod.", priority=1),
+            _Column("Node", "The node the pod is bound to.", priority=1),
+            _Column("Nominated Node", "The node the scheduler nominated for this pod after preempting "
+                                      "others.", priority=1),
+            _Column("Readiness Gates", "Conditions evaluated for pod readiness besides the containers'.",
+                    priority=1)),
+    "Service": (_name_col(), _Column("Type", "How the Service is exposed."),
+                _Column("Cluster-IP", "The IP address of the service."),
+                _Column("External-IP", "IP addresses outside the cluster the service is reachable at."),
+                _Column("Port(s)", "The ports exposed by this service."), _age_col(),
+                _Column("Selector", "Route service traffic to pods with labels matching this selector.",
+                        priority=1)),
+    "Endpoints": (_name_col(), _Column("Endpoints", "The set of all endpoints is the union of all subsets."),
+                  _age_col()),
+    "EndpointSlice": (_name_col(), _Column("AddressType", "The type of address carried by this slice."),
+                      _Column("Ports", "The network ports exposed by each endpoint."),
+                      _Column("Endpoints", "The unique endpoints in this slice."), _age_col()),
+    "ConfigMap": (_name_col(), _count("Data", "The number of keys in data and binaryData.", "string"),
+                  _age_col()),
+    "Secret": (_name_col(), _Column("Type", "Used to facilitate programmatic handling of secret data."),
+               _count("Data", "The number of keys in data.", "string"), _age_col()),
+    "ServiceAccount": (_name_col(), _count("Secrets", "The number of secrets referenced.", "string"),
+                       _age_col()),
+    # Events lead with LAST SEEN; NAME is a wide column, last (see columns()).
+    "Event": (_Column("Last Seen", "The time at which the most recent occurrence of this event was "
+                                   "recorded."),
+              _Column("Type", "Type of this event (Normal, Warning)."),
+              _Column("Reason", "A short, machine understandable string that gives the reason for the "
+                                "event."),
+              _Column("Object", "The object that this event is about."),
+              _Column("Subobject", "The part of the object the event is about.", priority=1),
+              _Column("Source", "The component reporting this event.", priority=1),
+              _Column("Message", "A human-readable description of the status of this operation."),
+              _Column("First Seen", "The time at which the event was first recorded.", priority=1),
+              _Column("Count", "The number of times this event has occurred.", priority=1,
+                      cell="integer"),
+              _name_col(priority=1)),
+    "Lease": (_name_col(), _Column("Holder", "The identity of the holder of the current lease."),
+              _age_col()),
+    "Deployment": (_name_col(), _Column("Ready", "Number of the pod with ready state"),
+                   _count("Up-to-date", "Total number of non-terminated pods targeted by this deployment "
+                                        "that have the desired template spec.", "string"),
+                   _count("Available", "Total number of available pods targeted by this deployment.",
+                          "string"),
+                   _age_col(), *_template_cols()),
+    "ReplicaSet": (_name_col(), _count("Desired", "The number of desired replicas."),
+                   _count("Current", "The most recently observed number of replicas."),
+                   _count("Ready", "The number of pods targeted by this ReplicaSet with a Ready "
+                                   "Condition."),
+                   _age_col(), *_template_cols()),
+    "DaemonSet": (_name_col(),
+                  _count("Desired", "The total number of nodes that should be running the daemon pod."),
+                  _count("Current", "The number of nodes running at least one daemon pod that are "
+                                    "supposed to."),
+                  _count("Ready", "The number of nodes with a ready daemon pod."),
+                  _count("Up-to-date", "The number of nodes running the updated daemon pod."),
+                  _count("Available", "The number of nodes with an available daemon pod."),
+                  _Column("Node Selector", "Labels a node must have for the pod to run on it."),
+                  _age_col(), *_template_cols()),
+    "StatefulSet": (_name_col(), _Column("Ready", "Number of the pod with ready state"), _age_col(),
+                    *_template_cols(selector=False)),
+    "Job": (_name_col(), _Column("Status", "Status of the job."),
+            _Column("Completions", "The number of pods which reached phase Succeeded."),
+            _Column("Duration", "Time required to complete the job."), _age_col(), *_template_cols()),
+    "CronJob": (_name_col(), _Column("Schedule", "The schedule in Cron format."),
+                _Column("Timezone", "The time zone name for the given schedule."),
+                _Column("Suspend", "Whether subsequent executions are suspended.", type="boolean"),
+                _count("Active", "The number of currently running jobs."),
+                _Column("Last Schedule", "Information when was the last time the job was successfully "
+                                         "scheduled."),
+                _age_col(), *_template_cols()),
+    "PersistentVolume": (_name_col(), _Column("Capacity", "The actual resources of the volume."),
+                         _Column("Access Modes", "All ways the volume can be mounted."),
+                         _Column("Reclaim Policy", "What happens to a persistent volume when released "
+                                                   "from its claim."),
+                         _Column("Status", "Phase indicates if a volume is available, bound to a claim, "
+                                           "or released by a claim."),
+                         _Column("Claim", "Part of a bi-directional binding between "
+                                          "PersistentVolume and PersistentVolumeClaim."),
+                         _Column("StorageClass", "StorageClass of the pv"),
+                         _Column("VolumeAttributesClass", "VolumeAttributesClass of the pv"),
+                         _Column("Reason", "A brief CamelCase string that describes any failure."),
+                         _age_col(),
+                         _Column("VolumeMode", "Whether the volume is a formatted filesystem or a raw "
+                                               "block device.", priority=1)),
+    "PersistentVolumeClaim": (_name_col(), _Column("Status", "The current phase of "
+                                                             "PersistentVolumeClaim."),
+                              _Column("Volume", "The binding reference to the PersistentVolume backing "
+                                                "this claim."),
+                              _Column("Capacity", "The actual resources of the underlying volume."),
+                              _Column("Access Modes", "The actual access modes the volume backing the "
+                                                      "PVC has."),
+                              _Column("StorageClass", "StorageClass of the pvc"),
+                              _Column("VolumeAttributesClass", "VolumeAttributesClass of the pvc"),
+                              _age_col(),
+                              _Column("VolumeMode", "Whether the volume is a formatted filesystem or a "
+                                                    "raw block device.", priority=1)),
+    "StorageClass": (_name_col(), _Column("Provisioner", "The type of the provisioner."),
+                     _Column("ReclaimPolicy", "What happens to volumes of this class when released."),
+                     _Column("VolumeBindingMode", "How PersistentVolumeClaims should be provisioned and "
+                                                  "bound."),
+                     _Column("AllowVolumeExpansion", "Whether the storage class allows volume expand.",
+                             cell="boolean"),
+                     _age_col()),
+}
+
+_GENERIC_COLUMNS = (_name_col(), _age_col())
+
+# The two tables must agree, column for column, or kubectl would print a
+# header over the wrong cells: checked here rather than trusted.
+for _kind_name, _cols in _TABLE_COLUMNS.items():
+    assert [c.name.upper() for c in _cols] == columns(_kind_name, wide=True), _kind_name
+    assert [c.name.upper() for c in _cols if c.priority == 0] == columns(_kind_name), _kind_name
+del _kind_name, _cols
+
+# printPod marks finished pods' rows Completed (kubectl's table printer can use it).
+_POD_ROW_CONDITIONS = {
+    "Succeeded": [{"type": "Completed", "status": "True", "reason": "Succeeded",
+                   "message": "The pod has completed successfully."}],
+    "Failed": [{"type": "Completed", "status": "True", "reason": "Failed",
+                "message": "The pod failed."}],
+}
+
+INCLUDE_OBJECT = ("None", "Metadata", "Object")
+"""The values of ``?includeObject=`` (``TableOptions.IncludeObject``)."""
+
+
+def table_columns(kind: str) -> list[dict[str, Any]]:
+    """The ``columnDefinitions`` of ``kind``'s Table: every column, wide ones priority 1."""
+    return [c.definition() for c in _TABLE_COLUMNS.get(kind, _GENERIC_COLUMNS)]
+
+
+def _typed(cell: str, how: str) -> Any:
+    if how == "integer":
+        return int(cell)
+    if how == "boolean":
+        return cell == "true"
+    return cell
+
+
+def _row_object(obj: Mapping[str, Any], kind: str, include: str, api_version: str) -> Any:
+    if include == "Object":
+        full = dict(obj)
+        known = KINDS.get(kind)
+        # A stored object has both; a hand-made one still goes out self-describing.
+        full.setdefault("kind", kind)
+        if known is not None:
+            full.setdefault("apiVersion", known.api_version)
+        return full
+    return {"kind": "PartialObjectMetadata", "apiVersion": api_version,
+            "metadata": dict(_dict(obj.get("metadata")))}
+
+
+def table_object(kind: str, objects: list[dict], now: float, *, include_object: str = "Metadata",
+                 api_version: str = "meta.k8s.io/v1", resource_version: str = "",
+                 continue_token: str = "", remaining: int | None = None) -> dict:
+    """The ``Table`` the API server answers ``kubectl get`` with, for ``objects`` of ``kind``.
+
+    ``columnDefinitions`` are Kubernetes' (name, type, format, description,
+    priority); each row has cells for every column, normal and wide, typed
+    as Kubernetes types them, and ``object`` as ``include_object`` asks:
+    ``"None"`` leaves it out, ``"Metadata"`` (also ``""``, the default) is a
+    ``PartialObjectMetadata`` in ``api_version``'s group version, ``"Object"``
+    the object itself. ``api_version`` is the Table's own
+    (``meta.k8s.io/v1`` or ``meta.k8s.io/v1beta1``, as :func:`wants_table`
+    negotiated). The list metadata carries ``resource_version``,
+    ``continue_token`` and ``remaining`` when given. Rows keep the order of
+    ``objects``. An unknown ``include_object`` is a ``ValueError`` with
+    Kubernetes' message (a 400).
+    """
+    include = include_object or "Metadata"
+    if include not in INCLUDE_OBJECT:
+        raise ValueError(f"unrecognized includeObject value: {include_object!r}")
+    cols = _TABLE_COLUMNS.get(kind, _GENERIC_COLUMNS)
+    rows = []
+    for obj in objects:
+        cells = row({**obj, "kind": kind}, now, wide=True)
+        entry: dict[str, Any] = {"cells": [_typed(cell, c.cell) for cell, c in zip(cells, cols, strict=True)]}
+        if kind == "Pod":
+            conditions = _POD_ROW_CONDITIONS.get(_str(dig(obj, "status", "phase")))
+            if conditions:
+                entry["conditions"] = [dict(c) for c in conditions]
+        if include != "None":
+            entry["object"] = _row_object(obj, kind, include, api_version)
+        rows.append(entry)
+    metadata: dict[str, Any] = {}
+    if resource_version:
+        metadata["resourceVersion"] = resource_version
+    if continue_token:
+        metadata["continue"] = continue_token
+    if remaining is not None:
+        metadata["remainingItemCount"] = remaining
+    return {"kind": "Table", "apiVersion": api_version, "metadata": metadata,
+            "columnDefinitions": [c.definition() for c in cols], "rows": rows}
+
+
+_TABLE_VERSIONS = ("v1", "v1beta1")
+
+
+def wants_table(accept: str) -> tuple[str, str] | None:
+    """``("meta.k8s.io", "v1" | "v1beta1")`` when ``Accept`` asks for a Table first, else ``None``.
+
+    Negotiated as kube-apiserver does for a resource: clauses in goautoneg's
+    order, only those JSON satisfies; the first that asks for plain JSON or
+    for a conversion the server makes decides. ``as=Table`` in meta.k8s.io
+    v1 or v1beta1 is a Table; ``as=PartialObjectMetadata(List)`` is a
+    conversion too, but not a Table (``None``: the caller handles it apart);
+    any other ``as=`` is skipped, as the server skips what it cannot serve.
+    """
+    for clause in json_clauses(accept or ""):
+        convert = {k: clause.params[k] for k in ("as", "g", "v") if k in clause.params}
+        if not convert:
+            return None
+        if convert.get("g") != "meta.k8s.io" or convert.get("v") not in _TABLE_VERSIONS:
+            continue
+        if convert.get("as") == "Table":
+            return "meta.k8s.io", convert["v"]
+        if convert.get("as") in ("PartialObjectMetadata", "PartialObjectMetadataList"):
+            return None
+    return None

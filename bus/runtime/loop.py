@@ -671,6 +671,8 @@ class Runtime:
                 # The handler may have been dropped by the writer (a connection it closed).
                 if event & (zmq.POLLIN | zmq.POLLERR) and sock in self._fd_handlers:
                     self._guarded(self._fd_handlers[sock], ())
+            elif isinstance(sock, int):
+                continue  # an fd a handler earlier in this batch stopped watching (a closed connection)
             elif self.direct is not None:
                 self.direct.drain(sock, self.settings.drain_budget)
         # Local messages and the callbacks they make ready (a task resuming with its reply), in
