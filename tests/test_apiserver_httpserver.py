@@ -155,11 +155,11 @@ def test_streams_are_chunked_and_a_client_that_leaves_is_noticed(tmp_path):
     streams = []
 
     def handler(req, ex):
-        ex.start(200, [("content-type", "application/json")])
-        ex.write(b'{"n": 1}\n')
         closed = threading.Event()
         ex.on_close = closed.set
-        streams.append((ex, closed))
+        streams.append((ex, closed))  # before the first byte: the client may read it at once
+        ex.start(200, [("content-type", "application/json")])
+        ex.write(b'{"n": 1}\n')
 
     lp = Loop(tmp_path, handler)
     try:

@@ -260,6 +260,11 @@ class HttpsFront(Actor):
                                       "`kubectl apply` (without --server-side)")
                 options["patchType"] = ptype
             body = rest.decode_body(req.body, content_type)
+            if call.verb in ("create", "update") and call.subresource in ("", "status") and isinstance(body, dict):
+                # The URL names the kind: kube-apiserver's decoder defaults a body's missing apiVersion and
+                # kind from it (the Python client sends none unless told to).
+                body.setdefault("apiVersion", call.kind.api_version)
+                body.setdefault("kind", call.kind.kind)
             warnings = self._field_validation(call, options, body)
         msg = ApiRequest(call.verb, call.resource, call.namespace, call.name, call.subresource, body, options)
         self.spawn(self._call(user, call, msg, req, ex, warnings))
@@ -423,7 +428,7 @@ class HttpsFront(Actor):
             subject = UserInfo(str(spec.get("user") or ""), tuple(spec.get("groups") or ()))
         allowed, reason = self._decide(subject, spec)
         status = {"allowed": allowed}
-        if reason:
+        if reason and allowed:  # RBAC explains an allow (which binding); a deny is just "no", as in Kubernetes
             status["reason"] = reason
         out = {"kind": call.virtual.kind, "apiVersion": f"{call.group}/{call.version}",
                "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from actors.apiserver import protobuf
 from actors.apiserver import status as st
 from actors.apiserver.kinds import KINDS, Kind
 
@@ -203,6 +204,13 @@ def decode_body(body: bytes, content_type: str) -> Any:
     if not body:
         return None
     media = content_type.split(";", 1)[0].strip().lower()
+    if protobuf.is_protobuf(media):  # kubectl's typed clients (create, auth can-i) send protobuf
+        try:
+            return protobuf.decode(body, content_type)
+        except protobuf.ProtobufError as exc:
+            if exc.unsupported:
+                raise st.ApiError(415, "UnsupportedMediaType", str(exc)) from None
+            raise st.bad_request(f"error decoding the protobuf request body: {exc}") from None
     if media in ("application/yaml", "application/apply-patch+yaml"):
         try:
             return yaml.safe_load(body.decode("utf-8"))
