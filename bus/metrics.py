@@ -62,6 +62,8 @@ REJECT_REASONS = ("frame_count", "bad_envelope", "bad_frame", "bad_dst", "bad_he
                   "oversize", "unknown_kind", "unknown_dst", "no_handler", "unregistered")
 #: Why the broker could not deliver a message.
 UNDELIVERABLE_REASONS = ("unknown_dst", "unreachable", "overloaded", "too_large", "unregistered")
+#: Why a process could not send a message (each starts at 0, so a quiet process shows 0, not no data).
+OUTBOUND_DROP_REASONS = ("outbox_full", "too_large", "no_route", "unreachable", "overloaded")
 
 
 class BusMetrics:
@@ -85,7 +87,7 @@ class BusMetrics:
         self.requests_timed_out = 0
         self.requests_undeliverable = 0
         self.late_replies = 0
-        self.dropped_outbound: defaultdict[str, int] = defaultdict(int)
+        self.dropped_outbound: defaultdict[str, int] = defaultdict(int, dict.fromkeys(OUTBOUND_DROP_REASONS, 0))
         # Gauges read the state they describe when Prometheus scrapes, rather
         # than being copied into the metrics on every turn of the loop.
         self.outbox_depth: Callable[[], int] = lambda: 0

@@ -23,6 +23,8 @@ from kubesim.config import load
 from tests.chromium import chromium
 from tests.helpers import ROOT, default_cluster, kubesim
 
+pytestmark = pytest.mark.integration
+
 BUILTIN = sorted((ROOT / "config" / "chaos").glob("*.yaml"))
 #: Real seconds an experiment may take here (the longest, node-power-off, takes about a minute).
 RUN_TIMEOUT_S = 420

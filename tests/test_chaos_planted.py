@@ -26,6 +26,8 @@ import yaml
 
 from tests.helpers import ROOT, free_port, kubesim, stop, write_cluster
 
+pytestmark = pytest.mark.integration
+
 MEMBERS = ("store-0", "store-1", "store-2")
 
 KILL_ALL = {

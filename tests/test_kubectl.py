@@ -11,10 +11,13 @@ session at a terminal would. Each command and its output is appended to
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import os
 import select
 import shutil
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -22,7 +25,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import ROOT, default_cluster, kubesim, kubesim_out, stop, wait_until
+from tests.helpers import (
+    ROOT,
+    default_cluster,
+    kubesim,
+    kubesim_out,
+    stop_all,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -148,8 +158,7 @@ def k(tmp_path_factory):
         wait_until(nodes_ready, 120, "three Ready nodes through kubectl")
         yield kc
     finally:
-        for p in procs:
-            stop(p, 20)
+        stop_all(procs)
 
 
 def test_get_nodes_and_version(k):
@@ -344,4 +353,62 @@ def test_the_official_python_client(k):
         if len(running) == 2:
             w.stop()
     assert len(running) == 2
+    # update (PUT), the status subresource, deletecollection
+    cm = core.create_namespaced_config_map(NS, client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="py-cm", labels={"made-by": "py"}), data={"a": "1"}))
+    cm.data["a"] = "2"
+    assert core.replace_namespaced_config_map("py-cm", NS, cm).data == {"a": "2"}
+    assert apps.read_namespaced_deployment_status("py", NS).status.ready_replicas == 2
+    core.delete_collection_namespaced_config_map(NS, label_selector="made-by=py")
+    assert core.list_namespaced_config_map(NS, label_selector="made-by=py").items == []
     api_client.close()
+
+
+def test_a_pod_is_bound_through_pods_binding(k):
+    """What a scheduler does over HTTPS: POST a Binding; the pod lands on the node it names."""
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bound-by-hand", "namespace": NS},
+           "spec": {"schedulerName": "by-hand", "containers": [{"name": "c", "image": "kubesim/server"}]}}
+    k.run("apply", "-f", "-", stdin=json.dumps(pod))
+    conn, headers = _https(k)
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "bound-by-hand"},
+               "target": {"apiVersion": "v1", "kind": "Node", "name": "node-2"}}
+    conn.request("POST", f"/api/v1/namespaces/{NS}/pods/bound-by-hand/binding", body=json.dumps(binding),
+                 headers={**headers, "Content-Type": "application/json"})
+    resp = conn.getresponse()
+    assert resp.status == 201, resp.read()
+    conn.close()
+    assert k.json("get", "pod", "bound-by-hand", "-n", NS)["spec"]["nodeName"] == "node-2"
+
+
+def _https(k) -> tuple[http.client.HTTPSConnection, dict]:
+    """A raw HTTPS connection to the front, with the kubeconfig's CA and token."""
+    config = yaml.safe_load(Path(k.env["KUBECONFIG"]).read_text())
+    cluster = config["clusters"][0]["cluster"]
+    ctx = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+    host, port = cluster["server"].removeprefix("https://").split(":")
+    headers = {"Authorization": f"Bearer {config['users'][0]['user']['token']}"}
+    return http.client.HTTPSConnection(host, int(port), context=ctx, timeout=30), headers
+
+
+def test_a_watch_list_ends_its_initial_events_with_a_bookmark(k):
+    conn, headers = _https(k)
+    conn.request("GET", f"/api/v1/namespaces/{NS}/pods?watch=1&sendInitialEvents=true&allowWatchBookmarks=true"
+                        "&resourceVersionMatch=NotOlderThan&labelSelector=app%3Dweb", headers=headers)
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.getheader("content-type") == "application/json"
+    added = 0
+    while True:
+        event = json.loads(resp.readline())
+        if event["type"] == "BOOKMARK":
+            assert event["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+            break
+        assert event["type"] == "ADDED" and event["object"]["kind"] == "Pod"
+        added += 1
+    assert added == len(k.json("get", "pods", "-n", NS, "-l", "app=web")["items"])
+    conn.close()
+    conn, headers = _https(k)
+    conn.request("GET", f"/api/v1/namespaces/{NS}/pods?watch=1&resourceVersion=abc", headers=headers)
+    resp = conn.getresponse()
+    status = json.loads(resp.read())
+    assert resp.status == 400 and status["kind"] == "Status" and "resourceVersion" in status["message"]
+    conn.close()

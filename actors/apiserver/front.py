@@ -136,8 +136,9 @@ class HttpsFront(Actor):
             self._status(ex, exc)
 
     def _status(self, ex: Exchange, exc: st.ApiError, headers: list[tuple[str, str]] = ()) -> None:
-        if exc.code in (401, 403, 406, 415):
-            self.api.metrics.http_rejected.labels(exc.reason).inc()
+        # Refusals the front makes itself (credentials, URLs, bodies it cannot read); the API server
+        # counts its own in kubesim_apiserver_rejected_requests_total.
+        self.api.metrics.http_rejected.labels(exc.reason).inc()
         ex.respond(exc.code, [("content-type", JSON), *headers], _json(exc.status()))
 
     def _authenticate(self, req: HttpRequest) -> UserInfo:

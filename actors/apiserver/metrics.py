@@ -22,7 +22,8 @@ REJECT_REASONS = ("BadRequest", "Unauthorized", "Forbidden", "RequestEntityTooLa
                   "UnsupportedMediaType")
 #: Why the HTTPS front refused a connection or a request before it became an API call.
 HTTP_REJECT_REASONS = ("tls_handshake", "tls", "malformed_http", "request_too_large", "too_many_connections",
-                       "Unauthorized", "Forbidden", "NotAcceptable", "UnsupportedMediaType")
+                       "BadRequest", "Unauthorized", "Forbidden", "NotFound", "MethodNotAllowed", "NotAcceptable",
+                       "UnsupportedMediaType")
 
 
 class ApiServerMetrics:
