@@ -85,14 +85,15 @@ class Kubectl:
         return [KUBECTL, "--cache-dir", str(self.cache), *args]
 
     def run(self, *args: str, ok: bool = True, stdin: str | None = None, timeout_s: float = 60,
-            env: dict | None = None) -> subprocess.CompletedProcess:
+            env: dict | None = None, record: bool = True) -> subprocess.CompletedProcess:
         proc = subprocess.run(self.argv(*args), capture_output=True, text=True, input=stdin, timeout=timeout_s,
                               env=env or self.env)
-        with self.transcript.open("a") as f:
-            f.write(f"$ kubectl {' '.join(args)}\n{proc.stdout}{proc.stderr}")
-            if proc.returncode:
-                f.write(f"(exit {proc.returncode})\n")
-            f.write("\n")
+        if record:  # polls for a condition are left out of the transcript
+            with self.transcript.open("a") as f:
+                f.write(f"$ kubectl {' '.join(args)}\n{proc.stdout}{proc.stderr}")
+                if proc.returncode:
+                    f.write(f"(exit {proc.returncode})\n")
+                f.write("\n")
         if ok:
             assert proc.returncode == 0, f"kubectl {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
         return proc
@@ -100,8 +101,18 @@ class Kubectl:
     def out(self, *args: str, **kw) -> str:
         return self.run(*args, **kw).stdout
 
-    def json(self, *args: str) -> dict:
-        return json.loads(self.out(*args, "-o", "json"))
+    def json(self, *args: str, record: bool = True) -> dict:
+        return json.loads(self.out(*args, "-o", "json", record=record))
+
+    def poll(self, *args: str) -> str:
+        """kubectl's output, not recorded, "" if it failed (for wait_until)."""
+        proc = self.run(*args, ok=False, record=False, timeout_s=20)
+        return proc.stdout if proc.returncode == 0 else ""
+
+    def note(self, args: tuple[str, ...], printed: str) -> None:
+        """Put a streaming command and what it printed meanwhile in the transcript."""
+        with self.transcript.open("a") as f:
+            f.write(f"$ kubectl {' '.join(args)}   # streaming; what it printed before it was stopped:\n{printed}\n")
 
     def popen(self, *args: str) -> subprocess.Popen:
         return subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self.env)
@@ -151,7 +162,7 @@ def k(tmp_path_factory):
 
         def nodes_ready() -> bool:
             try:
-                out = kc.run("get", "nodes", ok=False, timeout_s=10)
+                out = kc.run("get", "nodes", ok=False, timeout_s=10, record=False)
             except subprocess.TimeoutExpired:
                 return False
             return out.returncode == 0 and out.stdout.count(" Ready ") == 3
@@ -195,7 +206,7 @@ def test_apply_a_directory_then_a_change_with_diff(k, tmp_path):
 
 
 def test_get_lists_with_kubernetes_columns(k):
-    wait_until(lambda: k.out("get", "pods", "-n", NS, "-l", "app=web").count("Running") == 3, 60,
+    wait_until(lambda: k.poll("get", "pods", "-n", NS, "-l", "app=web").count("Running") == 3, 60,
                "three web pods Running")
     wide = k.out("get", "pods", "-A", "-o", "wide").splitlines()
     assert wide[0].split() == ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE",
@@ -221,17 +232,19 @@ def test_describe_shows_events(k):
 
 
 def test_scale_and_watch_see_the_change(k):
-    watch = k.popen("get", "pods", "-n", NS, "-l", "app=web", "-w")
+    args = ("get", "pods", "-n", NS, "-l", "app=web", "-w")
+    watch = k.popen(*args)
     try:
-        read_until(watch, lambda line: "Running" in line, 30)  # the listing is printed first
+        listed = read_until(watch, lambda line: "Running" in line, 30)  # the listing is printed first
         out = k.out("scale", "deployment/web", "-n", NS, "--replicas=4")
         assert "deployment.apps/web scaled" in out
         seen = read_until(watch, lambda line: "Pending" in line or "ContainerCreating" in line, 60)
         assert "web-" in seen
+        k.note(args, listed + seen)
     finally:
         watch.kill()
         watch.wait()
-    wait_until(lambda: k.out("get", "deploy", "web", "-n", NS).split()[-4] == "4/4", 60, "4/4 ready")
+    wait_until(lambda: k.poll("get", "deploy", "web", "-n", NS).split()[-4:-3] == ["4/4"], 60, "4/4 ready")
 
 
 def test_rollout_set_image_history_undo(k):
@@ -251,12 +264,15 @@ def test_rollout_set_image_history_undo(k):
 
 def test_logs_and_follow(k):
     pod = k.json("get", "pods", "-n", NS, "-l", "app=web")["items"][0]["metadata"]["name"]
-    wait_until(lambda: "tick" in k.out("logs", pod, "-n", NS), 30, "a log line")
-    follow = k.popen("logs", "-f", pod, "-n", NS, "--tail=1")
+    wait_until(lambda: "tick" in k.poll("logs", pod, "-n", NS), 30, "a log line")
+    assert "tick" in k.out("logs", pod, "-n", NS, "--tail=3")
+    args = ("logs", "-f", pod, "-n", NS, "--tail=1")
+    follow = k.popen(*args)
     try:
         first = read_until(follow, lambda line: "tick" in line, 20)
         later = read_until(follow, lambda line: "tick" in line and line not in first, 20)
         assert later.strip() != first.strip()
+        k.note(args, first + later)
     finally:
         follow.kill()
         follow.wait()
@@ -273,8 +289,8 @@ def test_label_annotate_create_expose(k):
                                            "-n", NS)
     svc = k.json("get", "svc", "api", "-n", NS)
     assert svc["spec"]["selector"] == {"app": "api"} and svc["spec"]["clusterIP"].startswith("10.")
-    wait_until(lambda: len(k.json("get", "endpointslices", "-n", NS, "-l",
-                                  "kubernetes.io/service-name=api")["items"]) == 1, 60, "api's EndpointSlice")
+    wait_until(lambda: len(k.json("get", "endpointslices", "-n", NS, "-l", "kubernetes.io/service-name=api",
+                                  record=False)["items"]) == 1, 60, "api's EndpointSlice")
 
 
 def test_cordon_drain_uncordon(k):
@@ -293,7 +309,7 @@ def test_cordon_drain_uncordon(k):
 
 def test_delete_cascades(k):
     assert 'deployment.apps "api" deleted' in k.out("delete", "deployment", "api", "-n", NS)
-    wait_until(lambda: k.json("get", "pods", "-n", NS, "-l", "app=api")["items"] == [], 60,
+    wait_until(lambda: k.json("get", "pods", "-n", NS, "-l", "app=api", record=False)["items"] == [], 60,
                "api's pods gone with their Deployment")
     assert k.json("get", "replicasets", "-n", NS, "-l", "app=api")["items"] == []
 
