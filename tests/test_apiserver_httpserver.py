@@ -209,3 +209,75 @@ def test_a_slow_reader_is_buffered_not_blocking_and_drains(tmp_path):
         assert code == 200 and len(body) == 32 * len(big)
     finally:
         lp.close()
+
+
+def test_a_client_that_closes_a_stream_is_forgotten_at_once(tmp_path):
+    """close_notify then FIN on an open stream (how Go cancels a watch): on_close fires, the fd is dropped."""
+    closed = threading.Event()
+
+    def handler(req, ex):
+        ex.on_close = closed.set
+        ex.start(200, [("content-type", "application/json")])
+        ex.write(b"{}\n")
+
+    lp = Loop(tmp_path, handler)
+    try:
+        s = lp.tls()
+        s.sendall(b"GET /watch HTTP/1.1\r\nHost: h\r\n\r\n")
+        buf = b""
+        while b"{}" not in buf:
+            buf += s.recv(4096)
+        s.settimeout(1)
+        try:
+            s.unwrap()  # close_notify; the server closes rather than answer it, so this times out or ends
+        except (TimeoutError, OSError):
+            pass
+        assert closed.wait(5)
+        deadline = time.monotonic() + 5
+        while lp.server.connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert lp.server.connections == 0
+    finally:
+        lp.close()
+
+
+def test_head_gets_headers_only_even_from_a_handler_that_writes(tmp_path):
+    def handler(req, ex):
+        ex.start(200, [("content-type", "application/json")])
+        ex.write(b'{"a": 1}\n')  # h11 would refuse a body on HEAD; the exchange drops it
+        ex.end()
+
+    lp = Loop(tmp_path, handler)
+    try:
+        s = lp.tls()
+        s.sendall(b"HEAD /x HTTP/1.1\r\nHost: h\r\n\r\nGET /y HTTP/1.1\r\nHost: h\r\n\r\n")
+        buf = b""
+        while buf.count(b"HTTP/1.1 200") < 2 or not buf.endswith(b"0\r\n\r\n"):
+            chunk = s.recv(4096)
+            assert chunk
+            buf += chunk
+        assert buf.count(b'{"a": 1}') == 1  # only the GET carries the body
+    finally:
+        lp.close()
+
+
+def test_a_client_pipelining_without_end_while_it_is_served_is_cut_off(tmp_path):
+    def handler(req, ex):
+        ex.start(200, [("content-type", "application/json")])  # a stream that never ends
+
+    lp = Loop(tmp_path, handler)
+    try:
+        s = lp.tls()
+        s.sendall(b"GET /watch HTTP/1.1\r\nHost: h\r\n\r\n")
+        s.settimeout(5)
+        try:
+            for _ in range(64):  # 4 MiB of pipelined requests, more than the connection may hold
+                s.sendall(b"GET /more HTTP/1.1\r\nHost: h\r\nX-Pad: " + b"p" * 65000 + b"\r\n\r\n")
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+            pass
+        deadline = time.monotonic() + 5
+        while "pipelined_too_much" not in lp.rejected and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert "pipelined_too_much" in lp.rejected
+    finally:
+        lp.close()

@@ -203,6 +203,15 @@ def test_apply_a_directory_then_a_change_with_diff(k, tmp_path):
     assert doc["kind"] == "Deployment" and doc["spec"]["replicas"] == 3
     assert "kubectl.kubernetes.io/last-applied-configuration" in doc["metadata"]["annotations"]
     assert k.run("diff", "-f", str(manifests / "web.yaml"), ok=False).returncode == 0
+    # A second container: the patch carries strategic-merge directives ($setElementOrder/containers),
+    # which kubectl's default fieldValidation=Strict must not mistake for unknown fields.
+    sidecar = "\n        - {name: sidecar, image: busybox:1.37, command: [sleep, infinity]}\n"
+    (manifests / "web.yaml").write_text(WEB.replace("replicas: 2", "replicas: 3").rstrip("\n") + sidecar)
+    assert "deployment.apps/web configured" in k.out("apply", "-f", str(manifests / "web.yaml"))
+    (manifests / "web.yaml").write_text(WEB.replace("replicas: 2", "replicas: 3"))
+    assert "deployment.apps/web configured" in k.out("apply", "-f", str(manifests / "web.yaml"))
+    containers = k.json("get", "deploy", "web", "-n", NS)["spec"]["template"]["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["web"]
 
 
 def test_get_lists_with_kubernetes_columns(k):
@@ -247,14 +256,21 @@ def test_scale_and_watch_see_the_change(k):
     wait_until(lambda: k.poll("get", "deploy", "web", "-n", NS).split()[-4:-3] == ["4/4"], 60, "4/4 ready")
 
 
+def revisions(k) -> list[int]:
+    history = k.out("rollout", "history", "deployment/web", "-n", NS)
+    assert history.splitlines()[0].startswith("deployment.apps/web") and "REVISION" in history
+    return [int(line.split()[0]) for line in history.splitlines()[2:] if line.strip()]
+
+
 def test_rollout_set_image_history_undo(k):
+    # Revisions so far: the first template, the one with a sidecar, and the first again (which takes a
+    # new number, as a Deployment gives a template it returns to).
+    before = revisions(k)
+    assert before == sorted(before) and len(before) >= 2
     out = k.out("set", "image", "deployment/web", "web=nginx:1.28", "-n", NS)
     assert "deployment.apps/web image updated" in out
     k.out("rollout", "status", "deployment/web", "-n", NS, "--timeout=90s", timeout_s=100)
-    history = k.out("rollout", "history", "deployment/web", "-n", NS)
-    assert history.splitlines()[0].startswith("deployment.apps/web")
-    revisions = [line.split()[0] for line in history.splitlines()[2:] if line.strip()]
-    assert revisions == ["1", "2"], history
+    assert revisions(k) == [*before, before[-1] + 1]
     out = k.out("rollout", "undo", "deployment/web", "-n", NS)
     assert "deployment.apps/web rolled back" in out
     k.out("rollout", "status", "deployment/web", "-n", NS, "--timeout=90s", timeout_s=100)
@@ -342,6 +358,12 @@ def test_errors_are_kubernetes_statuses(k):
     assert denied.returncode == 1 and "Unauthorized" in denied.stderr
     invalid = k.run("apply", "-f", "-", ok=False, stdin=WEB.replace("name: web\n  namespace", "name: Bad_Name\n  namespace"))
     assert invalid.returncode == 1 and "Invalid value" in invalid.stderr
+    unknown = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: odd, namespace: shop}\ndata: {a: b}\nfoo: bar\n"
+    strict = k.run("apply", "-f", "-", ok=False, stdin=unknown)
+    assert strict.returncode == 1 and 'strict decoding error: unknown field "foo"' in strict.stderr
+    warned = k.run("apply", "--validate=warn", "-f", "-", stdin=unknown)
+    assert 'unknown field "foo"' in warned.stderr and "configmap/odd created" in warned.stdout
+    assert "foo" not in k.json("get", "configmap", "odd", "-n", NS)  # dropped, as the decoder drops it
 
 
 def test_the_official_python_client(k):

@@ -36,6 +36,8 @@ that knows a request can outlive its first answer (watches, log streams).
 from __future__ import annotations
 
 import itertools
+import json
+import resource
 import ssl
 from typing import Any
 
@@ -105,7 +107,7 @@ class HttpsFront(Actor):
             handler=self._handle, error_body=_status_body, now=self.clock.monotonic,
             counters=ServerCounters(on_connection=metrics.http_connections.set,
                                     on_rejected=lambda reason: metrics.http_rejected.labels(reason).inc()),
-            log_debug=self.log.debug)
+            log_debug=self.log.debug, max_connections=_connection_limit())
         self._listen()
         self.call_every(30.0, self.server.close_idle)
 
@@ -244,9 +246,9 @@ class HttpsFront(Actor):
             return
         if call.subresource == "log":
             if call.options.get("follow"):
-                self.spawn(self._follow_log(user, call, ex))
+                self.spawn(self._answering(ex, self._follow_log(user, call, ex)))
             else:
-                self.spawn(self._log(user, call, ex))
+                self.spawn(self._answering(ex, self._log(user, call, ex)))
             return
         body = None
         options = dict(call.options)
@@ -268,7 +270,7 @@ class HttpsFront(Actor):
                 body.setdefault("kind", call.kind.kind)
             warnings = self._field_validation(call, options, body)
         msg = ApiRequest(call.verb, call.resource, call.namespace, call.name, call.subresource, body, options)
-        self.spawn(self._call(user, call, msg, req, ex, warnings))
+        self.spawn(self._answering(ex, self._call(user, call, msg, req, ex, warnings)))
 
     def _field_validation(self, call: rest.Call, options: dict, body: Any) -> list[str]:
         """``fieldValidation``: Strict refuses unknown fields (400), Warn (the default) names them in
@@ -276,21 +278,36 @@ class HttpsFront(Actor):
         mode = options.get("fieldValidation") or "Warn"
         if mode not in ("Strict", "Warn", "Ignore"):
             raise st.bad_request(f'fieldValidation: invalid value "{mode}": must be Strict, Warn or Ignore')
-        if mode == "Ignore" or call.subresource or not isinstance(body, dict):
+        if call.subresource or not isinstance(body, dict):
             return []
         if call.verb not in ("create", "update") and options.get("patchType") not in ("merge", "strategic"):
             return []
         from actors.apiserver import openapi
 
-        unknown = openapi.unknown_fields(call.kind.kind, body)
+        # A strategic merge patch's directives ($patch, $setElementOrder/..., $retainKeys) are not fields.
+        unknown = openapi.unknown_fields(call.kind.kind, _without_directives(body))
         if not unknown:
             return []
         if mode == "Strict":
             fields = ", ".join(f'unknown field "{f}"' for f in unknown)
             raise st.bad_request(f"{call.kind.kind} in version \"{call.kind.version}\" cannot be handled as a "
                                  f"{call.kind.kind}: strict decoding error: {fields}")
+        # Warn and Ignore: the decoder drops what the schema does not have, so it is never stored.
+        for path in unknown:
+            _prune(body, path)
         options.pop("fieldValidation", None)  # what is left is known; the server's own check need not run
-        return [f'unknown field "{f}"' for f in unknown]
+        return [] if mode == "Ignore" else [f'unknown field "{f}"' for f in unknown]
+
+    async def _answering(self, ex: Exchange, work) -> None:
+        """Run a request's task; if it fails, the client still gets an answer (or its connection closes)."""
+        try:
+            await work
+        except Exception as exc:
+            self.log.exception("an HTTPS request failed", error=repr(exc))
+            if not ex.started:
+                self._status(ex, st.internal(f"the request could not be served: {type(exc).__name__}"))
+            else:
+                ex.abort()
 
     async def _call(self, user: UserInfo, call: rest.Call, msg: ApiRequest, req: HttpRequest, ex: Exchange,
                     warnings: list[str]) -> None:
@@ -298,7 +315,8 @@ class HttpsFront(Actor):
         if ex.closed:
             return
         headers = [("content-type", JSON)]
-        headers += [("warning", f'299 - "{w}"') for w in warnings]
+        # RFC 7234 warn-text is a quoted string; JSON's escaping keeps it one line of ASCII whatever the field.
+        headers += [("warning", f"299 - {json.dumps(w)}") for w in warnings]
         if code < 300 and call.verb in ("get", "list") and not call.subresource:
             table = tables.wants_table(req.header("accept"))
             if table is not None:
@@ -375,6 +393,8 @@ class HttpsFront(Actor):
             await self.sleep(LOG_FOLLOW_INTERVAL_S)
             if ex.closed:
                 return
+            if ex.buffered > STREAM_HIGH_WATER:
+                continue  # the client is not reading: fetch nothing more until it does
             finished = self._container_finished(call)
             since = max(1, int(self.clock.wall() - cursor.last_time) + 2) if cursor.last_time else None
             req = self._log_request(call, timestamps=True)
@@ -463,6 +483,41 @@ def _non_resource_allowed(user: UserInfo, path: str, verb: str) -> tuple[bool, s
     return False, ""
 
 
+def _connection_limit() -> int:
+    """Connections the front accepts: half the file descriptors the process may open, at most 1000
+    (the bus and the store links need the rest)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(16, min(1000, soft // 2))
+
+
+def _without_directives(value: Any) -> Any:
+    """A patch without its strategic-merge directives (keys starting with ``$``), for the schema check."""
+    if isinstance(value, dict):
+        return {k: _without_directives(v) for k, v in value.items() if not (isinstance(k, str) and k.startswith("$"))}
+    if isinstance(value, list):
+        return [_without_directives(v) for v in value]
+    return value
+
+
+def _prune(obj: Any, path: str) -> None:
+    """Remove the field at ``path`` (``spec.template.spec.containers[0].imagee``) from ``obj``."""
+    steps: list[str | int] = []
+    for part in path.split("."):
+        name, _, rest_ = part.partition("[")
+        if name:
+            steps.append(name)
+        for index in filter(None, rest_.replace("]", "").split("[")) if rest_ else ():
+            steps.append(int(index))
+    target = obj
+    for step in steps[:-1]:
+        try:
+            target = target[step]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(target, dict) and isinstance(steps[-1], str):
+        target.pop(steps[-1], None)
+
+
 def _limit_bytes(text: str, limit: Any) -> str:
     if isinstance(limit, int) and limit > 0:
         return text.encode()[:limit].decode(errors="ignore")
@@ -512,9 +567,13 @@ class _WatchStream:
 
     def begin(self, watcher) -> None:
         self.watcher = watcher
+        # sendInitialEvents: the state the watch starts from is queued first; once that many events are
+        # out, a bookmark at the revision it was taken at says so.
+        self._initial_left = len(watcher.outbox.queue)
+        self._initial_rv = str(watcher.queued_rv)
         self.ex.start(200, [("content-type", JSON)])
-        if self.initial_events:
-            self.front.call_later(0, self._initial_end_if_idle)
+        if self.initial_events and self._initial_left == 0:
+            self.front.call_later(0, self._initial_end, self._initial_rv)
 
     def on_events(self, msg: ApiWatchEvents) -> None:
         if self.ex.closed or self.ex.finished:
@@ -534,21 +593,20 @@ class _WatchStream:
                 "metadata": {"resourceVersion": msg.resource_version}}}))
         if lines:
             self.ex.write(b"\n".join(lines) + b"\n")
-        if self.initial_events and msg.events and not self.watcher.outbox.queue:
-            self._initial_end(msg.resource_version)
+        if self.initial_events and msg.events:
+            self._initial_left -= len(msg.events)
+            if self._initial_left <= 0:
+                self._initial_end(self._initial_rv)
         # Acknowledge on a later turn (acknowledging inside the API server's flush would reorder it),
         # and only while the client keeps up.
         self._unacked = max(self._unacked, msg.seq)
         if self.ex.buffered < STREAM_HIGH_WATER:
             self.front.call_later(0, self._ack)
 
-    def _initial_end_if_idle(self) -> None:
-        w = self.watcher
-        if self.initial_events and w is not None and not w.outbox.queue and w.outbox.seq == 0:
-            self._initial_end(str(w.queued_rv))
-
     def _initial_end(self, rv: str) -> None:
         """``sendInitialEvents``: a bookmark marks the end of the initial state (the watch-list protocol)."""
+        if not self.initial_events or self.ex.closed:
+            return
         self.initial_events = False
         kind = self.call.kind
         self.ex.write(_json({"type": "BOOKMARK", "object": {

@@ -45,6 +45,8 @@ READ_BUDGET = 256 * 1024
 RECV_BYTES = 64 * 1024
 #: Longest request line plus headers h11 holds while it waits for the rest.
 MAX_HEAD_BYTES = 64 * 1024
+#: Bytes a client may send ahead (pipelined requests) while one of its requests is being answered.
+MAX_PIPELINED_BYTES = 1024 * 1024
 #: A connection with no request in flight and nothing heard for this long is closed (client-go's idle
 #: connections are reopened on demand, as behind any load balancer).
 IDLE_TIMEOUT_S = 300.0
@@ -81,8 +83,10 @@ class HttpRequest:
 class Exchange:
     """One request's answer, whole or streamed; it does nothing once its connection has closed."""
 
-    def __init__(self, conn: _Connection) -> None:
+    def __init__(self, conn: _Connection, head: bool = False) -> None:
         self._conn = conn
+        self.head = head
+        """A HEAD request: its answer has headers only (h11 refuses a body), whatever the handler writes."""
         self.started = False
         self.finished = False
         self.status = 0
@@ -118,8 +122,12 @@ class Exchange:
         self._conn.send(h11.Response(status_code=status, headers=headers))
 
     def write(self, data: bytes) -> None:
-        if self.started and not self.finished and not self.closed and data:
+        if self.started and not self.finished and not self.closed and data and not self.head:
             self._conn.send(h11.Data(data=data))
+
+    def abort(self) -> None:
+        """Close the connection mid-answer (the client sees the stream end without its last chunk)."""
+        self._conn.close()
 
     def end(self) -> None:
         if not self.started or self.finished or self.closed:
@@ -176,9 +184,10 @@ class _Connection:
             self.heard = self.server.now()
             self._received(data)
         if eof and not self.closed:
+            # The client is gone (a cancelled watch closes its connection): whatever it asked for is
+            # abandoned, as Go's server cancels a request whose connection ends; its on_close cleans up.
             self._received(b"")
-            if not self.closed and (self.exchange is None or self.exchange.finished):
-                self.close()
+            self.close()
 
     def _received(self, data: bytes) -> None:
         if self.tls is None:
@@ -207,16 +216,18 @@ class _Connection:
                 plain = self.tls.read(RECV_BYTES)
             except ssl.SSLWantReadError:
                 return
-            except ssl.SSLZeroReturnError:
+            except ssl.SSLZeroReturnError:  # close_notify: the client is done with this connection
                 self._feed(b"")
+                self.close()
                 return
             except ssl.SSLError as exc:
                 self.server.counters.on_rejected("tls")
                 self.server.log_debug("TLS error", peer=self.peer, error=str(exc))
                 self.close()
                 return
-            if not plain:
+            if not plain:  # close_notify, as SSLObject reports it
                 self._feed(b"")
+                self.close()
                 return
             self._feed(plain)
 
@@ -225,6 +236,12 @@ class _Connection:
             self.h.receive_data(plain)
         except h11.RemoteProtocolError:
             pass  # reported by next_event below
+        if self.exchange is not None and len(self.h.trailing_data[0]) > MAX_PIPELINED_BYTES:
+            # h11 holds what arrives while a request is being answered (pipelining); a client that keeps
+            # sending meanwhile is not owed the memory.
+            self.server.counters.on_rejected("pipelined_too_much")
+            self.close()
+            return
         self._next_events()
 
     def _next_events(self) -> None:
@@ -272,7 +289,7 @@ class _Connection:
             query=parse_qs(parts.query, keep_blank_values=True),
             headers=[(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in head.headers],
             body=body, peer=self.peer)
-        self.exchange = exchange = Exchange(self)
+        self.exchange = exchange = Exchange(self, head=request.method == "HEAD")
         try:
             self.server.handler(request, exchange)
         except Exception as exc:  # a bug in a handler costs this request, not the loop
@@ -349,12 +366,14 @@ class _Connection:
         self.server.runtime.want_write(self.fd, None)
         if self._close_after_flush:
             self.close()
-            return
-        if self.exchange is not None and self.exchange.on_drain is not None:
-            self.exchange.on_drain()
 
     def _on_writable(self) -> None:
         self._flush()
+        exchange = self.exchange
+        if not self.outbuf and exchange is not None and exchange.on_drain is not None:
+            # On a later turn, never from inside a write: a producer that writes again from on_drain
+            # would otherwise run inside its own write (and reorder what it sends).
+            self.server.runtime.call_later(0, exchange.on_drain)
 
     def exchange_done(self, exchange: Exchange) -> None:
         """The answer has ended: on a keep-alive connection, go on to the next request."""
@@ -448,7 +467,14 @@ class HttpServer:
                 sock, addr = self._listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:
+            except OSError as exc:
+                # Out of file descriptors (EMFILE): the listener stays readable, so stop watching it for
+                # a second instead of spinning; the pending connections wait in the backlog.
+                self.counters.on_rejected("too_many_connections")
+                self.log_debug("accept failed; pausing", error=str(exc))
+                listener = self._listener
+                self.runtime.unwatch_fd(listener.fileno())
+                self.runtime.call_later(1.0, self._rewatch, listener)
                 return
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -465,6 +491,10 @@ class HttpServer:
             self._connections[conn.fd] = conn
             self.runtime.watch_fd(conn.fd, conn.on_readable)
             self.counters.on_connection(len(self._connections))
+
+    def _rewatch(self, listener: socket.socket) -> None:
+        if self._listener is listener:
+            self.runtime.watch_fd(listener.fileno(), self._accept)
 
     def forget(self, conn: _Connection) -> None:
         if self._connections.pop(conn.fd, None) is not None:

@@ -21,7 +21,8 @@ _STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 REJECT_REASONS = ("BadRequest", "Unauthorized", "Forbidden", "RequestEntityTooLarge", "Invalid", "Malformed",
                   "UnsupportedMediaType")
 #: Why the HTTPS front refused a connection or a request before it became an API call.
-HTTP_REJECT_REASONS = ("tls_handshake", "tls", "malformed_http", "request_too_large", "too_many_connections",
+HTTP_REJECT_REASONS = ("tls_handshake", "tls", "malformed_http", "request_too_large", "pipelined_too_much",
+                       "too_many_connections",
                        "BadRequest", "Unauthorized", "Forbidden", "NotFound", "MethodNotAllowed", "NotAcceptable",
                        "UnsupportedMediaType")
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import yaml
 
@@ -91,7 +92,7 @@ def parse_call(method: str, path: str, query: dict[str, list[str]]) -> Call:
     group version: ``[namespaces/<ns>/]<resource>[/<name>[/<subresource>]]``, where
     ``namespaces/<name>`` on its own is the Namespace object itself.
     """
-    segments = [s for s in path.split("/") if s]
+    segments = [unquote(s) for s in path.split("/") if s]  # names are percent-encoded in URLs
     if len(segments) >= 2 and segments[0] == "api":
         group, version, rest = "", segments[1], segments[2:]
     elif len(segments) >= 3 and segments[0] == "apis":
@@ -141,7 +142,9 @@ def parse_call(method: str, path: str, query: dict[str, list[str]]) -> Call:
 
 
 def _verb(method: str, named: bool, sub: bool, options: dict[str, Any]) -> str | None:
-    if method in ("GET", "HEAD"):
+    if method == "HEAD":  # headers only: never a stream
+        return "get" if named else "list"
+    if method == "GET":
         if options.get("watch"):
             return "watch"
         return "get" if named else "list"

@@ -724,7 +724,7 @@ class ApiServer(Actor):
                     obj, extra_cmp, extra_ops = await self._allocate(obj, None)
                     compare += extra_cmp
                 success = [{"op": "put", "key": key, "value": self._encode(obj)}] + extra_ops
-                if dry:  # everything a create checks, nothing written (its allocations are not kept either)
+                if dry:  # (the put above was encoded: what a real create would refuse is refused)  # everything a create checks, nothing written (its allocations are not kept either)
                     if await self._read(key.decode()) is not None:
                         raise st.already_exists(kind.resource, meta["name"], kind.group)
                     return obj
@@ -793,6 +793,8 @@ class ApiServer(Actor):
                 if not fresh:  # answered from what the store holds now, like every other answer
                     found, fresh = await self._read(key), True
                     continue
+                if new is not None:
+                    self._encode(new)  # what a real write would refuse (too large, unencodable) is refused
                 return 200, new if new is not None else old
             compare = [{"key": kb, "target": "mod", "result": "=", "value": mod}]
             extra_cmp: list = []
@@ -1036,10 +1038,13 @@ class ApiServer(Actor):
         self._flush(w)
 
     def open_watch(self, msg: ApiWatch, user: UserInfo, client: str,
-                   sink: Callable[[ApiWatchEvents], None]) -> _Watcher:
+                   sink: Callable[[ApiWatchEvents], None], window: int = 4) -> _Watcher:
         """A watch for another front: its messages go to ``sink``, which acknowledges them with
-        :meth:`ack_watch` as its client takes them; :meth:`close_watch` ends it. Refusals raise ApiError."""
-        w = self._start_watch(msg, user, client, client, sink)
+        :meth:`ack_watch` as its client takes them; :meth:`close_watch` ends it. Refusals raise ApiError.
+
+        ``window`` (messages unacknowledged at once) is small: a front holds what it was sent in a
+        socket buffer, so this is what one client that stops reading can cost it."""
+        w = self._start_watch(msg, user, client, client, sink, window)
         self.call_later(0, self._flush, w)  # after the caller has kept the handle
         return w
 
@@ -1053,7 +1058,7 @@ class ApiServer(Actor):
             self._drop(w)
 
     def _start_watch(self, msg: ApiWatch, user: UserInfo, client: str, identity: str,
-                     sink: Callable[[ApiWatchEvents], None] | None = None) -> _Watcher:
+                     sink: Callable[[ApiWatchEvents], None] | None = None, window: int | None = None) -> _Watcher:
         kind = lookup(msg.resource) if isinstance(msg.resource, str) else None
         if kind is None or kind.resource != msg.resource:
             raise st.ApiError(404, "NotFound", f"the server could not find the requested resource ({msg.resource!r})")
@@ -1070,7 +1075,7 @@ class ApiServer(Actor):
         if old is not None and old.identity != identity:
             raise st.forbidden("a watch with that id belongs to another identity")
         self._drop(old)
-        outbox = Outbox(self.options.watch_window, self.options.watcher_buffer,
+        outbox = Outbox(window or self.options.watch_window, self.options.watcher_buffer,
                         max(1024, self.options.max_response_bytes // 2))
         w = _Watcher(client, msg.watch_id, kind, f, outbox, self.clock.monotonic(), identity,
                      index=f.index_term(c.cache.indexed), sink=sink)
@@ -1185,8 +1190,13 @@ class ApiServer(Actor):
     def _emit(self, w: _Watcher, msg: ApiWatchEvents) -> None:
         if w.sink is None:
             self.send(w.client, msg)
-        else:
+            return
+        try:
             w.sink(msg)
+        except Exception:  # one front's broken stream must not stop the events every other watcher is owed
+            self.log.exception("a watch sink failed; its watch is dropped", client=w.client,
+                               resource=w.kind.resource)
+            self._drop(w)
 
     def _send_closed(self, client: str, watch_id: str, seq: int, err: st.ApiError) -> None:
         self.send(client, ApiWatchEvents(watch_id, seq, [], "", err.status()))
