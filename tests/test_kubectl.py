@@ -398,7 +398,9 @@ def test_the_official_python_client(k):
         metadata=client.V1ObjectMeta(name="py-cm", labels={"made-by": "py"}), data={"a": "1"}))
     cm.data["a"] = "2"
     assert core.replace_namespaced_config_map("py-cm", NS, cm).data == {"a": "2"}
-    assert apps.read_namespaced_deployment_status("py", NS).status.ready_replicas == 2
+    # The status subresource: the Deployment controller reports both pods ready a moment after they are.
+    wait_until(lambda: apps.read_namespaced_deployment_status("py", NS).status.ready_replicas == 2, 30,
+               "py's status to say 2 ready replicas")
     core.delete_collection_namespaced_config_map(NS, label_selector="made-by=py")
     assert core.list_namespaced_config_map(NS, label_selector="made-by=py").items == []
     api_client.close()
