@@ -32,15 +32,13 @@ import base64
 import hashlib
 from dataclasses import dataclass
 
-from actors.apiserver.kinds import KINDS, Kind
+from actors.apiserver.kinds import KINDS, UNSTORED, Kind
 
 __all__ = [
     "AGGREGATED_VERSIONS",
     "EXTRA_RESOURCES",
-    "EXTRA_SUBRESOURCES",
     "STORED_VERBS",
     "SUBRESOURCES",
-    "ExtraResource",
     "MediaRange",
     "Subresource",
     "aggregated",
@@ -79,38 +77,8 @@ SUBRESOURCES: dict[str, Subresource] = {
     "eviction": Subresource(("create",), "policy/v1", "Eviction"),
 }
 
-EXTRA_SUBRESOURCES: dict[str, tuple[str, ...]] = {"Pod": ("eviction",)}
-"""Subresources served besides those a kind's :attr:`Kind.subresources` lists.
-
-``kubectl drain`` looks for ``pods/eviction`` (kind Eviction in policy/v1)
-in ``/api/v1`` before it evicts; it is listed whether or not the kinds table
-names it (a kind listing it too is not listed twice).
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class ExtraResource:
-    """A resource served that is not a stored kind (nothing to list or watch)."""
-
-    group_version: str
-    resource: str
-    kind: str
-    verbs: tuple[str, ...]
-    namespaced: bool = False
-
-    @property
-    def singular(self) -> str:
-        return self.kind.lower()
-
-
-EXTRA_RESOURCES: tuple[ExtraResource, ...] = (
-    # kubectl auth can-i posts the first; webhooks and tools the second.
-    ExtraResource("authorization.k8s.io/v1", "selfsubjectaccessreviews",
-                  "SelfSubjectAccessReview", ("create",)),
-    ExtraResource("authorization.k8s.io/v1", "subjectaccessreviews",
-                  "SubjectAccessReview", ("create",)),
-)
-"""Resources without storage, served by the HTTP front; add new ones here."""
+EXTRA_RESOURCES = UNSTORED
+"""Resources without storage (the access reviews), from :data:`~actors.apiserver.kinds.UNSTORED`."""
 
 # Kubernetes lists groups by priority (kube-apiserver's apiVersionPriorities),
 # not by name; groups it does not rank follow, by name.
@@ -167,10 +135,9 @@ def _resources() -> dict[str, list[_Resource]]:
             name=k.resource, singular=k.singular, namespaced=k.namespaced, group="", version="",
             kind=k.kind, verbs=STORED_VERBS, short_names=k.short_names, categories=k.categories,
             storage_version_hash=_storage_version_hash(k)))
-        subs = dict.fromkeys((*k.subresources, *EXTRA_SUBRESOURCES.get(k.kind, ())))
-        listed.extend(_subresource(k, name) for name in subs)
+        listed.extend(_subresource(k, name) for name in k.subresources)
     for extra in EXTRA_RESOURCES:
-        by_gv.setdefault(extra.group_version, []).append(_Resource(
+        by_gv.setdefault(extra.api_version, []).append(_Resource(
             name=extra.resource, singular=extra.singular, namespaced=extra.namespaced,
             group="", version="", kind=extra.kind, verbs=extra.verbs))
     for listed in by_gv.values():
@@ -180,7 +147,7 @@ def _resources() -> dict[str, list[_Resource]]:
 
 # A subresource nobody described would be listed wrongly; say so at import.
 for _k in KINDS.values():
-    for _name in (*_k.subresources, *EXTRA_SUBRESOURCES.get(_k.kind, ())):
+    for _name in _k.subresources:
         assert _name in SUBRESOURCES, f"{_k.resource}/{_name}: no entry in SUBRESOURCES"
 del _k, _name
 

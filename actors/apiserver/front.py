@@ -52,15 +52,13 @@ from actors.apiserver.httpserver import (
     HttpServer,
     ServerCounters,
 )
+from actors.apiserver.kinds import KUBERNETES_VERSION, registry_key
 from actors.apiserver.rbac import Attributes, UserInfo
 from actors.apiserver.server import ApiServer
 from actors.messages import ApiRequest, ApiWatch, ApiWatchEvents
 from bus.runtime import Actor
 
-__all__ = ["HttpsFront", "KUBERNETES_VERSION"]
-
-KUBERNETES_VERSION = (1, 32, 0)
-"""The Kubernetes release whose API kubesim speaks; kubectl's version skew checks read it from /version."""
+__all__ = ["HttpsFront"]
 
 JSON = "application/json"
 #: A stream whose client has this much unread is not given more until it drains (its watch backs up
@@ -414,7 +412,7 @@ class HttpsFront(Actor):
         cache = self.api._ready_cache(call.kind)
         if cache is None:
             return False
-        pod = cache.objects.get(f"/registry/pods/{call.namespace}/{call.name}")
+        pod = cache.objects.get(registry_key(call.kind, call.namespace, call.name))
         if pod is None:
             return True
         status = pod.get("status") or {}

@@ -27,7 +27,10 @@ from typing import Any
 
 __all__ = [
     "KINDS",
+    "KUBERNETES_VERSION",
+    "UNSTORED",
     "Kind",
+    "Unstored",
     "UnknownKind",
     "for_object",
     "lookup",
@@ -36,6 +39,9 @@ __all__ = [
 ]
 
 REGISTRY_ROOT = "/registry"
+
+KUBERNETES_VERSION = (1, 32, 0)
+"""The Kubernetes release whose API kubesim serves (its ``/version``, its OpenAPI documents)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +131,37 @@ _ALL = (
 
 KINDS: dict[str, Kind] = {k.kind: k for k in _ALL}
 """Every kind served, by its ``kind`` name (``"Pod"``, ``"Deployment"``...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unstored:
+    """A resource served without storage: a request is answered and nothing is kept (nothing to list or watch)."""
+
+    kind: str
+    api_version: str
+    resource: str
+    verbs: tuple[str, ...] = ("create",)
+    namespaced: bool = False
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    @property
+    def version(self) -> str:
+        return self.api_version.rpartition("/")[2]
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+
+UNSTORED: tuple[Unstored, ...] = (
+    # kubectl auth can-i posts the first; webhooks and tools the second. RBAC answers both.
+    Unstored("SelfSubjectAccessReview", "authorization.k8s.io/v1", "selfsubjectaccessreviews"),
+    Unstored("SubjectAccessReview", "authorization.k8s.io/v1", "subjectaccessreviews"),
+)
+"""Resources served besides :data:`KINDS` (by the HTTPS front, discovery and OpenAPI alike)."""
 
 # Every lower-case name a kind answers to. No two kinds share one (checked
 # at import: a clash would make lookup ambiguous).

@@ -51,7 +51,8 @@ from typing import Any
 
 import orjson
 
-from actors.apiserver.kinds import KINDS, Kind
+from actors.apiserver import kinds
+from actors.apiserver.kinds import KINDS, UNSTORED, Kind, Unstored
 
 __all__ = [
     "EXTRA_ENDPOINTS",
@@ -70,7 +71,7 @@ __all__ = [
 Json = Any
 """A JSON value as Python holds it: dict, list, str, int, float, bool or None."""
 
-KUBERNETES_VERSION = "v1.32.0"
+KUBERNETES_VERSION = "v{}.{}.{}".format(*kinds.KUBERNETES_VERSION)
 """The release whose API the documents describe (``info.version``)."""
 
 _SOURCE = ("kubernetes-json-schema", "v1.32.0-local", "_definitions.json")
@@ -106,42 +107,33 @@ SUBRESOURCES: dict[str, Subresource] = {
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """An endpoint the HTTP front serves that the kinds table does not name.
-
-    Either a subresource of a stored kind (served as :data:`SUBRESOURCES` says), or a
-    resource without storage, served with :attr:`verbs` on :attr:`definition` bodies.
-    """
+    """A resource without storage the HTTP front serves, with :attr:`verbs` on :attr:`definition` bodies."""
 
     group_version: str
-    """The document that lists it: ``v1``, ``authorization.k8s.io/v1``..."""
+    """The document that lists it: ``authorization.k8s.io/v1``..."""
     resource: str
-    subresource: str = ""
-    """The subresource's name; ``""`` for a resource of its own."""
-    definition: str = ""
-    """A resource's request and response body (its kind is the definition's own)."""
-    verbs: tuple[str, ...] = ()
-    """A resource's Kubernetes verbs; only ``create`` is described so far."""
+    definition: str
+    """Its request and response body (its kind is the definition's own)."""
+    verbs: tuple[str, ...]
+    """Its Kubernetes verbs; only ``create`` is described so far."""
     namespaced: bool = False
 
 
-EXTRA_ENDPOINTS: tuple[Endpoint, ...] = (
-    # kubectl drain evicts; listed even if the kinds table does not name it (then only once).
-    Endpoint("v1", "pods", "eviction"),
-    # kubectl auth can-i posts the first; webhooks and tools the second. Nothing to list or watch.
-    Endpoint("authorization.k8s.io/v1", "selfsubjectaccessreviews",
-             definition="io.k8s.api.authorization.v1.SelfSubjectAccessReview", verbs=("create",)),
-    Endpoint("authorization.k8s.io/v1", "subjectaccessreviews",
-             definition="io.k8s.api.authorization.v1.SubjectAccessReview", verbs=("create",)),
-)
-"""Endpoints beyond :data:`~actors.apiserver.kinds.KINDS`; add new ones here (and in :data:`SUBRESOURCES`)."""
+def _definition_of(u: Unstored) -> str:
+    """Kubernetes' definition name for a kind: ``io.k8s.api.<group's first label>.<version>.<Kind>``."""
+    return f"io.k8s.api.{u.group.split('.')[0] or 'core'}.{u.version}.{u.kind}"
+
+
+EXTRA_ENDPOINTS: tuple[Endpoint, ...] = tuple(
+    Endpoint(u.api_version, u.resource, _definition_of(u), u.verbs, u.namespaced) for u in UNSTORED)
+"""Endpoints beyond :data:`~actors.apiserver.kinds.KINDS`, from :data:`~actors.apiserver.kinds.UNSTORED`."""
 
 
 def _check_subresources() -> None:
     """A subresource nobody described would be written wrongly: say so at import (no schema is read)."""
-    named = [(k.resource, s) for k in KINDS.values() for s in k.subresources]
-    named += [(e.resource, e.subresource) for e in EXTRA_ENDPOINTS if e.subresource]
-    for resource, sub in named:
-        assert sub in SUBRESOURCES, f"{resource}/{sub}: no entry in openapi.SUBRESOURCES"
+    for kind in KINDS.values():
+        for sub in kind.subresources:
+            assert sub in SUBRESOURCES, f"{kind.resource}/{sub}: no entry in openapi.SUBRESOURCES"
 
 
 _check_subresources()
@@ -816,12 +808,6 @@ def _resources_path(group_version: str) -> _Path:
     return _Path(_prefix(group_version) + "/", (), (op,))
 
 
-def _subresources(kind: Kind) -> list[str]:
-    extra = [e.subresource for e in EXTRA_ENDPOINTS if e.subresource and e.resource == kind.resource
-             and e.group_version == kind.api_version]
-    return list(dict.fromkeys((*kind.subresources, *extra)))
-
-
 def _group_versions() -> list[str]:
     """Every group version with a document: those of the kinds and of :data:`EXTRA_ENDPOINTS`, sorted."""
     return sorted({k.api_version for k in KINDS.values()} | {e.group_version for e in EXTRA_ENDPOINTS})
@@ -832,8 +818,8 @@ def _paths(group_version: str) -> list[_Path]:
     for kind in KINDS.values():
         if kind.api_version == group_version:
             paths.extend(_kind_paths(kind))
-            paths.extend(_subresource_path(kind, sub) for sub in _subresources(kind))
-    paths.extend(_resource_path(e) for e in EXTRA_ENDPOINTS if e.group_version == group_version and not e.subresource)
+            paths.extend(_subresource_path(kind, sub) for sub in kind.subresources)
+    paths.extend(_resource_path(e) for e in EXTRA_ENDPOINTS if e.group_version == group_version)
     return paths
 
 
@@ -1033,7 +1019,7 @@ def _definitions_by_kind() -> dict[str, str]:
     """Kind name -> definition, for the kinds stored and the bodies of the other endpoints."""
     found = {name: _definition_of(kind) for name, kind in KINDS.items()}
     bodies = [s.definition for s in SUBRESOURCES.values() if s.definition and s.definition != TEXT]
-    bodies += [e.definition for e in EXTRA_ENDPOINTS if e.definition]
+    bodies += [e.definition for e in EXTRA_ENDPOINTS]
     for definition in bodies:
         found.setdefault(_gvk_of(definition)["kind"], definition)
     return found

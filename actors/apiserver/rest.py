@@ -24,26 +24,11 @@ import yaml
 
 from actors.apiserver import protobuf
 from actors.apiserver import status as st
-from actors.apiserver.kinds import KINDS, Kind
+from actors.apiserver.kinds import KINDS, UNSTORED, Kind, Unstored
 
-__all__ = ["Call", "VirtualResource", "VIRTUAL", "decode_body", "parse_call", "patch_type", "query_options"]
+__all__ = ["Call", "decode_body", "parse_call", "patch_type", "query_options"]
 
-#: Resources served by the front itself rather than stored: the authorization reviews.
-@dataclass(frozen=True, slots=True)
-class VirtualResource:
-    group: str
-    version: str
-    resource: str
-    kind: str
-    namespaced: bool = False
-
-
-VIRTUAL = {
-    ("authorization.k8s.io", "selfsubjectaccessreviews"): VirtualResource(
-        "authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview"),
-    ("authorization.k8s.io", "subjectaccessreviews"): VirtualResource(
-        "authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview"),
-}
+_UNSTORED: dict[tuple[str, str], Unstored] = {(u.group, u.resource): u for u in UNSTORED}
 
 _BY_GROUP_RESOURCE: dict[tuple[str, str], Kind] = {(k.group, k.resource): k for k in KINDS.values()}
 
@@ -76,7 +61,7 @@ class Call:
     name: str = ""
     subresource: str = ""
     kind: Kind | None = None
-    virtual: VirtualResource | None = None
+    virtual: Unstored | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -122,7 +107,7 @@ def parse_call(method: str, path: str, query: dict[str, list[str]]) -> Call:
     if resource == "namespaces" and namespace:
         raise _not_found(path)  # /api/v1/namespaces/a/namespaces/b
     kind = _BY_GROUP_RESOURCE.get((group, resource))
-    virtual = VIRTUAL.get((group, resource)) if kind is None else None
+    virtual = _UNSTORED.get((group, resource)) if kind is None else None
     if kind is None and virtual is None:
         raise _not_found(path)
     if kind is not None:
