@@ -568,3 +568,38 @@ class ProxyRules:
     """Service ports proxied."""
     endpoints: int
     """Endpoints those ports list, usable or not."""
+
+
+# --- The log collector (actors.logcollector) ------------------------------------------
+#
+# Every process ships its lines to the collector (``logs.Push``, declared in the bus); anyone may query them, as
+# Grafana queries Loki: the collector holds what the cluster's components logged, which an RBAC'd API does not.
+
+
+@message("logs.Query")
+class LogQuery:
+    """Lines the collector holds (see :class:`actors.logcollector.store.Query` for each filter)."""
+
+    component: str = ""
+    namespace: str = ""
+    pod: str = ""
+    container: str = ""
+    previous: bool = False
+    """Only the previous run of the container (the one before its newest)."""
+    trace_id: str = ""
+    level: str = ""
+    grep: str = ""
+    since: float = 0.0
+    """Unix time (real seconds): lines at or after it."""
+    after_seq: int = 0
+    limit: int = 1000
+    wait_s: float = 0.0
+    """Real seconds to wait for a first matching line before answering with none (a follower's long poll)."""
+
+
+@message("logs.Entries")
+class LogEntries:
+    entries: list
+    """Each ``[seq, *bus.logship.ENTRY_FIELDS]``, oldest first."""
+    last_seq: int
+    """The newest line the collector holds: a follower that got no line resumes after it."""

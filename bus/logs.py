@@ -37,8 +37,11 @@ def _add_trace(_logger, _method, event_dict):
     return event_dict
 
 
-def configure(process: str, level: str = "info", fmt: str | None = None) -> None:
-    """Set up structlog for this process. ``$LOG_FORMAT`` wins over ``fmt``; console by default."""
+def configure(process: str, level: str = "info", fmt: str | None = None, ship=None) -> None:
+    """Set up structlog for this process. ``$LOG_FORMAT`` wins over ``fmt``; console by default.
+
+    ``ship``: a processor that copies each line for the log collector (:func:`bus.logship.ship_processor`);
+    it sees the line with its level and trace id, before it is rendered."""
     fmt = (os.environ.get("LOG_FORMAT") or fmt or "console").lower()
     if fmt not in ("console", "json"):
         raise ValueError(f"LOG_FORMAT: expected 'console' or 'json', got {fmt!r}")
@@ -50,6 +53,8 @@ def configure(process: str, level: str = "info", fmt: str | None = None) -> None
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_trace,
     ]
+    if ship is not None:
+        processors.append(ship)
     if fmt == "json":
         processors += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
     else:

@@ -256,3 +256,49 @@ class TraceSpans:
 @message("bus.Unregister")
 class Unregister:
     """A peer that is shutting down cleanly; the broker drops its routes now."""
+
+
+# --- Logs and the message flow (the logging and dashboard add-ons) -----------
+
+
+@message("logs.Push")
+class LogPush:
+    """A process's log shipper hands the log collector the lines it gathered (see :mod:`bus.logship`).
+
+    At least once: a batch whose answer is lost is sent again, and the collector drops a batch it has
+    (by ``shipper`` and ``batch``)."""
+
+    shipper: str
+    """Who ships: the process's name and this run of it (``node-1@4711-1763860000``)."""
+    batch: int
+    """This batch's number, from 1, per shipper."""
+    entries: list
+    """Each line as a list of :data:`bus.logship.ENTRY_FIELDS`."""
+    dropped: int = 0
+    """Lines the shipper had to drop since its last batch (its buffer was full)."""
+
+
+@message("logs.Pushed")
+class LogPushed:
+    """The collector has the batch."""
+
+    batch: int
+
+
+@message("bus.FlowQuery")
+class FlowQuery:
+    """Ask the broker's process (``<broker>.bus``) for the messages it routed lately, one in ``every``
+    sampled (see :mod:`bus.flowtap`); asking turns the sampling on, and it stops when nobody has asked for a while."""
+
+    after: int = 0
+    """The sequence number of the last sample already seen (0: the newest few)."""
+
+
+@message("bus.FlowSample")
+class FlowSample:
+    messages: list
+    """``[seq, wall time, from process, to process, kind]`` each, oldest first."""
+    every: int
+    """One message in ``every`` is sampled."""
+    last: int
+    """The newest sample's sequence number (ask ``after`` it next)."""

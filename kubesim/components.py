@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from actors.demo import Pinger, Ponger
 from bus.runtime import Runtime
 from kubesim.args import NoArgs
+from kubesim.dashboard import DashboardArgs, add_dashboard
 from kubesim.workers import HollowNodesArgs, NodeArgs, add_hollow_nodes, add_node
 
 if TYPE_CHECKING:
@@ -183,6 +184,14 @@ def _add_kube_proxy(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: s
                  cluster_cidr=args.cluster_cidr or None, min_sync_s=args.min_sync_s))
 
 
+def _add_log_collector(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: str) -> None:
+    from actors.logcollector.collector import LogCollector
+
+    retention = cfg.logging.retention
+    rt.add(LogCollector(f"{process}.collector", cfg.logs_dir(), max_bytes=retention.max_bytes,
+                        max_age_s=retention.max_age_s))
+
+
 COMPONENTS: dict[str, Component] = {
     # A bare broker: routes and nothing else (the bus tests and benchmarks use it).
     "broker": Component(True, NoArgs, lambda rt, args, cfg, process: None),
@@ -204,6 +213,10 @@ COMPONENTS: dict[str, Component] = {
         Pinger(a.name, target=a.target, interval_s=a.interval_s))),
     # A member of the replicated store (etcd); its peers and settings come from the `store` section.
     "store": Component(False, NoArgs, _add_store_member, standalone=True),
+    # The logging add-on (Fluentd/Loki's part): every process ships its lines here; `kubesim logs` queries it.
+    "log-collector": Component(False, NoArgs, _add_log_collector),
+    # The web dashboard on 127.0.0.1: the cluster drawn live, its objects, chaos buttons, messages, traces, logs.
+    "dashboard": Component(False, DashboardArgs, add_dashboard),
     # kube-proxy alone, for one node (a node process will host its own); runs as system:kube-proxy.
     "kube-proxy": Component(False, KubeProxyArgs, _add_kube_proxy),
 }

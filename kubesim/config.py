@@ -69,9 +69,19 @@ class SecuritySection(_Strict):
     """With CURVE on, the key names allowed to set fault rules (`kubesim faults` uses 'admin')."""
 
 
+class RetentionSection(_Strict):
+    """How much the log collector keeps: the oldest lines go first, past either bound."""
+
+    max_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, le=1 << 40)
+    max_age_s: float = Field(24 * 3600, gt=0)
+    """Real seconds (log lines carry real times, whatever the cluster's time_scale)."""
+
+
 class LoggingSection(_Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["console", "json"] = "console"
+    retention: RetentionSection = RetentionSection()
+    """The log collector's (a process running component ``log-collector``; with none, nothing is shipped)."""
 
 
 class MetricsSection(_Strict):
@@ -297,6 +307,15 @@ class ClusterConfig(_Strict):
 
     def pki_dir(self) -> Path:
         return self.cluster.state_dir / "pki"
+
+    def logs_dir(self) -> Path:
+        """Where the log collector keeps its segments."""
+        return self.cluster.state_dir / "logs"
+
+    @property
+    def log_collector(self) -> str | None:
+        """The process running the log collector (whose actor is ``<process>.collector``), if the cluster has one."""
+        return next((n for n, p in self.processes.items() if p.component == "log-collector"), None)
 
     def control_socket(self, name: str) -> Path:
         return self.cluster.state_dir / "run" / f"{name}.sock"

@@ -128,15 +128,28 @@ def add_parsers(sub) -> None:
     namespace(p)
     p.add_argument("--replicas", type=int, required=True)
 
-    p = sub.add_parser("logs", help="print a container's log, as kubectl logs (from the pod's kubelet)")
-    p.add_argument("pod", metavar="POD", help="a pod name, or pod/NAME")
+    p = sub.add_parser("logs", help="lines from the log collector: a container's (pod/NAME), a component's "
+                                    "(--component), a trace's (--trace); --from kubelet asks the pod's kubelet")
+    p.add_argument("pod", metavar="POD", nargs="?", default=None, help="a pod name, or pod/NAME")
     p.add_argument("container_arg", nargs="?", metavar="CONTAINER", default=None)
     namespace(p)
     p.add_argument("-c", "--container", default=None)
     p.add_argument("-p", "--previous", action="store_true", help="the previous instance (after a restart)")
     p.add_argument("--tail", type=int, default=-1, help="the last N lines (-1: all)")
-    p.add_argument("--since", type=int, default=0, metavar="SECONDS", help="only lines newer than this")
+    p.add_argument("--since", default="", metavar="DURATION", help="only lines newer than this: 30s, 5m, 1h "
+                                                                     "(cluster time)")
     p.add_argument("--timestamps", action="store_true")
+    p.add_argument("-f", "--follow", action="store_true", help="print new lines as they come")
+    p.add_argument("--component", default="", metavar="NAME",
+                   help="a component's lines: a process (scheduler-2), a component (scheduler) or an actor (kubelet)")
+    p.add_argument("--trace", default="", metavar="ID", help="the lines of one trace (its id, or the first 8 "
+                                                              "characters kubesim trace prints)")
+    p.add_argument("--level", default="", choices=("", "debug", "info", "warning", "error"),
+                   help="component lines at this level or worse")
+    p.add_argument("--grep", default="", metavar="TEXT", help="lines containing TEXT")
+    p.add_argument("-o", "--output", default="text", choices=("text", "json"), help="json: one object per line")
+    p.add_argument("--from", dest="source", default="", choices=("", "collector", "kubelet"),
+                   help="where from: the log collector (the default when the cluster has one) or the pod's kubelet")
 
 
 # --- Names and printing -----------------------------------------------------------------
@@ -269,26 +282,32 @@ def read_manifests(names: list[str], verb: str, recursive: bool = False) -> list
     manifests: list[Manifest] = []
     for name in names:
         for source, text in _files(name, recursive):
-            try:
-                docs = [_jsonable(d) for d in yaml.load_all(text, Loader=_ManifestLoader)]
-            except yaml.YAMLError as exc:
-                raise UsageError(f"error parsing {source}: {exc}") from None
-            for doc in docs:
-                if doc is None:
-                    continue
-                if not isinstance(doc, dict):
-                    raise UsageError(f"error parsing {source}: a document must be an object, "
-                                     f"not {type(doc).__name__}")
-                if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
-                    for item in doc["items"]:
-                        if not isinstance(item, dict):
-                            raise UsageError(f"error parsing {source}: a List's items must be objects, "
-                                             f"not {type(item).__name__}")
-                        manifests.append(Manifest(source, item))
-                else:
-                    manifests.append(Manifest(source, doc))
+            manifests += parse_manifests(source, text)
     if not manifests:
         raise UsageError(f"no objects passed to {verb}")
+    return manifests
+
+
+def parse_manifests(source: str, text: str) -> list[Manifest]:
+    """Every document of one file's ``text``, ``kind: List`` expanded; :class:`UsageError` if one does not parse."""
+    manifests: list[Manifest] = []
+    try:
+        docs = [_jsonable(d) for d in yaml.load_all(text, Loader=_ManifestLoader)]
+    except yaml.YAMLError as exc:
+        raise UsageError(f"error parsing {source}: {exc}") from None
+    for doc in docs:
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            raise UsageError(f"error parsing {source}: a document must be an object, not {type(doc).__name__}")
+        if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+            for item in doc["items"]:
+                if not isinstance(item, dict):
+                    raise UsageError(f"error parsing {source}: a List's items must be objects, "
+                                     f"not {type(item).__name__}")
+                manifests.append(Manifest(source, item))
+        else:
+            manifests.append(Manifest(source, doc))
     return manifests
 
 
@@ -438,38 +457,47 @@ def _run(body) -> Any:
 #: kubectl 1.32 asks the server to refuse unknown fields (--validate=strict, its default).
 STRICT = {"fieldValidation": "Strict"}
 
-def _apply_one(k: Kubectl, m: Manifest) -> bool:
-    p = place(m, k.args.namespace)
+async def apply_placed(api, p: Placed, source: str, warn=lambda text: None) -> str:
+    """Apply one placed manifest through ``api`` (an :class:`ApiClient`): ``created``, ``configured`` or
+    ``unchanged``; :class:`ApiError` with kubectl's context in its message when the server refuses."""
     label = f"{display(p.kind)}/{p.name}"
     try:
-        current = k.call(k.api.get(p.kind.resource, p.name, p.namespace))
+        current = await api.get(p.kind.resource, p.name, p.namespace)
     except ApiError as exc:
         if exc.code != 404:
-            _server_error(exc, f'error when retrieving current configuration of {label} from "{m.source}": ')
-            return False
+            raise ApiError(exc.code, exc.reason, f'error when retrieving current configuration of {label} from '
+                                                 f'"{source}": {exc.message}', exc.details) from None
         try:
-            k.call(k.api.call("create", p.kind.resource, p.namespace, body=with_last_applied(p.obj),
-                              options=STRICT))
+            await api.call("create", p.kind.resource, p.namespace, body=with_last_applied(p.obj), options=STRICT)
         except ApiError as exc:
-            _server_error(exc, f'error when creating "{m.source}": ')
-            return False
-        _out(f"{label} created\n")
-        return True
+            raise ApiError(exc.code, exc.reason, f'error when creating "{source}": {exc.message}',
+                           exc.details) from None
+        return "created"
     original = original_of(current)
     if original is None:
         # As kubectl: the live object was made some other way; apply takes it over from now on.
-        _err(f"Warning: resource {p.kind.resource}/{p.name} is missing the {LAST_APPLIED} annotation which "
+        warn(f"Warning: resource {p.kind.resource}/{p.name} is missing the {LAST_APPLIED} annotation which "
              "is required by kubesim apply. kubesim apply should only be used on resources created "
              "declaratively by kubesim apply. The missing annotation will be patched automatically.")
     patch = three_way_patch(original, p.obj, current, p.kind.kind)
     if patch:
         try:
-            k.call(k.api.call("patch", p.kind.resource, p.namespace, p.name, body=patch,
-                              options={"patchType": "strategic", **STRICT}))
+            await api.call("patch", p.kind.resource, p.namespace, p.name, body=patch,
+                           options={"patchType": "strategic", **STRICT})
         except ApiError as exc:
-            _server_error(exc, f'error when patching "{m.source}": ')
-            return False
-    _out(f"{label} {'configured' if changes(patch) or original is None else 'unchanged'}\n")
+            raise ApiError(exc.code, exc.reason, f'error when patching "{source}": {exc.message}',
+                           exc.details) from None
+    return "configured" if changes(patch) or original is None else "unchanged"
+
+
+def _apply_one(k: Kubectl, m: Manifest) -> bool:
+    p = place(m, k.args.namespace)
+    try:
+        verb = k.call(apply_placed(k.api, p, m.source, warn=_err))
+    except ApiError as exc:
+        _server_error(exc)
+        return False
+    _out(f"{display(p.kind)}/{p.name} {verb}\n")
     return True
 
 
@@ -830,21 +858,46 @@ def scale(k: Kubectl) -> int:
 
 @_run
 def logs(k: Kubectl) -> int:
-    """``kubectl logs POD [CONTAINER]``: the API server's pods/log, which it gets from the pod's kubelet."""
+    """``kubesim logs``: from the log collector when the cluster has one (:mod:`kubesim.logscli`), else as
+    ``kubectl logs POD [CONTAINER]``: the API server's pods/log, which it gets from the pod's kubelet."""
+    source = k.args.source or ("collector" if k.cfg.log_collector else "kubelet")
+    if source == "collector":
+        if not k.cfg.log_collector:
+            raise UsageError("the cluster has no log collector (a process running component log-collector)")
+        from kubesim import logscli
+
+        return logscli.run(k, k.cfg)
+    collector_only = [f for f in ("component", "trace", "level", "grep") if getattr(k.args, f)]
+    if collector_only or k.args.follow or k.args.output != "text":
+        flags = [f"--{f}" for f in collector_only] + (["-f"] if k.args.follow else []) + (
+            ["-o"] if k.args.output != "text" else [])
+        raise UsageError(f"{', '.join(flags)}: only from the log collector, not --from kubelet")
     name = k.args.pod
+    if not name:
+        raise UsageError("logs --from kubelet takes a pod (pod/NAME)")
     if "/" in name:
         kind, _, name = name.partition("/")
         if kind not in ("pod", "pods", "po"):
             raise UsageError(f"logs takes a pod (pod/NAME), not {kind!r}")
     container = k.args.container or k.args.container_arg or ""
     try:
+        since = _seconds(k.args.since)
         text = k.call(k.api.logs(k.namespace(), name, container=container, previous=k.args.previous,
-                                 tail_lines=k.args.tail, since_seconds=k.args.since, timestamps=k.args.timestamps))
+                                 tail_lines=k.args.tail, since_seconds=since, timestamps=k.args.timestamps))
     except ApiError as exc:
         _server_error(exc)
         return 1
     _out(text if not text or text.endswith("\n") else text + "\n")
     return 0
+
+
+def _seconds(duration: str) -> int:
+    from kubesim.logscli import parse_duration
+
+    try:
+        return int(parse_duration(duration)) if duration else 0
+    except ValueError as exc:
+        raise UsageError(f"--since: {exc}") from None
 
 
 COMMANDS = {"apply": apply, "get": get, "describe": describe, "delete": delete, "create": create, "scale": scale,

@@ -6,14 +6,17 @@ starts it as a child and restarts it when it dies.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from prometheus_client import REGISTRY
 
+from actors.runtime.server import RuntimeServer
 from bus import logs
 from bus.clock import Clock, make_clock
 from bus.gcpauses import GcCollector, GcPauses
+from bus.logship import LogBuffer, LogShipper, container_entry, ship_processor
 from bus.metrics import BusCollector, serve
 from bus.runtime import Runtime
 from bus.transport.curve import load_allowed, load_keypair, load_public
@@ -70,12 +73,33 @@ def build(cfg: ClusterConfig, process: str) -> Runtime:
     return rt
 
 
+def ship_logs(cfg: ClusterConfig, rt: Runtime, process: str, buffer: LogBuffer) -> None:
+    """Add the process's log shipper, and on a node have the containers' lines shipped too."""
+    component = cfg.process(process).component
+    rt.add(LogShipper(f"{process}.logship", buffer, f"{cfg.log_collector}.collector", process))
+    if component != "node":
+        return  # hollow nodes run no log agent (kubemark's do not): thousands of containers' lines are noise
+    clock = rt.clock
+
+    def sink(namespace: str, pod: str, container: str, attempt: int, stream: str, text: str, at: float) -> None:
+        real = time.time() - (clock.wall() - at) / clock.scale  # the line's cluster time, as a real one
+        buffer.add(container_entry(real, process, component, namespace, pod, container, attempt, stream, text))
+
+    for actor in rt.actors():
+        if isinstance(actor, RuntimeServer):
+            actor.ship_logs(sink)
+
+
 def run_child(cfg: ClusterConfig, process: str) -> None:
     """Build the process's runtime, serve its metrics, and run until signalled."""
-    logs.configure(process, cfg.logging.level, cfg.logging.format)
+    proc = cfg.process(process)
+    buffer = LogBuffer() if cfg.log_collector else None
+    logs.configure(process, cfg.logging.level, cfg.logging.format,
+                   ship=ship_processor(buffer, process, proc.component) if buffer is not None else None)
     log = logs.get(f"{process}.process")
     rt = build(cfg, process)
-    proc = cfg.process(process)
+    if buffer is not None and not COMPONENTS[proc.component].standalone:
+        ship_logs(cfg, rt, process, buffer)
     REGISTRY.register(BusCollector(rt.metrics))
     pauses = GcPauses(warn=log.warning)
     pauses.install()

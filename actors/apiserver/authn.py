@@ -45,6 +45,7 @@ DEFAULT_USERS: dict[str, str] = {
     "dns*": "system:kube-dns",
     "kube-proxy*": "system:kube-proxy",
     "nodes*": "system:kubesim:hollow-nodes",  # `kubesim run nodes`: many kubelets, each impersonating its node
+    "dashboard*": "system:kubesim:dashboard",  # the web dashboard: acts on the cluster for the person at the page
 }
 """The identities of kubesim's own processes and CLI, as the default cluster names them."""
 

@@ -481,6 +481,8 @@ _DEFAULT_ROLES: dict[str, tuple[PolicyRule, ...]] = {
 
 _DEFAULT_BINDINGS = (
     Binding("cluster-admin", groups=("system:masters",)),
+    # The dashboard on 127.0.0.1 acts for whoever opens it, as `kubectl proxy` with an admin's kubeconfig does.
+    Binding("cluster-admin", users=("system:kubesim:dashboard",)),
     Binding("system:kube-scheduler", users=("system:kube-scheduler",)),
     Binding("system:volume-scheduler", users=("system:kube-scheduler",)),
     Binding("system:kube-controller-manager", users=("system:kube-controller-manager",)),

@@ -14,8 +14,10 @@ they are done, so the kubelet awaits them as it would a gRPC call:
 Everything that happens later by itself — a batch job ends, a crasher
 crashes, a leaker is OOMKilled — is applied by a timer set at the core's
 ``next_event_at()``, and the resulting events go to the kubelet as
-``cri.Events`` (its PLEG feed); log lines are not pushed (``ContainerLogs``
-reads them).
+``cri.Events`` (its PLEG feed); log lines are not pushed to the kubelet
+(``ContainerLogs`` reads them), but when the node ships its logs
+(:meth:`RuntimeServer.ship_logs`) every line a container writes goes to the
+log sink within a second, as a node's log agent tails containerd's files.
 
 Times are the cluster's wall clock, as the kubelet reports them in pod
 statuses.
@@ -46,6 +48,10 @@ from bus.runtime import Actor, Envelope, Timer, handles
 
 #: Calls answered when the time the core returns has come, not at once.
 _TIMED = frozenset({"PullImage", "StartContainer", "StopContainer"})
+#: Real seconds between reads of the containers' new log lines, when they are shipped.
+LOG_SHIP_S = 1.0
+#: ``(namespace, pod, container, attempt, stream, text, cluster time)`` for each line a container writes.
+LogSink = Callable[[str, str, str, int, str, str, float], None]
 PUBLISH_S = 5.0
 """How often the container and sandbox gauges are brought up to date (once per process, for all its runtimes)."""
 
@@ -100,6 +106,7 @@ class RuntimeServer(Actor):
         self.metrics = metrics or RuntimeMetrics()
         self._timer: Timer | None = None
         self._timer_at: float | None = None
+        self.log_sink: LogSink | None = None
         self._calls: dict[str, Callable[[dict, float], Any]] = {
             "Version": lambda a, now: {"version": "0.1.0", "runtime_name": "kubesim", "runtime_version": "1.0.0",
                                        "runtime_api_version": "v1"},
@@ -124,9 +131,16 @@ class RuntimeServer(Actor):
             "ContainerStats": lambda a, now: self.core.stats(now),
         }
 
+    def ship_logs(self, sink: LogSink) -> None:
+        """Hand every line the containers write to ``sink`` (call before the runtime starts)."""
+        self.log_sink = sink
+
     def on_start(self) -> None:
         if self.metrics.add(self):
             self.call_every(PUBLISH_S, self.metrics.publish)
+        if self.log_sink is not None:
+            # Lines are written lazily (when something reads or advances): advance every second to have them.
+            self.call_every(LOG_SHIP_S * self.clock.scale, lambda: self._after(self.clock.wall()))
 
     def on_stop(self) -> None:
         if self in self.metrics.servers:
@@ -197,7 +211,11 @@ class RuntimeServer(Actor):
     # --- events -------------------------------------------------------------------------------------
     def _after(self, now: float) -> None:
         """Apply what is due, feed the kubelet what changed, and set the timer for the next transition."""
-        events = [e for e in self.core.advance(now) if e.type != EventType.CONTAINER_LOGGED]
+        events = self.core.advance(now)
+        if any(e.type == EventType.CONTAINER_LOGGED for e in events):
+            if self.log_sink is not None:
+                self._ship([e for e in events if e.type == EventType.CONTAINER_LOGGED])
+            events = [e for e in events if e.type != EventType.CONTAINER_LOGGED]
         if events:
             self.send(self.kubelet, CriEvents(tuple(to_wire(e) for e in events)))
         due = self.core.next_event_at()
@@ -209,6 +227,16 @@ class RuntimeServer(Actor):
         if due is not None:
             self._timer_at = due
             self._timer = self.call_later(max(0.0, due - now), self._tick)
+
+    def _ship(self, logged: list) -> None:
+        sink = self.log_sink
+        for e in logged:
+            try:
+                meta = self.core.pod_sandbox_status(e.sandbox_id).metadata
+            except CriError:
+                continue  # the pod is gone with its sandbox
+            for line in e.lines:
+                sink(meta.namespace, meta.name, e.container_name, e.attempt, line.stream, line.text, line.time)
 
     def _tick(self) -> None:
         self._timer = self._timer_at = None

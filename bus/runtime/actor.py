@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, ClassVar
 
-from bus import logs
+from bus import flowtap, logs
 from bus.clock import Clock
 from bus.codec import (
     Header,
@@ -23,12 +23,15 @@ from bus.messages import (
     ClockState,
     Error,
     FaultsState,
+    FlowQuery,
+    FlowSample,
     Message,
     SetClockSkew,
     SetFaults,
     TraceQuery,
     TraceSpans,
 )
+from bus.runtime.broker_link import BrokerLink
 from bus.runtime.futures import Future, Task, Timer
 
 if TYPE_CHECKING:
@@ -181,6 +184,26 @@ class BusControl(Actor):
         limit = max(1, min(msg.limit, MAX_TRACE_SPANS))
         spans = self.runtime.spans.query(ids, msg.obj, limit)
         self.reply(env, TraceSpans([list(s) for s in spans], self.runtime.process))
+
+    @handles(FlowQuery)
+    def on_flow_query(self, msg: FlowQuery, env: Envelope) -> None:
+        rt = self.runtime
+        if not isinstance(rt.link, BrokerLink):
+            self.reply(env, Error("bad_request", f"{rt.process} is not the broker: only the broker routes messages"))
+            return
+        if rt.flow_tap is None:
+            rt.flow_tap = flowtap.FlowTap()
+            self._idle_check = self.call_every(flowtap.IDLE_S / 3 * rt.clock.scale, self._tap_idle)
+        tap = rt.flow_tap
+        tap.asked_at = rt.clock.monotonic()
+        samples = tap.after(msg.after if type(msg.after) is int else 0)
+        self.reply(env, FlowSample(samples, tap.every, tap.seq))
+
+    def _tap_idle(self) -> None:
+        rt = self.runtime
+        if rt.flow_tap is not None and rt.clock.monotonic() - rt.flow_tap.asked_at > flowtap.IDLE_S * rt.clock.scale:
+            rt.flow_tap = None
+            self._idle_check.cancel()
 
     @handles(ClearFaults)
     def on_clear_faults(self, msg: ClearFaults, env: Envelope) -> None:

@@ -85,6 +85,22 @@ class BrokerLink:
                                                                                   body))
         if failed:
             self._bounce(None, dst_b, header, body, failed)
+        elif self.rt.flow_tap is not None and self.rt.flow_tap.hit():
+            self._sample(self.rt.process, peer.name, header, body)
+
+    def _sample(self, src: str, dst: str, header_b: bytes, body_b: bytes) -> None:
+        """Record a sampled message (each message of a batch) in the flow tap: the kind is all it decodes."""
+        rt = self.rt
+        try:
+            kind = unpack_header(header_b).kind
+            if kind == BATCH_KIND:
+                frames = unpack_batch(body_b, rt.settings.max_frame_bytes + BATCH_SLACK_BYTES)
+                kinds = [unpack_header(frames[i]).kind for i in range(0, len(frames), 2)]
+            else:
+                kinds = [kind]
+        except Rejected:
+            return  # counted where the message itself is decoded
+        rt.flow_tap.record(rt.clock.wall(), src, dst, kinds)
 
     def _forward(self, peer: Peer, envelope: bytes) -> str | None:
         """Send a delivered envelope (sender, dst, header, body) to a peer; why it could not be, or None."""
@@ -148,6 +164,8 @@ class BrokerLink:
                     if not failed:
                         m.relayed += 1
                         m.relayed_bytes += len(envelope)
+                        if rt.flow_tap is not None and rt.flow_tap.hit():
+                            self._sample(peer.name, target.name, *unseal(envelope, PEER_PARTS)[1:])
                         continue
                     reason = failed
                 elif dst == BROKER_B or dst in actors:
@@ -163,6 +181,8 @@ class BrokerLink:
             elif dst == BROKER_B:
                 self._control(peer, header, body)
             else:
+                if rt.flow_tap is not None and rt.flow_tap.hit():
+                    self._sample(peer.name, rt.process, header, body)
                 rt._deliver(dst, peer.identity, header, body)
 
     def _bounce(self, peer: Peer | None, dst_b: bytes, header_b: bytes, body_b: bytes | None,

@@ -50,6 +50,7 @@ from bus.codec import (
     unpack_header,
 )
 from bus.faults import FaultFilter, FaultRule
+from bus.flowtap import FlowTap
 from bus.messages import (
     BATCH_KIND,
     BATCH_SLACK_BYTES,
@@ -130,6 +131,8 @@ class Runtime:
         self.metrics = metrics or BusMetrics(process)
         self.spans = SpanLog()
         """The requests this process served and made lately (``kubesim trace``)."""
+        self.flow_tap: FlowTap | None = None
+        """A broker's sample of the messages it routes, while someone asks for it (:mod:`bus.flowtap`)."""
         self.log = logs.get(f"{process}.runtime")
         self._rng = Random(seed if seed is not None else int.from_bytes(os.urandom(8), "big"))
         self.faults: FaultFilter[tuple] = FaultFilter(self._rng.getrandbits(64))
@@ -201,6 +204,9 @@ class Runtime:
 
     def actor_names(self) -> list[str]:
         return [k.decode() for k in self._actors]
+
+    def actors(self) -> list[Actor]:
+        return list(self._actors.values())
 
     def watch_fd(self, fd: int, on_readable: Callable[[], None]) -> None:
         """Wake the loop when ``fd`` is readable (e.g. a child process's pipe)."""

@@ -1,0 +1,217 @@
+"""Shipping a process's log lines to the cluster's log collector, as Fluent Bit does on a real node.
+
+Every line a component logs (structlog) and every line a container on a
+node writes is copied, as an *entry*, into the process's :class:`LogBuffer`;
+the process's :class:`LogShipper` actor sends what the buffer holds to the
+log collector (``logs.Push``) every half second, a batch at a time, and
+forgets a batch only once the collector has said it has it. So:
+
+- a collector that is down, restarting or cut off loses nothing the buffer
+  can hold: the same batch is sent again (with the same number, so the
+  collector keeps it once) until it is taken, at a slower pace while it fails;
+- a process logs at its own speed, never waiting on the collector: the
+  buffer is bounded, and when it is full the oldest lines go, counted
+  (``kubesim_log_shipper_lines_total{outcome="dropped"}``) and reported to
+  the collector with the next batch — as a real agent's memory buffer
+  limit does.
+
+Times are real Unix seconds (the console log's timestamps), not the cluster's
+scaled clock, so the lines of every process fall in one order.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from prometheus_client import REGISTRY, Counter, Gauge
+
+from bus.messages import LogPush
+from bus.runtime import Actor, RequestFailed
+
+#: The fields of an entry, in the order a ``logs.Push`` carries them.
+ENTRY_FIELDS = ("t", "process", "component", "source", "level", "trace_id", "message", "fields",
+                "namespace", "pod", "container", "stream", "attempt")
+#: Longest message text shipped (longer ones are cut, saying so); a field's value is cut at a tenth of it.
+MAX_MESSAGE_CHARS = 8192
+MAX_FIELD_CHARS = MAX_MESSAGE_CHARS // 8
+#: Lines a process holds for the collector before it drops the oldest.
+BUFFER_LINES = 50_000
+#: Most lines, and about the most bytes, one batch carries (well inside the bus's frame limit).
+BATCH_LINES = 2_000
+BATCH_BYTES = 384 * 1024
+#: Real seconds between batches, and the longest wait between attempts while the collector fails.
+SHIP_INTERVAL_S = 0.5
+RETRY_MAX_S = 10.0
+
+#: What a component log line's event dict carries that is not one of its own fields.
+_NOT_FIELDS = frozenset({"event", "level", "timestamp", "process", "component", "trace_id", "exc_info"})
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
+def _plain(value: object) -> object:
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return _cut(value if isinstance(value, str) else str(value), MAX_FIELD_CHARS)
+
+
+def component_entry(event_dict: dict, t: float, process: str, component: str) -> list:
+    """An entry for one structlog line (its event dict as the processors left it)."""
+    fields = {k: _plain(v) for k, v in event_dict.items() if k not in _NOT_FIELDS}
+    if event_dict.get("exc_info"):
+        fields["exception"] = _cut(traceback.format_exc(), MAX_FIELD_CHARS * 4)
+    return [t, process, component, str(event_dict.get("component") or process),
+            str(event_dict.get("level") or "info"), event_dict.get("trace_id") or "",
+            _cut(str(event_dict.get("event", "")), MAX_MESSAGE_CHARS), fields, "", "", "", "", 0]
+
+
+def container_entry(t: float, process: str, component: str, namespace: str, pod: str, container: str,
+                    attempt: int, stream: str, text: str) -> list:
+    """An entry for one line a container wrote (``stream``: stdout or stderr)."""
+    return [t, process, component, f"{namespace}/{pod}/{container}", "", "", _cut(text, MAX_MESSAGE_CHARS), {},
+            namespace, pod, container, stream, attempt]
+
+
+def entry_bytes(entry: list) -> int:
+    """About what an entry costs on the wire."""
+    return 96 + len(entry[3]) + len(entry[6]) + sum(len(k) + len(str(v)) for k, v in entry[7].items())
+
+
+class ShipperMetrics:
+    def __init__(self, registry=REGISTRY) -> None:
+        self.lines = Counter("kubesim_log_shipper_lines_total",
+                             "Log lines this process shipped to the log collector, or dropped (its buffer was full).",
+                             ["outcome"], registry=registry)
+        self.buffered = Gauge("kubesim_log_shipper_buffered_lines", "Log lines waiting to be shipped.",
+                              registry=registry)
+        self.failures = Counter("kubesim_log_shipper_failures_total",
+                                "Batches the log collector did not take (it was down or did not answer).",
+                                registry=registry)
+        for outcome in ("shipped", "dropped"):
+            self.lines.labels(outcome)
+
+
+_metrics: ShipperMetrics | None = None
+
+
+def shipper_metrics() -> ShipperMetrics:
+    """The process's one set (a test process may make many shippers)."""
+    global _metrics
+    if _metrics is None:
+        _metrics = ShipperMetrics()
+    return _metrics
+
+
+class LogBuffer:
+    """Entries waiting to be shipped, oldest first; at most ``capacity``, dropping the oldest beyond."""
+
+    def __init__(self, capacity: int = BUFFER_LINES) -> None:
+        assert capacity > 0
+        self.capacity = capacity
+        self._entries: deque[list] = deque()
+        self.dropped = 0
+        """Entries dropped since :meth:`take_dropped` was last called."""
+        self.on_drop: Callable[[int], None] = lambda n: None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, entry: list) -> None:
+        if len(self._entries) >= self.capacity:
+            self._entries.popleft()
+            self.dropped += 1
+            self.on_drop(1)
+        self._entries.append(entry)
+
+    def take(self, max_lines: int = BATCH_LINES, max_bytes: int = BATCH_BYTES) -> list[list]:
+        """Remove and return the oldest entries, at most ``max_lines`` and about ``max_bytes`` (at least one)."""
+        out: list[list] = []
+        size = 0
+        entries = self._entries
+        while entries and len(out) < max_lines:
+            cost = entry_bytes(entries[0])
+            if out and size + cost > max_bytes:
+                break
+            out.append(entries.popleft())
+            size += cost
+        return out
+
+    def take_dropped(self) -> int:
+        n, self.dropped = self.dropped, 0
+        return n
+
+
+class LogShipper(Actor):
+    """Ships its process's :class:`LogBuffer` to ``collector``, one batch at a time, until each is taken."""
+
+    def __init__(self, name: str, buffer: LogBuffer, collector: str, process: str,
+                 metrics: ShipperMetrics | None = None) -> None:
+        super().__init__(name)
+        self.buffer = buffer
+        self.collector = collector
+        self.process = process
+        self.metrics = metrics or shipper_metrics()
+        buffer.on_drop = self.metrics.lines.labels("dropped").inc
+        self.shipper_id = f"{process}@{os.getpid()}-{int(time.time())}"
+        self.batch = 0
+        self._pending: LogPush | None = None
+        """The batch in flight, or the one the collector has not taken yet (sent again as it is)."""
+        self._sending = False
+        self._failures = 0
+        self._retry_at = 0.0
+
+    def on_start(self) -> None:
+        self.call_every(SHIP_INTERVAL_S * self.clock.scale, self._tick)
+
+    def _tick(self) -> None:
+        self.metrics.buffered.set(len(self.buffer))
+        if self._sending or self.clock.monotonic() < self._retry_at:
+            return
+        if self._pending is None:
+            entries = self.buffer.take()
+            if not entries:
+                return
+            self.batch += 1
+            self._pending = LogPush(self.shipper_id, self.batch, entries, self.buffer.take_dropped())
+        self._sending = True
+        self.spawn(self._ship(self._pending))
+
+    async def _ship(self, push: LogPush) -> None:
+        scale = self.clock.scale
+        try:
+            await self.request(self.collector, push, timeout_s=2.0 * scale, retries=0)
+        except RequestFailed:
+            # Not logged: a line saying the collector is away would be one more line for it.
+            self.metrics.failures.inc()
+            self._failures += 1
+            self._retry_at = self.clock.monotonic() + min(RETRY_MAX_S, SHIP_INTERVAL_S * 2 ** self._failures) * scale
+        else:
+            self.metrics.lines.labels("shipped").inc(len(push.entries))
+            self._pending = None
+            self._failures = 0
+            self._retry_at = 0.0
+        finally:
+            self._sending = False
+
+
+def ship_processor(buffer: LogBuffer, process: str, component: str, now: Callable[[], float] = time.time):
+    """A structlog processor that copies every line into ``buffer`` (and passes it on unchanged)."""
+
+    def ship(_logger, _method, event_dict):
+        try:
+            buffer.add(component_entry(event_dict, now(), process, component))
+        except Exception:  # a log line must never fail because it could not be shipped
+            pass
+        return event_dict
+
+    return ship
+
+
+def entries_as_dicts(entries: Iterable[list]) -> list[dict]:
+    return [dict(zip(ENTRY_FIELDS, e)) for e in entries]
