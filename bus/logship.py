@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from prometheus_client import REGISTRY, Counter, Gauge
 
 from bus.messages import LogPush
-from bus.runtime import Actor, RequestFailed
+from bus.runtime import Actor, MessageTooLarge, RequestFailed
 
 #: The fields of an entry, in the order a ``logs.Push`` carries them.
 ENTRY_FIELDS = ("t", "process", "component", "source", "level", "trace_id", "message", "fields",
@@ -56,7 +56,7 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _plain(value: object) -> object:
-    if value is None or isinstance(value, (bool, int, float)):
+    if value is None or isinstance(value, (bool, float)) or (isinstance(value, int) and -2**63 <= value < 2**63):
         return value
     return _cut(value if isinstance(value, str) else str(value), MAX_FIELD_CHARS)
 
@@ -78,9 +78,14 @@ def container_entry(t: float, process: str, component: str, namespace: str, pod:
             namespace, pod, container, stream, attempt]
 
 
+def _nbytes(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
+
+
 def entry_bytes(entry: list) -> int:
-    """About what an entry costs on the wire."""
-    return 96 + len(entry[3]) + len(entry[6]) + sum(len(k) + len(str(v)) for k, v in entry[7].items())
+    """About what an entry costs on the wire (msgpack carries text as UTF-8)."""
+    return 96 + _nbytes(entry[3]) + _nbytes(entry[6]) + sum(_nbytes(k) + _nbytes(str(v))
+                                                           for k, v in entry[7].items())
 
 
 class ShipperMetrics:
@@ -186,6 +191,10 @@ class LogShipper(Actor):
         scale = self.clock.scale
         try:
             await self.request(self.collector, push, timeout_s=2.0 * scale, retries=0)
+        except MessageTooLarge:
+            # Cannot happen within BATCH_BYTES; if it did, sending it again would block every later line.
+            self.metrics.lines.labels("dropped").inc(len(push.entries))
+            self._pending = None
         except RequestFailed:
             # Not logged: a line saying the collector is away would be one more line for it.
             self.metrics.failures.inc()

@@ -19,6 +19,7 @@ import re
 import sys
 import time
 from dataclasses import replace
+from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -49,8 +50,8 @@ def parse_duration(text: str) -> float:
             raise ValueError(f"expected a duration such as 30s, 5m or 1h, got {text!r}") from None
         h, mi, s = (float(g) if g else 0.0 for g in m.groups())
         seconds = h * 3600 + mi * 60 + s
-    if seconds < 0:
-        raise ValueError(f"a duration is not negative, got {text!r}")
+    if not 0 <= seconds < float("inf"):  # also NaN, which float() takes
+        raise ValueError(f"a duration is a non-negative number of seconds, got {text!r}")
     return seconds
 
 
@@ -60,7 +61,7 @@ def as_dict(row: list) -> dict[str, Any]:
 
 
 def _stamp(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
+    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def render(e: dict[str, Any], *, one_container: bool, timestamps: bool) -> str:
@@ -88,7 +89,7 @@ def query_from_args(args, cfg, now: float) -> LogQuery:
         since = parse_duration(args.since) if args.since else 0.0
     except ValueError as exc:
         raise LogsError(f"--since: {exc}") from None
-    since_t = now - since / cfg.cluster.time_scale if since else 0.0
+    since_t = now - since / cfg.cluster.time_scale if args.since else 0.0  # --since 0s: from now on
     namespace = (args.namespace or "default") if pod else ""
     limit = args.tail if args.tail and args.tail > 0 else PAGE_LINES
     return LogQuery(component=args.component or "", namespace=namespace, pod=pod, container=container,

@@ -93,12 +93,13 @@ def ship_logs(cfg: ClusterConfig, rt: Runtime, process: str, buffer: LogBuffer) 
 def run_child(cfg: ClusterConfig, process: str) -> None:
     """Build the process's runtime, serve its metrics, and run until signalled."""
     proc = cfg.process(process)
-    buffer = LogBuffer() if cfg.log_collector else None
+    # A store member is not on the broker's bus (it must not depend on it): its lines stay in its own log.
+    buffer = LogBuffer() if cfg.log_collector and not COMPONENTS[proc.component].standalone else None
     logs.configure(process, cfg.logging.level, cfg.logging.format,
                    ship=ship_processor(buffer, process, proc.component) if buffer is not None else None)
     log = logs.get(f"{process}.process")
     rt = build(cfg, process)
-    if buffer is not None and not COMPONENTS[proc.component].standalone:
+    if buffer is not None:
         ship_logs(cfg, rt, process, buffer)
     REGISTRY.register(BusCollector(rt.metrics))
     pauses = GcPauses(warn=log.warning)

@@ -102,6 +102,8 @@ def default_cluster(tmp: Path, *, time_scale: float | None = None, fsync: bool =
     doc["apiserver"]["secure_port"] = free_port()
     for proc in doc["processes"].values():
         proc["metrics_port"] = 0  # the OS picks; the target files say which
+        if proc["component"] == "dashboard":
+            proc["args"]["port"] = free_port()
     path = tmp / "cluster.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path, list(doc["processes"])

@@ -74,7 +74,7 @@ def test_the_cli_stops_with_status_2_and_names_the_key(tmp_path):
     assert done.returncode == 2
     assert "bus.port: Input should be greater than or equal to 1 (got 0)" in done.stderr
     ok = kubesim_out("check")
-    assert ok.returncode == 0 and "15 processes" in ok.stdout and "store-0=store" in ok.stdout
+    assert ok.returncode == 0 and "17 processes" in ok.stdout and "store-0=store" in ok.stdout
 
 
 def test_a_child_that_cannot_start_says_why(tmp_path):

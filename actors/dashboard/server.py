@@ -366,7 +366,9 @@ class Dashboard(Actor):
         if about:
             found = await self._spans(TraceQuery(trace_ids_of(about)), silent)
             spans = timeline([s for s in about + found if belongs_to(s, obj)])
-        return {"ok": True, "object": obj, "spans": [s._asdict() for s in spans], "silent": sorted(silent)}
+        # The diagram's lifelines are processes: a peer is an actor (``node-1.kubelet``), named by its process.
+        rows = [{**s._asdict(), "peer": s.peer.partition(".")[0], "peer_actor": s.peer} for s in spans]
+        return {"ok": True, "object": obj, "spans": rows, "silent": sorted(silent)}
 
     async def _spans(self, query: TraceQuery, silent: set[str]) -> list[Span]:
         futures = {p: self.request(f"{p}.bus", query, timeout_s=3.0 * self.clock.scale, retries=0)

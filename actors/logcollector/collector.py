@@ -94,7 +94,12 @@ class LogCollector(Actor):
             self._refuse(env, "bad_entry", str(exc))
             return
         dropped = msg.dropped if type(msg.dropped) is int and msg.dropped > 0 else 0
-        if self.store.append(msg.shipper, msg.batch, entries, dropped):
+        try:
+            taken = self.store.append(msg.shipper, msg.batch, entries, dropped)
+        except BadEntry as exc:
+            self._refuse(env, "bad_entry", f"{where}: {exc}")
+            return
+        if taken:
             self.received += len(entries)
             if self.waiting and entries:
                 self._wake()

@@ -26,6 +26,7 @@ Pure apart from the segment files in its directory; time comes in as ``now``.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ import orjson
 
 from bus.logship import ENTRY_FIELDS
 
-LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 #: Shippers whose last batch number is remembered (each run of each process is one).
 MAX_SHIPPERS = 10_000
 _T, _PROCESS, _COMPONENT, _SOURCE, _LEVEL, _TRACE, _MESSAGE, _FIELDS, _NS, _POD, _CONTAINER, _STREAM, _ATTEMPT = \
@@ -57,6 +58,8 @@ def check_entry(entry: object, where: str) -> list:
             continue
         if not isinstance(value, kind) or isinstance(value, bool):
             raise BadEntry(f"{where}.{ENTRY_FIELDS[i]}: expected {kind.__name__}, got {type(value).__name__}")
+    if not math.isfinite(entry[_T]):
+        raise BadEntry(f"{where}.t: expected a finite time, got {entry[_T]!r}")
     return entry
 
 
@@ -158,8 +161,11 @@ class LogStore:
             self.stats.duplicates += 1
             return False
         first = self.last_seq + 1
-        record = orjson.dumps({"shipper": shipper, "batch": batch, "seq": first, "dropped": dropped,
-                               "entries": entries}) + b"\n"
+        try:
+            record = orjson.dumps({"shipper": shipper, "batch": batch, "seq": first, "dropped": dropped,
+                                   "entries": entries}) + b"\n"
+        except orjson.JSONEncodeError as exc:  # a value JSON cannot hold (an integer past 64 bits)
+            raise BadEntry(f"batch {batch} from {shipper}: {exc}") from None
         seg = self._writable()
         self._file.write(record)
         self._file.flush()
@@ -236,12 +242,12 @@ class LogStore:
                         rec = orjson.loads(line)
                         entries = [check_entry(e, "entry") for e in rec["entries"]]
                         shipper, batch, seq = str(rec["shipper"]), int(rec["batch"]), int(rec["seq"])
-                    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                        dropped = int(rec.get("dropped") or 0)
+                    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
                         self.stats.corrupt_records += 1  # a line cut short by a crash: the rest of it is gone
                         continue
                     self.last_seq = max(self.last_seq, seq - 1)
-                    self._take(seg, shipper, batch, self.last_seq + 1, entries, len(line),
-                               int(rec.get("dropped") or 0))
+                    self._take(seg, shipper, batch, self.last_seq + 1, entries, len(line), dropped)
             if not seg.entries:
                 self._segments.pop()
                 path.unlink(missing_ok=True)
