@@ -22,7 +22,8 @@
     kubesim delete KIND NAME     also -f FILE, -l SELECTOR; --cascade, --grace-period, --now
     kubesim create namespace NAME
     kubesim scale KIND NAME --replicas N
-    kubesim logs POD [-c CONTAINER] [-p] [--tail N]   a container's log, from the pod's kubelet
+    kubesim logs POD [-c CONTAINER] [-p] [-f]    a container's lines, from the log collector (see kubesim.logscli)
+    kubesim logs --component NAME | --trace ID | --level LEVEL   a component's, a trace's, the warnings' lines
 
 Every command takes ``--config`` (default ``config/cluster.yaml``). A bad
 config stops the command with exit status 2 and a message naming the key.
