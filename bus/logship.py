@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterable
 
 from prometheus_client import REGISTRY, Counter, Gauge
 
-from bus.messages import LogPush
-from bus.runtime import Actor, MessageTooLarge, RequestFailed
+from bus.messages import LogPull, LogPush
+from bus.runtime import Actor, Envelope, MessageTooLarge, RequestFailed, handles
 
 #: The fields of an entry, in the order a ``logs.Push`` carries them.
 ENTRY_FIELDS = ("t", "process", "component", "source", "level", "trace_id", "message", "fields",
@@ -207,6 +207,34 @@ class LogShipper(Actor):
             self._retry_at = 0.0
         finally:
             self._sending = False
+
+
+class LogSource(Actor):
+    """The lines of a process the collector cannot be sent to (a store member is on no broker's bus): kept in
+    its :class:`LogBuffer` until the collector fetches them (``logs.Pull``), a batch at a time, each batch
+    offered again, with its number, until the collector's next pull says it took it."""
+
+    def __init__(self, name: str, buffer: LogBuffer, process: str, metrics: ShipperMetrics | None = None) -> None:
+        super().__init__(name)
+        self.buffer = buffer
+        self.metrics = metrics or shipper_metrics()
+        buffer.on_drop = self.metrics.lines.labels("dropped").inc
+        self.shipper_id = f"{process}@{os.getpid()}-{int(time.time())}"
+        self.batch = 0
+        self._pending: LogPush | None = None
+
+    @handles(LogPull)
+    def on_pull(self, msg: LogPull, env: Envelope) -> None:
+        if self._pending is not None and type(msg.ack) is int and msg.ack >= self._pending.batch:
+            self.metrics.lines.labels("shipped").inc(len(self._pending.entries))
+            self._pending = None
+        if self._pending is None:
+            entries = self.buffer.take()
+            if entries:
+                self.batch += 1
+                self._pending = LogPush(self.shipper_id, self.batch, entries, self.buffer.take_dropped())
+        self.metrics.buffered.set(len(self.buffer))
+        self.reply(env, self._pending or LogPush(self.shipper_id, 0, []))
 
 
 def ship_processor(buffer: LogBuffer, process: str, component: str, now: Callable[[], float] = time.time):

@@ -285,6 +285,15 @@ class LogPushed:
     batch: int
 
 
+@message("logs.Pull")
+class LogPull:
+    """The collector fetches the lines of a process that is not on the broker's bus (a store member), over a
+    direct link to it: the answer is a ``logs.Push`` (``batch`` 0 and no entries when it has none)."""
+
+    ack: int = 0
+    """The last batch the collector took from this process: it may forget that one and those before."""
+
+
 @message("bus.FlowQuery")
 class FlowQuery:
     """Ask the broker's process (``<broker>.bus``) for the messages it routed lately, one in ``every``

@@ -186,10 +186,13 @@ def _add_kube_proxy(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: s
 
 def _add_log_collector(rt: Runtime, args: BaseModel, cfg: ClusterConfig, process: str) -> None:
     from actors.logcollector.collector import LogCollector
+    from kubesim.store import server_keys
 
     retention = cfg.logging.retention
     rt.add(LogCollector(f"{process}.collector", cfg.logs_dir(), max_bytes=retention.max_bytes,
-                        max_age_s=retention.max_age_s))
+                        max_age_s=retention.max_age_s,
+                        sources={m: (cfg.store.host, port) for m, port in cfg.store.members.items()},
+                        source_keys=server_keys(cfg) or {}))
 
 
 COMPONENTS: dict[str, Component] = {

@@ -16,7 +16,13 @@ from actors.runtime.server import RuntimeServer
 from bus import logs
 from bus.clock import Clock, make_clock
 from bus.gcpauses import GcCollector, GcPauses
-from bus.logship import LogBuffer, LogShipper, container_entry, ship_processor
+from bus.logship import (
+    LogBuffer,
+    LogShipper,
+    LogSource,
+    container_entry,
+    ship_processor,
+)
 from bus.metrics import BusCollector, serve
 from bus.runtime import Runtime
 from bus.transport.curve import load_allowed, load_keypair, load_public
@@ -76,6 +82,10 @@ def build(cfg: ClusterConfig, process: str) -> Runtime:
 def ship_logs(cfg: ClusterConfig, rt: Runtime, process: str, buffer: LogBuffer) -> None:
     """Add the process's log shipper, and on a node have the containers' lines shipped too."""
     component = cfg.process(process).component
+    if COMPONENTS[component].standalone:
+        # A store member is on no broker's bus (it must not depend on it): the collector fetches its lines.
+        rt.add(LogSource(f"{process}.logship", buffer, process))
+        return
     rt.add(LogShipper(f"{process}.logship", buffer, f"{cfg.log_collector}.collector", process))
     if component != "node":
         return  # hollow nodes run no log agent (kubemark's do not): thousands of containers' lines are noise
@@ -93,8 +103,7 @@ def ship_logs(cfg: ClusterConfig, rt: Runtime, process: str, buffer: LogBuffer) 
 def run_child(cfg: ClusterConfig, process: str) -> None:
     """Build the process's runtime, serve its metrics, and run until signalled."""
     proc = cfg.process(process)
-    # A store member is not on the broker's bus (it must not depend on it): its lines stay in its own log.
-    buffer = LogBuffer() if cfg.log_collector and not COMPONENTS[proc.component].standalone else None
+    buffer = LogBuffer() if cfg.log_collector else None
     logs.configure(process, cfg.logging.level, cfg.logging.format,
                    ship=ship_processor(buffer, process, proc.component) if buffer is not None else None)
     log = logs.get(f"{process}.process")

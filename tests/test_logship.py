@@ -25,6 +25,7 @@ from bus.logship import (
     RETRY_MAX_S,
     LogBuffer,
     LogShipper,
+    LogSource,
     ShipperMetrics,
     component_entry,
     container_entry,
@@ -32,7 +33,7 @@ from bus.logship import (
     entry_bytes,
     ship_processor,
 )
-from bus.messages import Error, LogPush, LogPushed
+from bus.messages import Error, LogPull, LogPush, LogPushed
 from bus.runtime import Actor, Runtime, handles
 from bus.settings import BusSettings
 from tests.helpers import advance, pump
@@ -361,5 +362,63 @@ def test_a_batch_too_large_to_send_does_not_stop_the_shipper_for_good():
             advance(rt, clock, 0.5)
         assert shipper.batch >= 2, "the shipper goes on to the lines logged later"
         assert rt.metrics.dropped_outbound["too_large"] < 20, "not tried again every half second"
+    finally:
+        rt._ctx.term()
+
+
+# --- a process off the broker's bus: the collector fetches its lines ------------------------------------------
+
+
+class Puller(Actor):
+    def __init__(self) -> None:
+        super().__init__("collector-0.puller")
+        self.answers: list[LogPush] = []
+
+    def pull(self, rt: Runtime, ack: int) -> LogPush:
+        fut = self.request("store-0.logship", LogPull(ack), timeout_s=5.0, retries=0)
+        pump(rt)
+        self.answers.append(fut.result())
+        return self.answers[-1]
+
+
+def test_a_source_offers_each_batch_until_a_pull_acks_it():
+    clock = ManualClock(start=1000.0, wall_start=T0)
+    rt = Runtime("store-0", BusSettings(), clock, seed=1)
+    try:
+        buffer = LogBuffer(100)
+        source = rt.add(LogSource("store-0.logship", buffer, "store-0", metrics=ShipperMetrics(CollectorRegistry())))
+        puller = rt.add(Puller())
+        assert puller.pull(rt, 0).batch == 0, "nothing logged: an empty answer"
+        buffer.add(entry(0, "a"))
+        buffer.add(entry(1, "b"))
+        first = puller.pull(rt, 0)
+        assert (first.batch, texts(first.entries)) == (1, ["a", "b"])
+        buffer.add(entry(2, "c"))
+        again = puller.pull(rt, 0)  # the answer was lost: the same batch, not the new line
+        assert (again.batch, texts(again.entries), again.shipper) == (1, ["a", "b"], first.shipper)
+        nxt = puller.pull(rt, 1)
+        assert (nxt.batch, texts(nxt.entries)) == (2, ["c"])
+        assert puller.pull(rt, 2).batch == 0 and source._pending is None
+    finally:
+        rt._ctx.term()
+
+
+def test_the_collector_stores_a_pulled_batch_once_and_acks_it_on_the_next_pull(tmp_path):
+    clock = ManualClock(start=1000.0, wall_start=T0)
+    rt = Runtime("log-collector", BusSettings(), clock, seed=1)
+    try:
+        buffer = LogBuffer(100)
+        rt.add(LogSource("store-0.logship", buffer, "store-0", metrics=ShipperMetrics(CollectorRegistry())))
+        collector = rt.add(LogCollector("log-collector.collector", tmp_path, max_bytes=1 << 20, max_age_s=3600,
+                                        now=lambda: T0, registry=None))
+        collector.on_start()
+        collector.sources = {"store-0": ("127.0.0.1", 1)}  # after start: the source is local, no link needed
+        buffer.add(entry(0, "leader changed"))
+        for _ in range(3):  # three pulls: the batch, its ack with nothing new, nothing again
+            collector.spawn(collector._pull("store-0"))
+            pump(rt)
+        found = collector.store.query(Query())
+        assert [e[6] for _, e in found] == ["leader changed"]
+        assert collector._acked["store-0"] == 1 and collector.store.stats.duplicates == 0
     finally:
         rt._ctx.term()

@@ -22,8 +22,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from actors.logcollector.store import LEVELS, BadEntry, LogStore, Query, check_entry
 from actors.messages import LogEntries, LogQuery
-from bus.messages import MAX_NAME_BYTES, Error, LogPush, LogPushed
-from bus.runtime import Actor, Envelope, handles
+from bus.messages import MAX_NAME_BYTES, Error, LogPull, LogPush, LogPushed
+from bus.runtime import Actor, Envelope, RequestFailed, handles
 
 #: Most lines one push may carry, and one answer may return.
 MAX_PUSH_LINES = 10_000
@@ -35,6 +35,8 @@ MAX_WAIT_S = 30.0
 #: Real seconds between checks of held queries' deadlines and of the retention age.
 TICK_S = 0.5
 EXPIRE_S = 10.0
+#: Real seconds between fetches from each process off the bus.
+PULL_S = 0.5
 
 
 class _Waiting:
@@ -46,8 +48,15 @@ class _Waiting:
 
 class LogCollector(Actor):
     def __init__(self, name: str, directory: Path, *, max_bytes: int, max_age_s: float,
-                 now: Callable[[], float] = time.time, registry=REGISTRY) -> None:
+                 now: Callable[[], float] = time.time, registry=REGISTRY,
+                 sources: dict[str, tuple[str, int]] | None = None, source_keys: dict[str, bytes] | None = None
+                 ) -> None:
         super().__init__(name)
+        self.sources = dict(sources or {})
+        """Processes off the broker's bus whose lines are fetched over a direct link: name -> (host, port)."""
+        self.source_keys = dict(source_keys or {})
+        self._acked: dict[str, int] = {}
+        self._pulling: set[str] = set()
         self.directory, self.max_bytes, self.max_age_s = directory, max_bytes, max_age_s
         self.now = now
         self.store: LogStore | None = None
@@ -66,6 +75,11 @@ class LogCollector(Actor):
         scale = self.clock.scale
         self.call_every(TICK_S * scale, self._expire_waiting)
         self.call_every(EXPIRE_S * scale, lambda: self.store.expire(self.now()))
+        if self.sources:
+            link = self.runtime.direct_link()
+            for process, (host, port) in sorted(self.sources.items()):
+                link.connect([f"{process}.logship"], host, port, self.source_keys.get(process))
+            self.call_every(PULL_S * scale, self._pull_all)
         if self._registry is not None:
             self._collector = _Metrics(self)
             self._registry.register(self._collector)
@@ -104,6 +118,37 @@ class LogCollector(Actor):
             if self.waiting and entries:
                 self._wake()
         self.reply(env, LogPushed(msg.batch))
+
+    # --- fetching the lines of processes off the bus ----------------------------------------------
+    def _pull_all(self) -> None:
+        for process in self.sources:
+            if process not in self._pulling:
+                self._pulling.add(process)
+                self.spawn(self._pull(process))
+
+    async def _pull(self, process: str) -> None:
+        try:
+            push = await self.request(f"{process}.logship", LogPull(self._acked.get(process, 0)),
+                                      timeout_s=2.0 * self.clock.scale, retries=0)
+        except RequestFailed:
+            return  # down or restarting: its lines wait in its buffer
+        finally:
+            self._pulling.discard(process)
+        if not isinstance(push, LogPush) or push.batch == 0:
+            return
+        where = f"logs.Pull from {process}"
+        try:
+            entries = [check_entry(e, f"{where}, batch {push.batch}, entries[{i}]") for i, e in enumerate(push.entries)]
+            taken = self.store.append(push.shipper, push.batch, entries, max(0, int(push.dropped)))
+        except (BadEntry, TypeError, ValueError) as exc:
+            self.rejected["bad_entry"] += 1
+            self.log.warning("log lines refused", reason="bad_entry", error=str(exc))
+            return
+        self._acked[process] = push.batch  # taken now, or already: the next pull lets it go
+        if taken:
+            self.received += len(entries)
+            if self.waiting and entries:
+                self._wake()
 
     def _refuse(self, env: Envelope, reason: str, message: str) -> None:
         self.rejected[reason] += 1
