@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from prometheus_client import REGISTRY, Counter, Gauge
 
 from bus.messages import LogPull, LogPush
-from bus.runtime import Actor, Envelope, MessageTooLarge, RequestFailed, handles
+from bus.runtime import Actor, Envelope, RemoteError, RequestFailed, handles
 
 #: The fields of an entry, in the order a ``logs.Push`` carries them.
 ENTRY_FIELDS = ("t", "process", "component", "source", "level", "trace_id", "message", "fields",
@@ -52,6 +52,10 @@ _NOT_FIELDS = frozenset({"event", "level", "timestamp", "process", "component", 
 
 
 def _cut(text: str, limit: int) -> str:
+    if not text.isascii():
+        # A lone surrogate (os.fsdecode of a bad file name) cannot be sent as UTF-8: replace it here, or the
+        # batch holding it could never be packed.
+        text = text.encode("utf-8", "replace").decode("utf-8")
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
@@ -63,18 +67,25 @@ def _plain(value: object) -> object:
 
 def component_entry(event_dict: dict, t: float, process: str, component: str) -> list:
     """An entry for one structlog line (its event dict as the processors left it)."""
-    fields = {k: _plain(v) for k, v in event_dict.items() if k not in _NOT_FIELDS}
-    if event_dict.get("exc_info"):
-        fields["exception"] = _cut(traceback.format_exc(), MAX_FIELD_CHARS * 4)
-    return [t, process, component, str(event_dict.get("component") or process),
-            str(event_dict.get("level") or "info"), event_dict.get("trace_id") or "",
+    fields = {_cut(str(k), 128): _plain(v) for k, v in event_dict.items() if k not in _NOT_FIELDS}
+    exc_info = event_dict.get("exc_info")
+    if exc_info:
+        if isinstance(exc_info, BaseException):
+            text = "".join(traceback.format_exception(exc_info))
+        elif isinstance(exc_info, tuple) and len(exc_info) == 3:
+            text = "".join(traceback.format_exception(*exc_info))
+        else:
+            text = traceback.format_exc()
+        fields["exception"] = _cut(text, MAX_FIELD_CHARS * 4)
+    return [t, process, component, _cut(str(event_dict.get("component") or process), 256),
+            str(event_dict.get("level") or "info"), str(event_dict.get("trace_id") or ""),
             _cut(str(event_dict.get("event", "")), MAX_MESSAGE_CHARS), fields, "", "", "", "", 0]
 
 
 def container_entry(t: float, process: str, component: str, namespace: str, pod: str, container: str,
                     attempt: int, stream: str, text: str) -> list:
     """An entry for one line a container wrote (``stream``: stdout or stderr)."""
-    return [t, process, component, f"{namespace}/{pod}/{container}", "", "", _cut(text, MAX_MESSAGE_CHARS), {},
+    return [t, process, component, _cut(f"{namespace}/{pod}/{container}", 768), "", "", _cut(text, MAX_MESSAGE_CHARS), {},
             namespace, pod, container, stream, attempt]
 
 
@@ -91,14 +102,15 @@ def entry_bytes(entry: list) -> int:
 class ShipperMetrics:
     def __init__(self, registry=REGISTRY) -> None:
         self.lines = Counter("kubesim_log_shipper_lines_total",
-                             "Log lines this process shipped to the log collector, or dropped (its buffer was full).",
+                             "Log lines this process shipped to the log collector, dropped (its buffer was full) or that "
+                             "the collector refused.",
                              ["outcome"], registry=registry)
         self.buffered = Gauge("kubesim_log_shipper_buffered_lines", "Log lines waiting to be shipped.",
                               registry=registry)
         self.failures = Counter("kubesim_log_shipper_failures_total",
                                 "Batches the log collector did not take (it was down or did not answer).",
                                 registry=registry)
-        for outcome in ("shipped", "dropped"):
+        for outcome in ("shipped", "dropped", "refused"):
             self.lines.labels(outcome)
 
 
@@ -179,7 +191,7 @@ class LogShipper(Actor):
         if self._sending or self.clock.monotonic() < self._retry_at:
             return
         if self._pending is None:
-            entries = self.buffer.take()
+            entries = self.buffer.take(max_bytes=min(BATCH_BYTES, self.runtime.settings.max_frame_bytes // 2))
             if not entries:
                 return
             self.batch += 1
@@ -188,25 +200,39 @@ class LogShipper(Actor):
         self.spawn(self._ship(self._pending))
 
     async def _ship(self, push: LogPush) -> None:
-        scale = self.clock.scale
         try:
-            await self.request(self.collector, push, timeout_s=2.0 * scale, retries=0)
-        except MessageTooLarge:
-            # Cannot happen within BATCH_BYTES; if it did, sending it again would block every later line.
-            self.metrics.lines.labels("dropped").inc(len(push.entries))
-            self._pending = None
+            await self.request(self.collector, push, timeout_s=2.0 * self.clock.scale, retries=0)
+        except RemoteError as exc:
+            if exc.code == "bad_request":
+                # The collector will never take this batch (it said what was wrong, and counted it): sending it
+                # again would hold back every later line. Dropped, counted.
+                self._drop(push, "refused")
+            else:
+                self._failed()
         except RequestFailed:
-            # Not logged: a line saying the collector is away would be one more line for it.
-            self.metrics.failures.inc()
-            self._failures += 1
-            self._retry_at = self.clock.monotonic() + min(RETRY_MAX_S, SHIP_INTERVAL_S * 2 ** self._failures) * scale
+            self._failed()
+        except Exception:  # a batch the bus cannot send (too large, unpackable): the same, never retried
+            self._drop(push, "refused")
         else:
             self.metrics.lines.labels("shipped").inc(len(push.entries))
             self._pending = None
             self._failures = 0
             self._retry_at = 0.0
+            if len(self.buffer) >= BATCH_LINES:  # behind: the next batch now, not at the next tick
+                self.call_later(0, self._tick)
         finally:
             self._sending = False
+
+    def _drop(self, push: LogPush, outcome: str) -> None:
+        self.metrics.lines.labels(outcome).inc(len(push.entries))
+        self._pending = None
+
+    def _failed(self) -> None:
+        # Not logged: a line saying the collector is away would be one more line for it.
+        self.metrics.failures.inc()
+        self._failures += 1
+        self._retry_at = self.clock.monotonic() + min(RETRY_MAX_S, SHIP_INTERVAL_S * 2 ** self._failures) * \
+            self.clock.scale
 
 
 class LogSource(Actor):
@@ -225,11 +251,12 @@ class LogSource(Actor):
 
     @handles(LogPull)
     def on_pull(self, msg: LogPull, env: Envelope) -> None:
-        if self._pending is not None and type(msg.ack) is int and msg.ack >= self._pending.batch:
+        if (self._pending is not None and msg.shipper == self.shipper_id and type(msg.ack) is int
+                and msg.ack >= self._pending.batch):
             self.metrics.lines.labels("shipped").inc(len(self._pending.entries))
             self._pending = None
         if self._pending is None:
-            entries = self.buffer.take()
+            entries = self.buffer.take(max_bytes=min(BATCH_BYTES, self.runtime.settings.max_frame_bytes // 2))
             if entries:
                 self.batch += 1
                 self._pending = LogPush(self.shipper_id, self.batch, entries, self.buffer.take_dropped())

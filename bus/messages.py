@@ -292,6 +292,8 @@ class LogPull:
 
     ack: int = 0
     """The last batch the collector took from this process: it may forget that one and those before."""
+    shipper: str = ""
+    """Which run of the process ``ack`` is about (a restarted process numbers its batches from 1 again)."""
 
 
 @message("bus.FlowQuery")

@@ -72,7 +72,8 @@ class SecuritySection(_Strict):
 class RetentionSection(_Strict):
     """How much the log collector keeps: the oldest lines go first, past either bound."""
 
-    max_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, le=1 << 40)
+    max_bytes: int = Field(64 * 1024 * 1024, ge=1024 * 1024, le=4 << 30)
+    """Bytes on disk; the collector holds the lines in memory too, at about five times this."""
     max_age_s: float = Field(24 * 3600, gt=0)
     """Real seconds (log lines carry real times, whatever the cluster's time_scale)."""
 

@@ -60,8 +60,11 @@ class ProcessPoller:
         from kubesim.clusterstatus import process_rows
 
         while not self._stop.is_set():
-            self._rows = [{"name": r.name, "component": r.component, "state": r.state, "pid": r.pid,
-                           "restarts": r.restarts} for r in process_rows(self.cfg)]
+            try:
+                self._rows = [{"name": r.name, "component": r.component, "state": r.state, "pid": r.pid,
+                               "restarts": r.restarts} for r in process_rows(self.cfg)]
+            except Exception as exc:  # a malformed answer: say so on the page, and ask again next round
+                self._rows = [{**r, "state": f"unknown ({type(exc).__name__})"} for r in self._rows]
             self._stop.wait(POLL_S)
 
 

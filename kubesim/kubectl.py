@@ -242,12 +242,21 @@ _ManifestLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.c
 _ManifestLoader.add_constructor("tag:yaml.org,2002:binary", yaml.SafeLoader.construct_yaml_str)
 
 
-def _jsonable(value: Any) -> Any:
-    """Map keys as JSON has them: strings (YAML allows ``1: x`` or ``true: y``)."""
+#: Most values one document may expand to: YAML aliases can make a few hundred bytes stand for billions.
+MAX_DOCUMENT_VALUES = 1_000_000
+
+
+def _jsonable(value: Any, budget: list[int] | None = None) -> Any:
+    """Map keys as JSON has them: strings (YAML allows ``1: x`` or ``true: y``); ValueError past
+    :data:`MAX_DOCUMENT_VALUES` values (an alias bomb)."""
+    budget = budget if budget is not None else [MAX_DOCUMENT_VALUES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ValueError(f"a document expands to more than {MAX_DOCUMENT_VALUES:,} values (YAML aliases?)")
     if isinstance(value, dict):
-        return {k if isinstance(k, str) else json.dumps(k): _jsonable(v) for k, v in value.items()}
+        return {k if isinstance(k, str) else json.dumps(k): _jsonable(v, budget) for k, v in value.items()}
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [_jsonable(v, budget) for v in value]
     return value
 
 
@@ -294,6 +303,10 @@ def parse_manifests(source: str, text: str) -> list[Manifest]:
     try:
         docs = [_jsonable(d) for d in yaml.load_all(text, Loader=_ManifestLoader)]
     except yaml.YAMLError as exc:
+        raise UsageError(f"error parsing {source}: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"error parsing {source}: nested too deeply") from None
+    except ValueError as exc:
         raise UsageError(f"error parsing {source}: {exc}") from None
     for doc in docs:
         if doc is None:

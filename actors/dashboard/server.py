@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +42,21 @@ from actors.apiserver.httpserver import Exchange, HttpRequest, HttpServer
 from actors.apiserver.kinds import lookup
 from actors.apiserver.status import ApiError
 from actors.dashboard import views
-from actors.messages import LogEntries, LogQuery, StoreStatus, StoreStatusReply
+from actors.logcollector.store import LEVELS
+from actors.messages import (
+    ApiRequest,
+    LogEntries,
+    LogQuery,
+    StoreStatus,
+    StoreStatusReply,
+)
 from bus.logship import ENTRY_FIELDS
 from bus.messages import FlowQuery, FlowSample, TraceQuery, TraceSpans
-from bus.runtime import Actor, RequestFailed
+from bus.runtime import Actor, RemoteError, RequestFailed
 from bus.tracing import Span, belongs_to, changes, timeline, trace_ids_of
 
 STATIC_DIR = Path(__file__).parent / "static"
-_STATIC_NAME = re.compile(r"^[A-Za-z0-9_-]+\.(js|css|html|svg|png)$")
+_STATIC_NAME = re.compile(r"[A-Za-z0-9_-]+\.(js|css|html|svg|png)")
 _TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8",
           "html": "text/html; charset=utf-8", "svg": "image/svg+xml", "png": "image/png"}
 #: Real seconds between looks at what changed (the picture goes out at most this often).
@@ -58,6 +66,8 @@ REFRESH_TICKS = 4
 #: Real seconds between asking the store members and the broker (flow) for their news.
 STORE_POLL_S = 1.0
 FLOW_POLL_S = 0.5
+#: Real seconds between checks that the API server answers (the page says when it does not).
+API_PROBE_S = 2.0
 #: A stream whose client has not taken this much is cut (it reconnects and starts afresh).
 MAX_STREAM_BUFFER = 4 * 1024 * 1024
 MAX_BODY_BYTES = 1024 * 1024
@@ -111,6 +121,8 @@ class Dashboard(Actor):
         self._dirty = True
         self._last_state = b""
         self._ticks = 0
+        self._flow_asking = False
+        self._probing = False
         self._api_error = ""
 
     # --- life cycle ----------------------------------------------------------------------------
@@ -130,13 +142,15 @@ class Dashboard(Actor):
             self.chaos = self.chaos_factory(self)
         self.http = HttpServer(self.runtime, self.host, self.port, None, self._serve,
                                lambda code, message: orjson.dumps({"ok": False, "error": message}),
-                               self.clock.monotonic, max_body_bytes=MAX_BODY_BYTES, max_connections=256)
+                               self.clock.monotonic, max_body_bytes=MAX_BODY_BYTES, max_connections=256,
+                               log_debug=self.log.debug)
         self.http.listen()  # a port in use ends the process with the error; its supervisor says so and retries
         self.port = self.http.port
         scale = self.clock.scale
         self.call_every(PUBLISH_S * scale, self._publish)
         self.call_every(STORE_POLL_S * scale, lambda: self.spawn(self._poll_store()))
-        self.call_every(FLOW_POLL_S * scale, lambda: self.spawn(self._poll_flow()) if self.streams else None)
+        self.call_every(FLOW_POLL_S * scale, self._flow_tick)
+        self.call_every(API_PROBE_S * scale, lambda: self.spawn(self._probe_api()))
         self.call_every(60 * scale, self.http.close_idle)
         self.log.info("dashboard serving", url=f"http://{self.host}:{self.port}/")
 
@@ -215,7 +229,34 @@ class Dashboard(Actor):
         if rows != self.store_rows:
             self.store_rows = rows
 
+    def _flow_tick(self) -> None:
+        if self.streams and not self._flow_asking:
+            self._flow_asking = True
+            self.spawn(self._poll_flow())
+
+    async def _probe_api(self) -> None:
+        """Whether the API server answers now, and not 503 (the informers' caches go stale quietly when it
+        does not): one attempt, a couple of real seconds."""
+        if self._probing:
+            return
+        self._probing = True
+        try:
+            reply = await self.api.request_raw(ApiRequest("get", "namespaces", name="default"),
+                                               2.0 * self.clock.scale)
+            code = getattr(reply, "code", 500)
+            self._api_error = f"the API server answers {code}" if code >= 500 else ""
+        except RequestFailed as exc:
+            self._api_error = f"the API server does not answer: {exc}"
+        finally:
+            self._probing = False
+
     async def _poll_flow(self) -> None:
+        try:
+            await self._ask_flow()
+        finally:
+            self._flow_asking = False
+
+    async def _ask_flow(self) -> None:
         try:
             sample = await self.request(f"{self.broker}.bus", FlowQuery(self.flow_after),
                                         timeout_s=1.0 * self.clock.scale, retries=0)
@@ -249,7 +290,7 @@ class Dashboard(Actor):
                 return
             if req.method in ("GET", "HEAD"):
                 if req.path == "/api/stream":
-                    self._open_stream(ex)
+                    self._open_stream(ex, head=req.method == "HEAD")
                     return
                 if req.path == "/api/logs/stream":
                     self._open_log_stream(req, ex)
@@ -287,8 +328,15 @@ class Dashboard(Actor):
         except ApiError as exc:
             self._json(ex, route, exc.code if 400 <= exc.code < 600 else 500, {"ok": False, "error": exc.message})
             return
+        except RemoteError as exc:  # the collector (or another actor) refused what was asked: the asker's fault
+            self._json(ex, route, 400 if exc.code == "bad_request" else 503, {"ok": False, "error": exc.message})
+            return
         except RequestFailed as exc:
             self._json(ex, route, 504, {"ok": False, "error": str(exc)})
+            return
+        except Exception as exc:  # a bug: said, logged, and the connection is not left waiting for ever
+            self.log.exception("dashboard request failed", route=route)
+            self._json(ex, route, 500, {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
             return
         self._json(ex, route, 200, result)
 
@@ -301,16 +349,19 @@ class Dashboard(Actor):
 
     def _static(self, ex: Exchange, name: str) -> None:
         path = STATIC_DIR / name
-        if not _STATIC_NAME.match(name) or not path.is_file():
+        if not _STATIC_NAME.fullmatch(name) or not path.is_file():
             self._json(ex, "/static", 404, {"ok": False, "error": f"no such file: {name}"})
             return
         self.metrics.requests.labels("/static", "200").inc()
         ex.respond(200, [("content-type", _TYPES[name.rsplit(".", 1)[1]]), ("cache-control", "no-cache")],
                    path.read_bytes())
 
-    def _open_stream(self, ex: Exchange) -> None:
+    def _open_stream(self, ex: Exchange, head: bool = False) -> None:
         self.metrics.requests.labels("/api/stream", "200").inc()
         ex.start(200, [("content-type", "text/event-stream"), ("cache-control", "no-store")])
+        if head:
+            ex.end()
+            return
         ex.on_close = lambda: self._forget_stream(ex)
         ex.write(b"retry: 1000\nevent: state\ndata: " + orjson.dumps(self.state(), default=str) + b"\n\n")
         self.streams.append(ex)
@@ -388,6 +439,8 @@ class Dashboard(Actor):
         if not self.collector:
             raise BadRequest("the cluster has no log collector")
         level = req.param("level")
+        if level and level not in LEVELS:
+            raise BadRequest(f"level: one of {', '.join(LEVELS)}, got {level!r}")
         try:
             since = float(req.param("since") or 0)
             limit = int(req.param("limit") or 500)
@@ -407,7 +460,7 @@ class Dashboard(Actor):
         answer = await self.request(self.collector, self._log_query(req), timeout_s=5.0 * self.clock.scale,
                                     retries=0)
         if not isinstance(answer, LogEntries):
-            raise BadRequest(getattr(answer, "message", "the log collector refused the query"))
+            raise BadRequest(f"the log collector answered {type(answer).__name__}")
         return {"ok": True, "entries": [_entry(row) for row in answer.entries], "last_seq": answer.last_seq}
 
     def _open_log_stream(self, req: HttpRequest, ex: Exchange) -> None:
@@ -415,38 +468,51 @@ class Dashboard(Actor):
             after = int(req.param("after") or 0)
         except ValueError:
             raise BadRequest("after: a sequence number") from None
+        if not 0 <= after < 2**63:
+            raise BadRequest(f"after: a sequence number, got {after}")
         query = self._log_query(req, after, wait_s=10.0)
         self.metrics.requests.labels("/api/logs/stream", "200").inc()
         ex.start(200, [("content-type", "text/event-stream"), ("cache-control", "no-store")])
+        if req.method == "HEAD":
+            ex.end()
+            return
         ex.write(b"retry: 2000\n\n")
         self.metrics.streams.labels("logs").inc()
-        ex.on_close = lambda: None
-        self.spawn(self._follow_logs(ex, query))
+        task = self.spawn(self._follow_logs(ex, query))
+        ex.on_close = task.cancel
 
     async def _follow_logs(self, ex: Exchange, query: LogQuery) -> None:
-        from dataclasses import replace
-
         after = query.after_seq
         try:
             while not ex.closed:
                 try:
                     answer = await self.request(self.collector, replace(query, after_seq=after),
                                                 timeout_s=(query.wait_s + 5.0) * self.clock.scale, retries=0)
+                except RemoteError as exc:
+                    if exc.code == "bad_request":  # it will never be answered otherwise: say so, and stop
+                        ex.write(b"event: error\ndata: " + orjson.dumps({"error": exc.message}) + b"\n\n")
+                        ex.end()
+                        return
+                    await self.sleep(2.0 * self.clock.scale)
+                    continue
                 except RequestFailed:
                     await self.sleep(2.0 * self.clock.scale)
                     continue
-                if not isinstance(answer, LogEntries):
-                    ex.end()
+                if ex.closed:
+                    return
+                if ex.buffered > MAX_STREAM_BUFFER:
+                    ex.abort()
                     return
                 if answer.entries:
                     after = max(row[0] for row in answer.entries)
-                    if ex.buffered > MAX_STREAM_BUFFER:
-                        ex.abort()
-                        return
                     ex.write(b"event: logs\ndata: " + orjson.dumps(
                         {"entries": [_entry(r) for r in answer.entries], "last_seq": after}) + b"\n\n")
-                elif after == 0:
-                    after = answer.last_seq
+                else:
+                    after = after or answer.last_seq
+                    ex.write(b": keepalive\n\n")  # a browser that went away without a word is found out here
+        except Exception:
+            self.log.exception("log stream failed")
+            ex.abort()
         finally:
             self.metrics.streams.labels("logs").dec()
 

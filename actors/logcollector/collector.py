@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from prometheus_client import REGISTRY
@@ -22,6 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from actors.logcollector.store import LEVELS, BadEntry, LogStore, Query, check_entry
 from actors.messages import LogEntries, LogQuery
+from bus.logship import entry_bytes
 from bus.messages import MAX_NAME_BYTES, Error, LogPull, LogPush, LogPushed
 from bus.runtime import Actor, Envelope, RequestFailed, handles
 
@@ -37,6 +39,10 @@ TICK_S = 0.5
 EXPIRE_S = 10.0
 #: Real seconds between fetches from each process off the bus.
 PULL_S = 0.5
+#: Real seconds between log lines about refused pushes (each one is counted).
+REFUSAL_LOG_S = 10.0
+#: An answer stays within this share of the bus's frame limit (lines with tracebacks are big).
+ANSWER_SHARE = 0.75
 
 
 class _Waiting:
@@ -55,13 +61,16 @@ class LogCollector(Actor):
         self.sources = dict(sources or {})
         """Processes off the broker's bus whose lines are fetched over a direct link: name -> (host, port)."""
         self.source_keys = dict(source_keys or {})
-        self._acked: dict[str, int] = {}
+        self._logged: dict[str, float] = {}
+        self._acked: dict[str, tuple[str, int]] = {}
+        """process -> (its shipper id, the last batch taken from it)."""
         self._pulling: set[str] = set()
         self.directory, self.max_bytes, self.max_age_s = directory, max_bytes, max_age_s
         self.now = now
         self.store: LogStore | None = None
         self.waiting: list[_Waiting] = []
-        self.rejected: dict[str, int] = {"bad_entry": 0, "too_many": 0, "bad_batch": 0, "bad_query": 0}
+        self.rejected: dict[str, int] = {"bad_entry": 0, "too_many": 0, "bad_batch": 0, "bad_query": 0,
+                                         "too_many_followers": 0}
         self.received = 0
         self.queries = 0
         self._registry = registry
@@ -128,7 +137,8 @@ class LogCollector(Actor):
 
     async def _pull(self, process: str) -> None:
         try:
-            push = await self.request(f"{process}.logship", LogPull(self._acked.get(process, 0)),
+            shipper, ack = self._acked.get(process, ("", 0))
+            push = await self.request(f"{process}.logship", LogPull(ack, shipper),
                                       timeout_s=2.0 * self.clock.scale, retries=0)
         except RequestFailed:
             return  # down or restarting: its lines wait in its buffer
@@ -137,23 +147,32 @@ class LogCollector(Actor):
         if not isinstance(push, LogPush) or push.batch == 0:
             return
         where = f"logs.Pull from {process}"
+        # Taken, already had, or refused: the next pull lets it go either way (a refused batch would be
+        # offered again for ever).
+        self._acked[process] = (push.shipper, push.batch)
         try:
+            if not 0 < len(push.shipper) <= MAX_NAME_BYTES:
+                raise BadEntry(f"{where}: shipper must be 1..{MAX_NAME_BYTES} characters")
             entries = [check_entry(e, f"{where}, batch {push.batch}, entries[{i}]") for i, e in enumerate(push.entries)]
             taken = self.store.append(push.shipper, push.batch, entries, max(0, int(push.dropped)))
         except (BadEntry, TypeError, ValueError) as exc:
-            self.rejected["bad_entry"] += 1
-            self.log.warning("log lines refused", reason="bad_entry", error=str(exc))
+            self._count_refusal("bad_entry", str(exc))
             return
-        self._acked[process] = push.batch  # taken now, or already: the next pull lets it go
         if taken:
             self.received += len(entries)
             if self.waiting and entries:
                 self._wake()
 
     def _refuse(self, env: Envelope, reason: str, message: str) -> None:
-        self.rejected[reason] += 1
-        self.log.warning("log lines refused", reason=reason, error=message)
+        self._count_refusal(reason, message)
         self.reply(env, Error("bad_request", message))
+
+    def _count_refusal(self, reason: str, message: str) -> None:
+        self.rejected[reason] += 1
+        now = self.clock.monotonic()
+        if now - self._logged.get(reason, -1e18) >= REFUSAL_LOG_S * self.clock.scale:
+            self._logged[reason] = now  # once in a while per reason: a bad shipper must not flood the logs
+            self.log.warning("log lines refused", reason=reason, error=message, refused=self.rejected[reason])
 
     # --- queries ----------------------------------------------------------------------------------
     @handles(LogQuery)
@@ -167,10 +186,17 @@ class LogCollector(Actor):
             return
         found = self.store.query(query)
         wait = min(float(msg.wait_s), MAX_WAIT_S) if isinstance(msg.wait_s, (int, float)) else 0.0
-        if not found and wait > 0 and len(self.waiting) < MAX_WAITING:
-            self.waiting.append(_Waiting(query, env, self.clock.monotonic() + wait * self.clock.scale))
+        if not found and wait > 0:
+            if len(self.waiting) >= MAX_WAITING:
+                self.rejected["too_many_followers"] += 1
+                self.reply(env, Error("unavailable", f"logs.Query: {MAX_WAITING} followers already wait for "
+                                                     "lines; try again shortly"))
+                return
+            # Nothing matched so far: only lines from now on can, so the held query never rescans the store.
+            held = replace(query, after_seq=max(query.after_seq, self.store.last_seq))
+            self.waiting.append(_Waiting(held, env, self.clock.monotonic() + wait * self.clock.scale))
             return
-        self._answer(env, found)
+        self._answer(env, found, following=query.after_seq > 0)
 
     def _query(self, msg: LogQuery) -> Query:
         if msg.level and msg.level not in LEVELS:
@@ -179,7 +205,7 @@ class LogCollector(Actor):
             raise ValueError(f"limit: expected a positive number, got {msg.limit!r}")
         attempt = -1
         container = msg.container
-        if msg.pod and not container:
+        if msg.pod and not container and not msg.after_seq:  # a follower already chose (a sidecar may start later)
             containers = self.store.containers_of(msg.namespace, msg.pod)
             if len(containers) > 1:
                 raise ValueError(f"a container name must be specified for pod {msg.pod}, choose one of: "
@@ -196,20 +222,34 @@ class LogCollector(Actor):
                      since=float(msg.since or 0.0), after_seq=max(0, int(msg.after_seq or 0)),
                      limit=min(msg.limit, MAX_ANSWER_LINES))
 
-    def _answer(self, env: Envelope, found: list[tuple[int, list]]) -> None:
+    def _answer(self, env: Envelope, found: list[tuple[int, list]], following: bool = False) -> None:
+        """Answer with ``found`` (oldest first), as much of it as one frame holds: a follower gets the oldest
+        lines (it asks again after the last one), anyone else the newest."""
+        budget = int(self.runtime.settings.max_frame_bytes * ANSWER_SHARE)
+        picked, size = [], 0
+        for pair in (found if following else reversed(found)):
+            size += entry_bytes(pair[1]) + 16
+            if picked and size > budget:
+                break
+            picked.append(pair)
+        if not following:
+            picked.reverse()
         # In the order the lines were written: shippers deliver a second or so apart, so arrival order interleaves.
-        found = sorted(found, key=lambda pair: pair[1][0])
-        self.reply(env, LogEntries([[seq, *e] for seq, e in found], self.store.last_seq))
+        picked.sort(key=lambda pair: pair[1][0])
+        self.reply(env, LogEntries([[seq, *e] for seq, e in picked], self.store.last_seq))
 
     def _wake(self) -> None:
-        still = []
-        for w in self.waiting:
-            found = self.store.query(w.query)
-            if found:
-                self._answer(w.env, found)
-            else:
-                still.append(w)
-        self.waiting = still
+        waiting, self.waiting = self.waiting, []
+        for w in waiting:
+            try:
+                found = self.store.query(w.query)
+                if found:
+                    self._answer(w.env, found, following=True)
+                    continue
+            except Exception:  # one follower's failure must not keep the others (or the push) from an answer
+                self.log.exception("held log query failed")
+                continue  # its asker times out and asks again
+            self.waiting.append(w)
 
     def _expire_waiting(self) -> None:
         if not self.waiting:

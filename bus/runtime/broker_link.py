@@ -88,6 +88,15 @@ class BrokerLink:
         elif self.rt.flow_tap is not None and self.rt.flow_tap.hit():
             self._sample(self.rt.process, peer.name, header, body)
 
+    def _sample_envelope(self, src: str, dst: str, envelope: bytes) -> None:
+        """A relayed envelope, sampled: the broker never decoded it, and a malformed one is the receiver's to
+        refuse, not the tap's to count."""
+        try:
+            _, header_b, body_b = unseal(envelope, PEER_PARTS)
+        except Rejected:
+            return
+        self._sample(src, dst, header_b, body_b)
+
     def _sample(self, src: str, dst: str, header_b: bytes, body_b: bytes) -> None:
         """Record a sampled message (each message of a batch) in the flow tap: the kind is all it decodes."""
         rt = self.rt
@@ -165,7 +174,7 @@ class BrokerLink:
                         m.relayed += 1
                         m.relayed_bytes += len(envelope)
                         if rt.flow_tap is not None and rt.flow_tap.hit():
-                            self._sample(peer.name, target.name, *unseal(envelope, PEER_PARTS)[1:])
+                            self._sample_envelope(peer.name, target.name, envelope)
                         continue
                     reason = failed
                 elif dst == BROKER_B or dst in actors:

@@ -413,7 +413,7 @@ class Runtime:
         self._pending[req.id] = req
         try:
             self._attempt(req)
-        except MessageTooLarge:
+        except Exception:  # too large, or a body the codec cannot pack: nothing was sent
             del self._pending[req.id]
             raise
         return req.future

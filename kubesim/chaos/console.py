@@ -11,7 +11,7 @@ is listed until it is healed:
 - ``kill``: kill -9, and the process is kept down (its supervisor stopped)
   until it is healed, as a machine that lost power (a node turns NotReady);
 - ``pause``: SIGSTOP until healed (a hung process: its connections stay up);
-- ``restart``: kill -9 and let the supervisor start it again (nothing to heal);
+- ``restart``: kill -9, and its supervisor starts it again (nothing to heal);
 - ``partition``: the process cut off from every other (no message in or
   out, either way), until healed.
 
@@ -31,8 +31,9 @@ if TYPE_CHECKING:
     from bus.runtime import Actor
     from kubesim.config import ClusterConfig
 
-#: What the page offers, and the experiment action each one is.
-ACTIONS = {"kill": "kill", "pause": "pause", "restart": "restart", "partition": "isolate"}
+#: What the page offers, and the experiment action each one is (a restart is a kill the supervisor recovers
+#: from: the supervisor's own restart waits out the process's graceful stop, and the page would wait with it).
+ACTIONS = {"kill": "kill", "pause": "pause", "restart": "kill", "partition": "isolate"}
 #: Processes the page does not offer (the demo pair is not part of the cluster).
 NOT_TARGETS = ("demo-ping", "demo-pong")
 #: Processes no fault may hit: the dashboard's own would take the page down with it.
@@ -51,6 +52,7 @@ class ChaosConsole:
         self.host = host
         self._ids = itertools.count(1)
         self._since: dict[str, float] = {}
+        self._actions: dict[str, str] = {}
 
     @property
     def actions(self) -> list[str]:
@@ -79,6 +81,7 @@ class ChaosConsole:
         if active.heal is None:
             return None
         self._since[occ.id] = self.host.clock.monotonic()
+        self._actions[occ.id] = action
         return self._describe(occ.id)
 
     async def heal(self, fault_id: str | None = None) -> list[str]:
@@ -103,6 +106,6 @@ class ChaosConsole:
     def _describe(self, fault_id: str) -> dict:
         a = self.injector.active[fault_id]
         now = self.host.clock.monotonic()
-        return {"id": fault_id, "action": next(k for k, v in ACTIONS.items() if v == a.occurrence.fault.action),
+        return {"id": fault_id, "action": self._actions[fault_id],
                 "targets": a.targets, "detail": a.detail,
                 "since_s": round(now - self._since.get(fault_id, now), 1)}  # cluster seconds, as every age shown
