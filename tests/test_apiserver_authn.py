@@ -117,7 +117,8 @@ def test_the_default_table_is_the_documented_one():
         "controller-manager*": "system:kube-controller-manager",
         "cloud-controller-manager*": "system:cloud-controller-manager",
         "node-*": "system:node:{identity}", "dns*": "system:kube-dns",
-        "kube-proxy*": "system:kube-proxy", "nodes*": "system:kubesim:hollow-nodes"}
+        "kube-proxy*": "system:kube-proxy", "nodes*": "system:kubesim:hollow-nodes",
+        "dashboard*": "system:kubesim:dashboard"}
 
 
 # From identity to decision, as the API server chains them.
