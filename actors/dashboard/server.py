@@ -490,7 +490,7 @@ class Dashboard(Actor):
                                                 timeout_s=(query.wait_s + 5.0) * self.clock.scale, retries=0)
                 except RemoteError as exc:
                     if exc.code == "bad_request":  # it will never be answered otherwise: say so, and stop
-                        ex.write(b"event: error\ndata: " + orjson.dumps({"error": exc.message}) + b"\n\n")
+                        ex.write(b"event: refused\ndata: " + orjson.dumps({"error": exc.message}) + b"\n\n")
                         ex.end()
                         return
                     await self.sleep(2.0 * self.clock.scale)

@@ -4,7 +4,7 @@
  * members, the nodes with their pods, and a side panel (Details, Workloads, Services, Events, Chaos, Apply,
  * Messages, Trace, Logs) for looking inside and for poking at it.
  *
- * Where the data comes from (see dashboard_api.md):
+ * Where the data comes from (the contract is actors/dashboard/API.md):
  *  - ONE EventSource on /api/stream: "state" events carry the whole cluster snapshot (on connect and on
  *    every change), "flow" events a sample of the messages the API server's broker routed;
  *  - one-off GETs for an object's details (/api/object), a pod's trace (/api/trace) and log searches;
@@ -825,7 +825,14 @@ function startFollow() {
     appendLogs((d.entries || []).filter((x) => !(x.seq <= ui.logs.lastSeq)));
     ui.logs.lastSeq = Math.max(ui.logs.lastSeq, d.last_seq ?? 0);
   }));
+  es.addEventListener('refused', (e) => parsed(e, (d) => {
+    // the collector will never answer this query (say, a pod whose containers must be named): stop here
+    stopFollow();
+    $('log-follow').checked = false;
+    $('log-info').textContent = `not followed: ${d.error}`;
+  }));
   es.addEventListener('error', () => {
+    if (ui.logs.es !== es) return;
     $('log-info').textContent = 'log stream interrupted, reconnecting…';
     // a retry would reuse the old "after": open a fresh stream from where we are instead
     if (ui.logs.es === es) { es.close(); setTimeout(() => { if (ui.logs.es === es) startFollow(); }, 2000); }
