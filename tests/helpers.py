@@ -87,9 +87,19 @@ def write_cluster(tmp: Path, processes: dict[str, dict] | None = None, **section
     return path
 
 
-def default_cluster(tmp: Path, *, time_scale: float | None = None, fsync: bool = False) -> tuple[Path, list[str]]:
-    """config/cluster.yaml with free ports and every piece of state under ``tmp/.kubesim``; its process names."""
+#: The add-ons' components: the web dashboard and the log collector (with which every process ships its lines).
+ADDONS = ("dashboard", "log-collector")
+
+
+def default_cluster(tmp: Path, *, time_scale: float | None = None, fsync: bool = False,
+                    addons: bool = False) -> tuple[Path, list[str]]:
+    """config/cluster.yaml with free ports and every piece of state under ``tmp/.kubesim``; its process names.
+
+    Without ``addons`` the dashboard and the log collector are left out (and so no process ships its lines):
+    two processes fewer on a two-core machine, for the tests that are about something else."""
     doc = yaml.safe_load((ROOT / "config" / "cluster.yaml").read_text())
+    if not addons:
+        doc["processes"] = {n: p for n, p in doc["processes"].items() if p["component"] not in ADDONS}
     state = tmp / ".kubesim"
     doc["cluster"]["state_dir"] = str(state)
     if time_scale is not None:

@@ -60,7 +60,7 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dashboard")
-    config, names = default_cluster(tmp, time_scale=10)
+    config, names = default_cluster(tmp, time_scale=10, addons=True)
     port = yaml.safe_load(config.read_text())["processes"]["dashboard"]["args"]["port"]
     logs = tmp / "logs"
     logs.mkdir()

@@ -61,7 +61,7 @@ class Prom:
 def cluster(tmp_path_factory):
     """The default cluster and a Prometheus scraping it; yields (Prom, cluster file, process names)."""
     tmp = tmp_path_factory.mktemp("prometheus")
-    config, names = default_cluster(tmp)
+    config, names = default_cluster(tmp, addons=True)
     logs = tmp / "logs"
     logs.mkdir()
     procs = []
