@@ -36,12 +36,27 @@ import json
 import sys
 from pathlib import Path
 
-from kubesim import cloud, dig, kubeconfig, kubectl, proxycli, rollout, store, trace
-from kubesim.chaos import cli as chaos
 from kubesim.config import DEFAULT_CONFIG, ClusterConfig, ConfigError, load
+
+#: Commands every process of a cluster runs (a supervisor and its child each): their parser leaves out the other
+#: commands' modules, whose imports (the TLS library, the chaos runner, kubectl's tables) would cost every one of
+#: a cluster's thirty-odd Python processes a few hundred milliseconds of start-up.
+LEAN = ("run", "child", "ctl")
+
+
+def _command_word(argv: list[str]) -> str:
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return ""
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    lean = _command_word(argv) in LEAN
     parser = argparse.ArgumentParser(prog="kubesim", description="A Kubernetes cluster you can run, watch and break.")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="cluster file (default: %(default)s)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +72,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("name")
     p.add_argument("cmd", choices=("status", "kill", "pause", "resume", "stop", "start", "restart"))
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the answer")
+    if not lean:
+        _add_the_other_commands(sub)
+
+    # Options after the subcommand are accepted too (`kubesim run broker --config x.yaml`).
+    for action in sub.choices.values():
+        action.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # kubectl takes flags anywhere (`get pods -n demo web`): argparse stops the positional list at the first
+        # flag, so words left after it go back to the command's targets.
+        if isinstance(getattr(args, "targets", None), list) and not any(w.startswith("-") for w in extra):
+            args.targets.extend(extra)
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        cfg = load(args.config)
+        if args.command in ("run", "child", "ctl", "faults"):
+            cfg = _with_hollow_nodes(cfg, args)
+        return _commands(lean)[args.command](cfg, args)
+    except ConfigError as exc:
+        print(f"kubesim: invalid cluster config:\n{exc}", file=sys.stderr)
+        return 2
+
+
+def _add_the_other_commands(sub) -> None:
+    from kubesim import cloud, dig, kubeconfig, kubectl, proxycli, rollout, store, trace
+    from kubesim.chaos import cli as chaos
+
     p = sub.add_parser("faults", help="set or clear a process's bus fault rules, over the bus")
     p.add_argument("name")
     p.add_argument("action", choices=("set", "clear"))
@@ -84,27 +128,6 @@ def main(argv: list[str] | None = None) -> int:
     proxycli.add_parsers(sub)
     rollout.add_parser(sub)
     kubectl.add_parsers(sub)
-
-    # Options after the subcommand are accepted too (`kubesim run broker --config x.yaml`).
-    for action in sub.choices.values():
-        action.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-
-    args, extra = parser.parse_known_args(argv)
-    if extra:
-        # kubectl takes flags anywhere (`get pods -n demo web`): argparse stops the positional list at the first
-        # flag, so words left after it go back to the command's targets.
-        if isinstance(getattr(args, "targets", None), list) and not any(w.startswith("-") for w in extra):
-            args.targets.extend(extra)
-        else:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    try:
-        cfg = load(args.config)
-        if args.command in ("run", "child", "ctl", "faults"):
-            cfg = _with_hollow_nodes(cfg, args)
-        return COMMANDS[args.command](cfg, args)
-    except ConfigError as exc:
-        print(f"kubesim: invalid cluster config:\n{exc}", file=sys.stderr)
-        return 2
 
 
 _HOLLOW_FLAGS = ("count", "prefix", "first")
@@ -251,7 +274,15 @@ def _cluster(cfg: ClusterConfig, args) -> int:
     return clusterstatus.run(cfg, args)
 
 
-COMMANDS = {"cluster": _cluster, "run": _run, "child": _child, "ctl": _ctl, "faults": _faults, "node": _node, "keys": _keys,
-            "procfile": _procfile, "check": _check, "store": store.run, "cloud": cloud.run, "dig": dig.run, "trace": trace.run, "chaos": chaos.run,
-            "kubeconfig": kubeconfig.run,
-            "rollout": rollout.run, **proxycli.COMMANDS, **kubectl.COMMANDS}
+def _commands(lean: bool) -> dict:
+    """Subcommand name -> handler(cfg, args) -> exit status."""
+    commands = {"run": _run, "child": _child, "ctl": _ctl}
+    if lean:
+        return commands
+    from kubesim import cloud, dig, kubeconfig, kubectl, proxycli, rollout, store, trace
+    from kubesim.chaos import cli as chaos
+
+    return {**commands, "cluster": _cluster, "faults": _faults, "node": _node, "keys": _keys, "procfile": _procfile,
+            "check": _check, "store": store.run, "cloud": cloud.run, "dig": dig.run, "trace": trace.run,
+            "chaos": chaos.run, "kubeconfig": kubeconfig.run, "rollout": rollout.run, **proxycli.COMMANDS,
+            **kubectl.COMMANDS}

@@ -121,8 +121,11 @@ def test_an_abort_condition_stops_the_run_heals_and_fails_it(cluster, tmp_path):
 def test_ctrl_c_heals_every_fault_before_the_runner_exits(cluster, tmp_path):
     import signal
 
+    # Ctrl-C as a terminal sends it: a pytest started in the background (`... &`) inherits SIGINT ignored, and so
+    # would the runner, unless its disposition is set back to the default.
     proc = kubesim("--config", str(cluster), "chaos", "run", str((TESTDATA / "abort.yaml").relative_to(ROOT)),
-                   "--runs-dir", str(tmp_path / "runs"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                   "--runs-dir", str(tmp_path / "runs"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     for line in proc.stdout:  # progress is printed as it happens
         lines.append(line)
