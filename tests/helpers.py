@@ -8,6 +8,7 @@ through :class:`BusClient`, a runtime driven from the test's own thread.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -32,15 +33,39 @@ ROOT = Path(__file__).resolve().parent.parent
 _handed_out: set[int] = set()
 
 
+#: Ports each pytest-xdist worker hands out: its own block below the system's ephemeral range (32768 up), so two
+#: workers starting clusters at once never give two processes the same port, nor does the system give it to a
+#: socket bound to port 0.
+WORKER_PORTS = 4000
+FIRST_WORKER_PORT = 12000
+
+
+_rng = random.Random(os.getpid())
+
+
+def _worker_block() -> range | None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or not worker[2:].isdigit():
+        return None
+    first = FIRST_WORKER_PORT + int(worker[2:]) * WORKER_PORTS
+    return range(first, first + WORKER_PORTS)
+
+
 def free_port() -> int:
     """A port nobody listens on now, and that this test session has not handed out before.
 
     The system may offer the same free port twice in a row; two processes of one
-    test told to listen on it would make the test flaky.
+    test told to listen on it would make the test flaky. Under pytest-xdist each
+    worker takes its ports from a block of its own.
     """
+    block = _worker_block()
     while True:
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", _rng.choice(block) if block is not None else 0))
+            except OSError:
+                continue  # taken: another in the block
             port = s.getsockname()[1]
         if port not in _handed_out:
             _handed_out.add(port)

@@ -23,7 +23,7 @@ from kubesim.config import load
 from tests.chromium import chromium
 from tests.helpers import ROOT, default_cluster, kubesim
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 BUILTIN = sorted((ROOT / "config" / "chaos").glob("*.yaml"))
 #: Real seconds an experiment may take here (the longest, node-power-off, takes about a minute).

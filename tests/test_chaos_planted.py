@@ -26,7 +26,7 @@ import yaml
 
 from tests.helpers import ROOT, free_port, kubesim, stop, write_cluster
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 MEMBERS = ("store-0", "store-1", "store-2")
 
