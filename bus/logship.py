@@ -25,7 +25,7 @@ import os
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from prometheus_client import REGISTRY, Counter, Gauge
 
@@ -164,21 +164,41 @@ class LogBuffer:
         return n
 
 
-class LogShipper(Actor):
+class _Batches(Actor):
+    """What a shipper and a source share: a process's buffer, its run's id, and the one batch not yet taken."""
+
+    def __init__(self, name: str, buffer: LogBuffer, process: str, metrics: ShipperMetrics | None) -> None:
+        super().__init__(name)
+        self.buffer = buffer
+        self.metrics = metrics or shipper_metrics()
+        buffer.on_drop = self.metrics.lines.labels("dropped").inc
+        # This run of the process: a restarted one numbers its batches from 1 again.
+        self.shipper_id = f"{process}@{os.getpid()}-{int(time.time())}"
+        self.batch = 0
+        self._pending: LogPush | None = None
+        """The batch in flight, or the one the collector has not taken yet (offered again as it is)."""
+
+    def _next_batch(self) -> LogPush | None:
+        """The pending batch, or a new one from the buffer (None when it is empty); within half a bus frame."""
+        if self._pending is None:
+            entries = self.buffer.take(max_bytes=min(BATCH_BYTES, self.runtime.settings.max_frame_bytes // 2))
+            if entries:
+                self.batch += 1
+                self._pending = LogPush(self.shipper_id, self.batch, entries, self.buffer.take_dropped())
+        return self._pending
+
+    def _taken(self, outcome: str = "shipped") -> None:
+        self.metrics.lines.labels(outcome).inc(len(self._pending.entries))
+        self._pending = None
+
+
+class LogShipper(_Batches):
     """Ships its process's :class:`LogBuffer` to ``collector``, one batch at a time, until each is taken."""
 
     def __init__(self, name: str, buffer: LogBuffer, collector: str, process: str,
                  metrics: ShipperMetrics | None = None) -> None:
-        super().__init__(name)
-        self.buffer = buffer
+        super().__init__(name, buffer, process, metrics)
         self.collector = collector
-        self.process = process
-        self.metrics = metrics or shipper_metrics()
-        buffer.on_drop = self.metrics.lines.labels("dropped").inc
-        self.shipper_id = f"{process}@{os.getpid()}-{int(time.time())}"
-        self.batch = 0
-        self._pending: LogPush | None = None
-        """The batch in flight, or the one the collector has not taken yet (sent again as it is)."""
         self._sending = False
         self._failures = 0
         self._retry_at = 0.0
@@ -190,14 +210,10 @@ class LogShipper(Actor):
         self.metrics.buffered.set(len(self.buffer))
         if self._sending or self.clock.monotonic() < self._retry_at:
             return
-        if self._pending is None:
-            entries = self.buffer.take(max_bytes=min(BATCH_BYTES, self.runtime.settings.max_frame_bytes // 2))
-            if not entries:
-                return
-            self.batch += 1
-            self._pending = LogPush(self.shipper_id, self.batch, entries, self.buffer.take_dropped())
-        self._sending = True
-        self.spawn(self._ship(self._pending))
+        push = self._next_batch()
+        if push is not None:
+            self._sending = True
+            self.spawn(self._ship(push))
 
     async def _ship(self, push: LogPush) -> None:
         try:
@@ -206,26 +222,21 @@ class LogShipper(Actor):
             if exc.code == "bad_request":
                 # The collector will never take this batch (it said what was wrong, and counted it): sending it
                 # again would hold back every later line. Dropped, counted.
-                self._drop(push, "refused")
+                self._taken("refused")
             else:
                 self._failed()
         except RequestFailed:
             self._failed()
         except Exception:  # a batch the bus cannot send (too large, unpackable): the same, never retried
-            self._drop(push, "refused")
+            self._taken("refused")
         else:
-            self.metrics.lines.labels("shipped").inc(len(push.entries))
-            self._pending = None
+            self._taken()
             self._failures = 0
             self._retry_at = 0.0
             if len(self.buffer) >= BATCH_LINES:  # behind: the next batch now, not at the next tick
                 self.call_later(0, self._tick)
         finally:
             self._sending = False
-
-    def _drop(self, push: LogPush, outcome: str) -> None:
-        self.metrics.lines.labels(outcome).inc(len(push.entries))
-        self._pending = None
 
     def _failed(self) -> None:
         # Not logged: a line saying the collector is away would be one more line for it.
@@ -235,33 +246,22 @@ class LogShipper(Actor):
             self.clock.scale
 
 
-class LogSource(Actor):
+class LogSource(_Batches):
     """The lines of a process the collector cannot be sent to (a store member is on no broker's bus): kept in
     its :class:`LogBuffer` until the collector fetches them (``logs.Pull``), a batch at a time, each batch
     offered again, with its number, until the collector's next pull says it took it."""
 
     def __init__(self, name: str, buffer: LogBuffer, process: str, metrics: ShipperMetrics | None = None) -> None:
-        super().__init__(name)
-        self.buffer = buffer
-        self.metrics = metrics or shipper_metrics()
-        buffer.on_drop = self.metrics.lines.labels("dropped").inc
-        self.shipper_id = f"{process}@{os.getpid()}-{int(time.time())}"
-        self.batch = 0
-        self._pending: LogPush | None = None
+        super().__init__(name, buffer, process, metrics)
 
     @handles(LogPull)
     def on_pull(self, msg: LogPull, env: Envelope) -> None:
         if (self._pending is not None and msg.shipper == self.shipper_id and type(msg.ack) is int
                 and msg.ack >= self._pending.batch):
-            self.metrics.lines.labels("shipped").inc(len(self._pending.entries))
-            self._pending = None
-        if self._pending is None:
-            entries = self.buffer.take(max_bytes=min(BATCH_BYTES, self.runtime.settings.max_frame_bytes // 2))
-            if entries:
-                self.batch += 1
-                self._pending = LogPush(self.shipper_id, self.batch, entries, self.buffer.take_dropped())
+            self._taken()
+        push = self._next_batch()
         self.metrics.buffered.set(len(self.buffer))
-        self.reply(env, self._pending or LogPush(self.shipper_id, 0, []))
+        self.reply(env, push or LogPush(self.shipper_id, 0, []))
 
 
 def ship_processor(buffer: LogBuffer, process: str, component: str, now: Callable[[], float] = time.time):
@@ -277,5 +277,7 @@ def ship_processor(buffer: LogBuffer, process: str, component: str, now: Callabl
     return ship
 
 
-def entries_as_dicts(entries: Iterable[list]) -> list[dict]:
-    return [dict(zip(ENTRY_FIELDS, e)) for e in entries]
+def row_as_dict(row: list) -> dict:
+    """A line as the collector answers it, ``[seq, *ENTRY_FIELDS]``, as a dict (``kubesim logs -o json``, the
+    dashboard)."""
+    return {"seq": row[0], **dict(zip(ENTRY_FIELDS, row[1:]))}

@@ -110,6 +110,17 @@ def belongs_to(span: Span, obj: str) -> bool:
     return True
 
 
+def spans_from(wire: Iterable) -> list[Span]:
+    """The spans of a ``bus.TraceSpans`` answer (a malformed one is left out)."""
+    return [Span(*s) for s in wire if isinstance(s, list) and len(s) == len(Span._fields)]
+
+
+def story(obj: str, about: list[Span], found: list[Span]) -> list[Span]:
+    """``obj``'s life, in order: the spans about it and those of the traces they belong to (``found``), less the
+    other objects' steps those traces also hold."""
+    return timeline([s for s in about + found if belongs_to(s, obj)])
+
+
 def trace_ids_of(spans: Iterable[Span]) -> list[str]:
     """The traces ``spans`` belong to, in the order they first appear."""
     return list(dict.fromkeys(s.trace_id for s in spans))

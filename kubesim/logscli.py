@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from actors.messages import LogEntries, LogQuery
-from bus.logship import ENTRY_FIELDS
+from bus.logship import row_as_dict
 from bus.messages import Error
 
 #: Most lines one query asks for; following pages through the rest.
@@ -53,11 +53,6 @@ def parse_duration(text: str) -> float:
     if not 0 <= seconds < float("inf"):  # also NaN, which float() takes
         raise ValueError(f"a duration is a non-negative number of seconds, got {text!r}")
     return seconds
-
-
-def as_dict(row: list) -> dict[str, Any]:
-    """``[seq, *ENTRY_FIELDS]`` as a dict."""
-    return {"seq": row[0], **dict(zip(ENTRY_FIELDS, row[1:]))}
 
 
 def _stamp(t: float) -> str:
@@ -126,7 +121,7 @@ def run(k, cfg) -> int:
 
     def emit(rows: list) -> None:
         for row in rows:
-            e = as_dict(row)
+            e = row_as_dict(row)
             if as_json:
                 sys.stdout.write(orjson.dumps(e).decode() + "\n")
             else:

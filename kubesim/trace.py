@@ -24,10 +24,10 @@ from bus.messages import TraceQuery, TraceSpans
 from bus.tracing import (
     DEFAULT_SPANS,
     Span,
-    belongs_to,
     changes,
     render,
-    timeline,
+    spans_from,
+    story,
     trace_ids_of,
 )
 
@@ -77,7 +77,7 @@ def gather(cfg: ClusterConfig, obj: str, reads: bool = False) -> tuple[list[Span
         spans = []
         for dst, answer in ask_each(cfg, dict.fromkeys(dsts, msg)).items():
             if isinstance(answer, TraceSpans):
-                spans += [Span(*s) for s in answer.spans if isinstance(s, list) and len(s) == len(Span._fields)]
+                spans += spans_from(answer.spans)
             else:
                 silent.add(dst.removesuffix(".bus"))
         return spans
@@ -88,7 +88,7 @@ def gather(cfg: ClusterConfig, obj: str, reads: bool = False) -> tuple[list[Span
     if not about:
         return [], sorted(silent)
     found = ask(TraceQuery(trace_ids_of(about)))
-    return timeline([s for s in about + found if belongs_to(s, obj)]), sorted(silent)
+    return story(obj, about, found), sorted(silent)
 
 
 def run(cfg: ClusterConfig, args) -> int:

@@ -16,12 +16,11 @@ from types import SimpleNamespace
 import pytest
 
 from actors.messages import LogQuery
-from bus.logship import component_entry, container_entry
+from bus.logship import component_entry, container_entry, row_as_dict
 from kubesim import kubectl
 from kubesim.logscli import (
     PAGE_LINES,
     LogsError,
-    as_dict,
     parse_duration,
     query_from_args,
     render,
@@ -60,7 +59,7 @@ def test_not_a_number_and_infinity_are_not_durations(text):
 
 
 def row(seq: int, entry: list) -> dict:
-    return as_dict([seq, *entry])
+    return row_as_dict([seq, *entry])
 
 
 COMPONENT = row(7, component_entry({"event": "pod bound", "level": "warning", "component": "scheduler-0.scheduler",
@@ -69,7 +68,7 @@ COMPONENT = row(7, component_entry({"event": "pod bound", "level": "warning", "c
 CONTAINER = row(8, container_entry(T0 + 61.25, "node-1", "node", "demo", "web-1", "app", 0, "stderr", "GET / 200"))
 
 
-def test_as_dict_names_the_fields_of_a_row():
+def test_a_row_as_a_dict_names_its_fields():
     assert COMPONENT["seq"] == 7 and COMPONENT["message"] == "pod bound" and COMPONENT["fields"]["node"] == "node-3"
     assert (CONTAINER["pod"], CONTAINER["stream"], CONTAINER["attempt"]) == ("web-1", "stderr", 0)
 

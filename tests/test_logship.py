@@ -29,8 +29,8 @@ from bus.logship import (
     ShipperMetrics,
     component_entry,
     container_entry,
-    entries_as_dicts,
     entry_bytes,
+    row_as_dict,
     ship_processor,
 )
 from bus.messages import Error, LogPull, LogPush, LogPushed
@@ -143,7 +143,8 @@ def test_a_line_logged_with_exc_info_carries_the_traceback():
 
 def test_a_container_line():
     e = container_entry(T0, "node-1", "node", "demo", "web-1", "app", 2, "stderr", "x" * (MAX_MESSAGE_CHARS + 1))
-    d = entries_as_dicts([e])[0]
+    d = row_as_dict([7, *e])
+    assert d.pop("seq") == 7
     assert {k: v for k, v in d.items() if k != "message"} == {
         "t": T0, "process": "node-1", "component": "node", "source": "demo/web-1/app", "level": "",
         "trace_id": "", "fields": {}, "namespace": "demo", "pod": "web-1", "container": "app",

@@ -50,10 +50,10 @@ from actors.messages import (
     StoreStatus,
     StoreStatusReply,
 )
-from bus.logship import ENTRY_FIELDS
+from bus.logship import row_as_dict
 from bus.messages import FlowQuery, FlowSample, TraceQuery, TraceSpans
 from bus.runtime import Actor, RemoteError, RequestFailed
-from bus.tracing import Span, belongs_to, changes, timeline, trace_ids_of
+from bus.tracing import Span, changes, spans_from, story, trace_ids_of
 
 STATIC_DIR = Path(__file__).parent / "static"
 _STATIC_NAME = re.compile(r"[A-Za-z0-9_-]+\.(js|css|html|svg|png)")
@@ -226,8 +226,7 @@ class Dashboard(Actor):
             if isinstance(st, StoreStatusReply):
                 rows[member] = {"role": st.role.replace("_", "-"), "term": st.term, "leader": st.leader,
                                 "commit_index": st.commit_index, "applied_index": st.applied_index}
-        if rows != self.store_rows:
-            self.store_rows = rows
+        self.store_rows = rows
 
     def _flow_tick(self) -> None:
         if self.streams and not self._flow_asking:
@@ -301,7 +300,7 @@ class Dashboard(Actor):
                 if req.path.startswith("/static/"):
                     self._static(ex, req.path.removeprefix("/static/"))
                     return
-            known = any(path == req.path for _, path in _ROUTES) or req.path in ("/api/stream", "/api/logs/stream")
+            known = req.path in _KNOWN_ROUTES
             self._json(ex, route, 405 if known else 404,
                        {"ok": False, "error": f"{req.method} {req.path}: " + ("method not allowed" if known else
                                                                              "no such page")})
@@ -416,7 +415,7 @@ class Dashboard(Actor):
         spans = []
         if about:
             found = await self._spans(TraceQuery(trace_ids_of(about)), silent)
-            spans = timeline([s for s in about + found if belongs_to(s, obj)])
+            spans = story(obj, about, found)
         # The diagram's lifelines are processes: a peer is an actor (``node-1.kubelet``), named by its process.
         rows = [{**s._asdict(), "peer": s.peer.partition(".")[0], "peer_actor": s.peer} for s in spans]
         return {"ok": True, "object": obj, "spans": rows, "silent": sorted(silent)}
@@ -432,7 +431,7 @@ class Dashboard(Actor):
                 silent.add(process)
                 continue
             if isinstance(answer, TraceSpans):
-                out += [Span(*s) for s in answer.spans if isinstance(s, list) and len(s) == len(Span._fields)]
+                out += spans_from(answer.spans)
         return out
 
     def _log_query(self, req: HttpRequest, after: int = 0, wait_s: float = 0.0) -> LogQuery:
@@ -461,7 +460,7 @@ class Dashboard(Actor):
                                     retries=0)
         if not isinstance(answer, LogEntries):
             raise BadRequest(f"the log collector answered {type(answer).__name__}")
-        return {"ok": True, "entries": [_entry(row) for row in answer.entries], "last_seq": answer.last_seq}
+        return {"ok": True, "entries": [row_as_dict(row) for row in answer.entries], "last_seq": answer.last_seq}
 
     def _open_log_stream(self, req: HttpRequest, ex: Exchange) -> None:
         try:
@@ -506,7 +505,7 @@ class Dashboard(Actor):
                 if answer.entries:
                     after = max(row[0] for row in answer.entries)
                     ex.write(b"event: logs\ndata: " + orjson.dumps(
-                        {"entries": [_entry(r) for r in answer.entries], "last_seq": after}) + b"\n\n")
+                        {"entries": [row_as_dict(r) for r in answer.entries], "last_seq": after}) + b"\n\n")
                 else:
                     after = after or answer.last_seq
                     ex.write(b": keepalive\n\n")  # a browser that went away without a word is found out here
@@ -597,11 +596,6 @@ class Dashboard(Actor):
             raise
         self.metrics.actions.labels(action, "ok").inc()
         return result
-
-
-def _entry(row: list) -> dict:
-    return {"seq": row[0], **{k: v for k, v in zip(ENTRY_FIELDS, row[1:]) if k != "fields"},
-            "fields": row[1 + ENTRY_FIELDS.index("fields")]}
 
 
 _ROUTES: dict[tuple[str, str], Callable] = {

@@ -51,8 +51,6 @@ class ChaosConsole:
         self.injector = Injector(cfg, host, self.processes)
         self.host = host
         self._ids = itertools.count(1)
-        self._since: dict[str, float] = {}
-        self._actions: dict[str, str] = {}
 
     @property
     def actions(self) -> list[str]:
@@ -80,24 +78,19 @@ class ChaosConsole:
             raise ConsoleError(str(exc)) from None
         if active.heal is None:
             return None
-        self._since[occ.id] = self.host.clock.monotonic()
-        self._actions[occ.id] = action
+        active.extra.update(action=action, since=self.host.clock.monotonic())  # kept with the fault itself
         return self._describe(occ.id)
 
     async def heal(self, fault_id: str | None = None) -> list[str]:
         """Heal one fault, or every one (None); what went wrong, if anything."""
         if fault_id is None:
-            errors = await self.injector.heal_all()
-            self._since.clear()
-            return errors
+            return await self.injector.heal_all()
         if fault_id not in self.injector.active:
             raise ConsoleError(f"no fault {fault_id!r} is in force")
         try:
             await self.injector.heal(fault_id)
         except InjectionFailed as exc:
             return [str(exc)]
-        finally:
-            self._since.pop(fault_id, None)
         return []
 
     def active(self) -> list[dict]:
@@ -106,6 +99,6 @@ class ChaosConsole:
     def _describe(self, fault_id: str) -> dict:
         a = self.injector.active[fault_id]
         now = self.host.clock.monotonic()
-        return {"id": fault_id, "action": self._actions[fault_id],
-                "targets": a.targets, "detail": a.detail,
-                "since_s": round(now - self._since.get(fault_id, now), 1)}  # cluster seconds, as every age shown
+        return {"id": fault_id, "action": a.extra.get("action", a.occurrence.fault.action), "targets": a.targets,
+                "detail": a.detail,
+                "since_s": round(now - a.extra.get("since", now), 1)}  # cluster seconds, as every age shown
